@@ -1,0 +1,39 @@
+// The durable store: PostgreSQL (or PGlite, the same SQL in WASM) behind one interface (DESIGN.md §5).
+// The GameStateManager is its only caller.
+import type { Character, CharacterSnapshot, EquippedItem, GroundItem, InventoryEntry, UniqueItem } from '../../domain/model.ts';
+import type { EquipSlot } from '../../content/schema.ts';
+
+export interface AccountRecord {
+  id: number;
+  username: string;
+  passwordHash: string;
+  characterId: number;
+  banned: boolean;
+}
+
+/** What registration writes for the new account's one character. */
+export type NewCharacter = Omit<Character, 'id' | 'accountId'>;
+
+/** Dirty hot state taken by one sync run, written in one transaction. */
+export interface SyncBatch {
+  characters: Character[];
+  /** Each listed character's inventory is replaced whole by these entries. */
+  inventories: { characterId: number; entries: [slot: number, entry: InventoryEntry][] }[];
+  equipment: { characterId: number; entries: [slot: EquipSlot, item: EquippedItem][] }[];
+  /** Each listed location's ground is replaced whole by these items. */
+  ground: { locationId: string; items: GroundItem[] }[];
+  /** Upserted before the rows that reference them. */
+  uniqueItems: UniqueItem[];
+}
+
+export interface DurableStore {
+  /** Immediate write. Throws GameError E_USERNAME_TAKEN when the name exists (any case). */
+  createAccount(username: string, passwordHash: string, character: NewCharacter): Promise<AccountRecord>;
+  findAccount(username: string): Promise<AccountRecord | null>;
+  loadCharacter(characterId: number): Promise<CharacterSnapshot | null>;
+  /** Every ground item of the world with the unique items lying there. */
+  loadGround(): Promise<{ items: (GroundItem & { locationId: string })[]; uniqueItems: UniqueItem[] }>;
+  /** One transaction; a fixed number of statements whatever the batch size. */
+  writeBatch(batch: SyncBatch): Promise<void>;
+  close(): Promise<void>;
+}

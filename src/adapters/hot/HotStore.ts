@@ -1,0 +1,29 @@
+// The hot store: shared, fast game state (DESIGN.md §4). Redis-shaped so that the Redis adapter
+// maps each call to one command; the memory adapter is its in-process twin.
+import type { HotTransaction, HotTransactionResult } from './transaction.ts';
+
+export interface HotStore {
+  hget(key: string, field: string): Promise<string | null>;
+  hgetall(key: string): Promise<Record<string, string>>;
+  /** One round trip for many hashes: the Redis adapter pipelines it. */
+  hgetallMany(keys: readonly string[]): Promise<Record<string, string>[]>;
+  hset(key: string, values: Readonly<Record<string, string>>): Promise<void>;
+  hdel(key: string, fields: readonly string[]): Promise<void>;
+  del(keys: readonly string[]): Promise<void>;
+  exists(key: string): Promise<boolean>;
+  sadd(key: string, members: readonly string[]): Promise<void>;
+  srem(key: string, members: readonly string[]): Promise<void>;
+  smembers(key: string): Promise<string[]>;
+  /** Increments a counter, starting its expiry when it is created (fixed-window rate limits). */
+  incrWindow(key: string, windowMs: number): Promise<number>;
+  /**
+   * Atomically moves every member of `key` into `claimKey` and returns all members of `claimKey`
+   * (including any left there by a run that died). Used to take dirty sets for a sync.
+   */
+  claimSet(key: string, claimKey: string): Promise<string[]>;
+  /** Puts the members of `claimKey` back into `key` (a sync failed) and deletes `claimKey`. */
+  returnClaim(key: string, claimKey: string): Promise<void>;
+  /** All-or-nothing change guarded by expected values: see transaction.ts. */
+  transact(tx: HotTransaction): Promise<HotTransactionResult>;
+  close(): Promise<void>;
+}

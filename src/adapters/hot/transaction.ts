@@ -1,0 +1,31 @@
+// The one atomic primitive of the hot store: compare-and-set over hash fields and set members.
+// Every multi-key game change (pick up, drop, equip, use, move) is expressed as one of these,
+// built by name in src/state/atomicChanges.ts. The Redis adapter runs it as a single Lua script,
+// the memory adapter applies it synchronously; the contract suite runs both through the same cases.
+
+export interface FieldExpectation {
+  key: string;
+  field: string;
+  /** The exact current value, or null when the field must be absent. */
+  value: string | null;
+}
+
+export interface HotTransaction {
+  expect: readonly FieldExpectation[];
+  hset?: readonly { key: string; field: string; value: string }[];
+  hdel?: readonly { key: string; field: string }[];
+  sadd?: readonly { key: string; member: string }[];
+  srem?: readonly { key: string; member: string }[];
+}
+
+/** On failure, `failed` is the index in `expect` of the first value that did not match. */
+export type HotTransactionResult = { ok: true } | { ok: false; failed: number };
+
+/** Every key a transaction touches: a Redis script must declare them (and a Cluster co-locate them). */
+export function transactionKeys(tx: HotTransaction): string[] {
+  const keys = new Set<string>();
+  for (const list of [tx.expect, tx.hset ?? [], tx.hdel ?? [], tx.sadd ?? [], tx.srem ?? []]) {
+    for (const change of list) keys.add(change.key);
+  }
+  return [...keys];
+}

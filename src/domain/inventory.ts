@@ -1,0 +1,63 @@
+// Where an item goes in an inventory, and whether it may: stacking, free slots, carry weight.
+import type { Catalog } from '../content/catalog.ts';
+import type { Equipment, Inventory, InventoryEntry } from './model.ts';
+
+export type AddPlan =
+  | { ok: true; writes: Map<number, InventoryEntry> }
+  | { ok: false; reason: 'full' | 'too_heavy' };
+
+function templateOf(catalog: Catalog, itemId: string) {
+  const template = catalog.items.get(itemId);
+  if (!template) throw new Error(`unknown item template ${itemId}`);
+  return template;
+}
+
+/** Total kilograms carried: inventory and worn equipment both weigh. */
+export function carriedWeight(catalog: Catalog, inventory: Inventory, equipment: Equipment): number {
+  let total = 0;
+  for (const entry of inventory.values()) total += templateOf(catalog, entry.itemId).weight * entry.qty;
+  for (const worn of equipment.values()) total += templateOf(catalog, worn.itemId).weight;
+  return total;
+}
+
+/**
+ * Plans adding an entry: tops up existing stacks of the same item first, then fills the lowest
+ * free slots. All or nothing: a plan that cannot place every unit is refused.
+ */
+export function planAdd(
+  catalog: Catalog,
+  inventory: Inventory,
+  equipment: Equipment,
+  entry: InventoryEntry,
+): AddPlan {
+  const template = templateOf(catalog, entry.itemId);
+  const { inventorySlots, carryWeight } = catalog.rules;
+  // A rounding margin, so 0.1 + 0.2 kg never refuses a pickup that fits exactly.
+  if (carriedWeight(catalog, inventory, equipment) + template.weight * entry.qty > carryWeight + 1e-9) {
+    return { ok: false, reason: 'too_heavy' };
+  }
+  const writes = new Map<number, InventoryEntry>();
+  let left = entry.qty;
+  if (template.stackable) {
+    for (const [slot, existing] of [...inventory.entries()].sort((a, b) => a[0] - b[0])) {
+      if (left === 0) break;
+      if (existing.itemId !== entry.itemId || existing.qty >= template.maxStack) continue;
+      const moved = Math.min(left, template.maxStack - existing.qty);
+      writes.set(slot, { itemId: existing.itemId, qty: existing.qty + moved });
+      left -= moved;
+    }
+  }
+  for (let slot = 0; slot < inventorySlots && left > 0; slot++) {
+    if (inventory.has(slot)) continue;
+    const placed = template.stackable ? Math.min(left, template.maxStack) : 1;
+    writes.set(slot, { itemId: entry.itemId, qty: placed, uniqueItemId: entry.uniqueItemId });
+    left -= placed;
+  }
+  return left > 0 ? { ok: false, reason: 'full' } : { ok: true, writes };
+}
+
+/** The first free slot, or null when every slot holds something. */
+export function firstFreeSlot(inventory: Inventory, slots: number): number | null {
+  for (let slot = 0; slot < slots; slot++) if (!inventory.has(slot)) return slot;
+  return null;
+}
