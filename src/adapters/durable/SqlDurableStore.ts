@@ -1,0 +1,158 @@
+// DurableStore over any SqlClient (PGlite now, a pg Pool later): the SQL lives in sql.ts, the
+// row conversions in rows.ts; this file decides which statements run and in which transaction.
+import type { CharacterSnapshot, GroundItem, UniqueItem } from '../../domain/model.ts';
+import { GameError } from '../../errors.ts';
+import type { AccountRecord, DurableStore, NewCharacter, SyncBatch } from './DurableStore.ts';
+import { runMigrations } from './migrations.ts';
+import { toAccount, toCharacter, toEquipped, toGroundItem, toId, toInventorySlot, toUniqueItem } from './rows.ts';
+import * as sql from './sql.ts';
+import { isUniqueViolation, type Row, type SqlClient } from './SqlClient.ts';
+
+function first(rows: Row[], what: string): Row {
+  const row = rows[0];
+  if (row === undefined) throw new Error(`expected a row from ${what}`);
+  return row;
+}
+
+/** Keeps the last value for each key: a key twice in one statement would fail the whole batch. */
+function lastByKey<T>(values: readonly T[], key: (value: T) => unknown): T[] {
+  return [...new Map(values.map((value) => [key(value), value])).values()];
+}
+
+/** The distinct unique items joined onto rows of inventory, equipment or ground. */
+function uniqueItemsOf(rows: Row[]): UniqueItem[] {
+  const found = new Map<string, UniqueItem>();
+  for (const row of rows) {
+    const unique = toUniqueItem(row);
+    if (unique) found.set(unique.id, unique);
+  }
+  return [...found.values()];
+}
+
+export class SqlDurableStore implements DurableStore {
+  constructor(private readonly client: SqlClient) {}
+
+  /** Applies pending migrations, then returns a store over the client. */
+  static async open(client: SqlClient): Promise<SqlDurableStore> {
+    await runMigrations(client);
+    return new SqlDurableStore(client);
+  }
+
+  async createAccount(username: string, passwordHash: string, character: NewCharacter): Promise<AccountRecord> {
+    try {
+      return await this.client.transaction(async (tx) => {
+        const account = await tx.query(sql.INSERT_ACCOUNT, [username, passwordHash]);
+        const accountId = toId(first(account.rows, 'INSERT_ACCOUNT'));
+        const { name, locationId, hp, maxHp, stamina, maxStamina, level, xp, vitalsAt } = character;
+        const created = await tx.query(sql.INSERT_CHARACTER, [
+          accountId, name, locationId, hp, maxHp, stamina, maxStamina, level, xp, vitalsAt,
+        ]);
+        const characterId = toId(first(created.rows, 'INSERT_CHARACTER'));
+        return { id: accountId, username, passwordHash, characterId, banned: false };
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, sql.USERNAME_KEY)) throw new GameError('E_USERNAME_TAKEN');
+      throw error;
+    }
+  }
+
+  async findAccount(username: string): Promise<AccountRecord | null> {
+    const row = (await this.client.query(sql.FIND_ACCOUNT, [username])).rows[0];
+    return row === undefined ? null : toAccount(row);
+  }
+
+  async loadCharacter(characterId: number): Promise<CharacterSnapshot | null> {
+    const read = await this.client.transaction(async (tx) => {
+      await tx.query(sql.READ_SNAPSHOT);
+      const character = (await tx.query(sql.SELECT_CHARACTER, [characterId])).rows[0];
+      if (character === undefined) return null;
+      const inventory = (await tx.query(sql.SELECT_INVENTORY, [characterId])).rows;
+      const equipment = (await tx.query(sql.SELECT_EQUIPMENT, [characterId])).rows;
+      return { character, inventory, equipment };
+    });
+    if (read === null) return null;
+    return {
+      character: toCharacter(read.character),
+      inventory: new Map(read.inventory.map(toInventorySlot)),
+      equipment: new Map(read.equipment.map(toEquipped)),
+      uniqueItems: uniqueItemsOf([...read.inventory, ...read.equipment]),
+    };
+  }
+
+  async loadGround(): Promise<{ items: (GroundItem & { locationId: string })[]; uniqueItems: UniqueItem[] }> {
+    const rows = (await this.client.query(sql.SELECT_GROUND)).rows;
+    return { items: rows.map(toGroundItem), uniqueItems: uniqueItemsOf(rows) };
+  }
+
+  async writeBatch(batch: SyncBatch): Promise<void> {
+    const uniqueItems = lastByKey(batch.uniqueItems, (u) => u.id);
+    const characters = lastByKey(batch.characters, (c) => c.id);
+    const inventories = lastByKey(batch.inventories, (i) => i.characterId);
+    const equipment = lastByKey(batch.equipment, (e) => e.characterId);
+    const ground = lastByKey(batch.ground, (g) => g.locationId);
+    if (uniqueItems.length + characters.length + inventories.length + equipment.length + ground.length === 0) return;
+
+    const slots = inventories.flatMap(({ characterId, entries }) =>
+      entries.map(([slot, entry]) => ({ characterId, slot, ...entry })));
+    const worn = equipment.flatMap(({ characterId, entries }) =>
+      entries.map(([slot, item]) => ({ characterId, slot, ...item })));
+    const lying = ground.flatMap(({ locationId, items }) => items.map((item) => ({ locationId, ...item })));
+
+    // One statement per table and step, each skipped when it has no rows: the count depends on
+    // which kinds of change the batch holds, never on how many.
+    await this.client.transaction(async (tx) => {
+      if (uniqueItems.length > 0) {
+        await tx.query(sql.UPSERT_UNIQUE_ITEMS, [
+          uniqueItems.map((u) => u.id), uniqueItems.map((u) => u.itemId),
+          uniqueItems.map((u) => u.durability), uniqueItems.map((u) => u.maxDurability),
+        ]);
+      }
+      if (characters.length > 0) {
+        const updated = await tx.query(sql.UPDATE_CHARACTERS, [
+          characters.map((c) => c.id), characters.map((c) => c.locationId),
+          characters.map((c) => c.hp), characters.map((c) => c.maxHp),
+          characters.map((c) => c.stamina), characters.map((c) => c.maxStamina),
+          characters.map((c) => c.level), characters.map((c) => c.xp), characters.map((c) => c.vitalsAt),
+        ]);
+        if (updated.rows.length !== characters.length) {
+          // Throwing rolls the batch back: a deleted character must not be half-saved.
+          const found = new Set(updated.rows.map(toId));
+          const missing = characters.map((c) => c.id).filter((id) => !found.has(id));
+          throw new Error(`writeBatch: no character with id ${missing.join(', ')}`);
+        }
+      }
+      if (inventories.length > 0) {
+        await tx.query(sql.DELETE_INVENTORIES, [inventories.map((i) => i.characterId)]);
+      }
+      if (slots.length > 0) {
+        await tx.query(sql.INSERT_INVENTORY, [
+          slots.map((s) => s.characterId), slots.map((s) => s.slot), slots.map((s) => s.itemId),
+          slots.map((s) => s.qty), slots.map((s) => s.uniqueItemId ?? null),
+        ]);
+      }
+      if (equipment.length > 0) {
+        await tx.query(sql.DELETE_EQUIPMENT, [equipment.map((e) => e.characterId)]);
+      }
+      if (worn.length > 0) {
+        await tx.query(sql.INSERT_EQUIPMENT, [
+          worn.map((w) => w.characterId), worn.map((w) => w.slot), worn.map((w) => w.itemId),
+          worn.map((w) => w.uniqueItemId ?? null),
+        ]);
+      }
+      if (ground.length > 0) {
+        await tx.query(sql.DELETE_GROUND, [ground.map((g) => g.locationId)]);
+      }
+      if (lying.length > 0) {
+        await tx.query(sql.INSERT_GROUND, [
+          lying.map((g) => g.id), lying.map((g) => g.locationId), lying.map((g) => g.itemId),
+          lying.map((g) => g.qty), lying.map((g) => g.uniqueItemId ?? null),
+          lying.map((g) => g.droppedBy), lying.map((g) => g.despawnAt),
+        ]);
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}

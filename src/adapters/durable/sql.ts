@@ -1,0 +1,95 @@
+// Every statement the SQL durable store runs. Batch writes pass one array per column and expand
+// them with unnest, so a statement's text and count never depend on how many rows it carries.
+
+export const INSERT_ACCOUNT = `
+  INSERT INTO accounts (username, password_hash) VALUES ($1, $2)
+  RETURNING id`;
+
+/** The unique index whose violation means "username taken". */
+export const USERNAME_KEY = 'accounts_username_lower_key';
+
+export const INSERT_CHARACTER = `
+  INSERT INTO characters
+    (account_id, name, location_id, hp, max_hp, stamina, max_stamina, level, xp, vitals_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+  RETURNING id`;
+
+export const FIND_ACCOUNT = `
+  SELECT a.id, a.username, a.password_hash, a.banned, c.id AS character_id
+  FROM accounts a JOIN characters c ON c.account_id = a.id
+  WHERE lower(a.username) = lower($1)`;
+
+// The three reads of loadCharacter run in one REPEATABLE READ transaction so that a batch
+// committing between them cannot mix two versions of the character.
+export const READ_SNAPSHOT = 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY';
+
+export const SELECT_CHARACTER = `
+  SELECT id, account_id, name, location_id, hp, max_hp, stamina, max_stamina, level, xp, vitals_at
+  FROM characters WHERE id = $1`;
+
+// Each row carries its unique item (if any), so no separate unique_items query is needed.
+export const SELECT_INVENTORY = `
+  SELECT i.slot, i.item_id, i.qty, i.unique_item_id,
+         u.item_id AS u_item_id, u.durability, u.max_durability
+  FROM inventory i LEFT JOIN unique_items u ON u.id = i.unique_item_id
+  WHERE i.character_id = $1 ORDER BY i.slot`;
+
+export const SELECT_EQUIPMENT = `
+  SELECT e.slot, e.item_id, e.unique_item_id,
+         u.item_id AS u_item_id, u.durability, u.max_durability
+  FROM equipment e LEFT JOIN unique_items u ON u.id = e.unique_item_id
+  WHERE e.character_id = $1 ORDER BY e.slot`;
+
+export const SELECT_GROUND = `
+  SELECT g.id, g.location_id, g.item_id, g.qty, g.unique_item_id, g.dropped_by, g.despawn_at,
+         u.item_id AS u_item_id, u.durability, u.max_durability
+  FROM ground_items g LEFT JOIN unique_items u ON u.id = g.unique_item_id
+  ORDER BY g.location_id, g.id`;
+
+// ---- writeBatch, in this order: unique items first because the other rows reference them.
+
+export const UPSERT_UNIQUE_ITEMS = `
+  INSERT INTO unique_items (id, item_id, durability, max_durability)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[])
+  ON CONFLICT (id) DO UPDATE SET
+    item_id = EXCLUDED.item_id,
+    durability = EXCLUDED.durability,
+    max_durability = EXCLUDED.max_durability`;
+
+// Characters are created at registration only, so the batch updates existing rows (and only
+// the columns play changes); RETURNING lets the store notice an id that no longer exists.
+export const UPDATE_CHARACTERS = `
+  UPDATE characters AS c SET
+    location_id = u.location_id, hp = u.hp, max_hp = u.max_hp,
+    stamina = u.stamina, max_stamina = u.max_stamina,
+    level = u.level, xp = u.xp, vitals_at = u.vitals_at, updated_at = now()
+  FROM unnest($1::bigint[], $2::text[], $3::double precision[], $4::integer[],
+              $5::double precision[], $6::integer[], $7::integer[], $8::bigint[], $9::bigint[])
+    AS u(id, location_id, hp, max_hp, stamina, max_stamina, level, xp, vitals_at)
+  WHERE c.id = u.id
+  RETURNING c.id`;
+
+export const DELETE_INVENTORIES = 'DELETE FROM inventory WHERE character_id = ANY($1::bigint[])';
+
+export const INSERT_INVENTORY = `
+  INSERT INTO inventory (character_id, slot, item_id, qty, unique_item_id)
+  SELECT * FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::integer[], $5::text[])`;
+
+export const DELETE_EQUIPMENT = 'DELETE FROM equipment WHERE character_id = ANY($1::bigint[])';
+
+export const INSERT_EQUIPMENT = `
+  INSERT INTO equipment (character_id, slot, item_id, unique_item_id)
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])`;
+
+export const DELETE_GROUND = 'DELETE FROM ground_items WHERE location_id = ANY($1::text[])';
+
+// An id already lying in a location outside this batch is moved rather than refused, so one
+// stale row cannot make every later sync fail.
+export const INSERT_GROUND = `
+  INSERT INTO ground_items (id, location_id, item_id, qty, unique_item_id, dropped_by, despawn_at)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[],
+                       $6::bigint[], $7::bigint[])
+  ON CONFLICT (id) DO UPDATE SET
+    location_id = EXCLUDED.location_id, item_id = EXCLUDED.item_id, qty = EXCLUDED.qty,
+    unique_item_id = EXCLUDED.unique_item_id, dropped_by = EXCLUDED.dropped_by,
+    despawn_at = EXCLUDED.despawn_at`;
