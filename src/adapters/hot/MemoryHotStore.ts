@@ -139,6 +139,10 @@ export class MemoryHotStore implements HotStore {
     for (const key of new Set([...(tx.hdel ?? []), ...(tx.srem ?? [])].map((change) => change.key))) {
       this.dropIfEmpty(key);
     }
+    for (const key of tx.del ?? []) {
+      this.hashes.delete(key);
+      this.sets.delete(key);
+    }
     return Promise.resolve({ ok: true });
   }
 

@@ -16,6 +16,8 @@ export interface HotTransaction {
   hdel?: readonly { key: string; field: string }[];
   sadd?: readonly { key: string; member: string }[];
   srem?: readonly { key: string; member: string }[];
+  /** Whole keys removed last, after every other change. */
+  del?: readonly string[];
 }
 
 /** On failure, `failed` is the index in `expect` of the first value that did not match. */
@@ -27,5 +29,6 @@ export function transactionKeys(tx: HotTransaction): string[] {
   for (const list of [tx.expect, tx.hset ?? [], tx.hdel ?? [], tx.sadd ?? [], tx.srem ?? []]) {
     for (const change of list) keys.add(change.key);
   }
+  for (const key of tx.del ?? []) keys.add(key);
   return [...keys];
 }

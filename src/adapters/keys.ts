@@ -1,0 +1,31 @@
+// Every hot-store key and bus channel name, in one place (DESIGN.md §4, §6). A player's keys share
+// the hash tag {p:ID} so a Redis Cluster keeps them on one shard.
+
+export const keys = {
+  player: (id: number) => `player:{p:${id}}`,
+  inventory: (id: number) => `inventory:{p:${id}}`,
+  equipment: (id: number) => `equipment:{p:${id}}`,
+  uniqueItem: (id: string) => `unique_item:${id}`,
+  /** Per-player ready times of interactables: field `location/interactable` → epoch ms. */
+  cooldowns: (id: number) => `cooldowns:{p:${id}}`,
+  locationPlayers: (locationId: string) => `location:${locationId}:players`,
+  ground: (locationId: string) => `ground:${locationId}`,
+  presenceOnline: () => 'presence:online',
+  /** Characters present in the world, connected or lingering: what the cleanup job scans. */
+  presenceInWorld: () => 'presence:in_world',
+  dirty: (kind: DirtyKind) => `dirty:${kind}`,
+  dirtyClaim: (kind: DirtyKind) => `dirty:${kind}:syncing`,
+  /** Flags about the world as a whole, e.g. whether ground items were loaded from the durable store. */
+  world: () => 'world:meta',
+  rateLimit: (scope: string, subject: string, window: number) => `ratelimit:${scope}:${subject}:${window}`,
+} as const;
+
+export const DIRTY_KINDS = ['position', 'inventory', 'equipment', 'ground'] as const;
+export type DirtyKind = (typeof DIRTY_KINDS)[number];
+
+export const channels = {
+  broadcast: () => 'game:broadcast',
+  workers: () => 'game:workers',
+  location: (locationId: string) => `location:${locationId}`,
+  player: (id: number) => `player:${id}`,
+} as const;

@@ -1,0 +1,54 @@
+// Every tunable, read from the environment in one place, with its default (documented in README).
+import { resolve } from 'node:path';
+
+function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  contentDir: string;
+  /** HS256 secret for session tokens; when unset, one is generated and kept in the data dir. */
+  tokenSecret: string | undefined;
+  tokenTtlSeconds: number;
+  syncIntervalMs: number;
+  cleanupIntervalMs: number;
+  disconnectLingerMs: number;
+  /** Messages above this size are refused with E_TOO_LARGE; the connection stays open. */
+  maxMessageBytes: number;
+  /** Frames above this size close the connection (code 1009) before they are buffered. */
+  maxFrameBytes: number;
+  /** Per-connection action budget: a burst of this many, refilled at this rate per second. */
+  actionBurst: number;
+  actionsPerSecond: number;
+  loginAttempts: number;
+  loginWindowMs: number;
+  logLevel: string;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    port: int('PORT', 3000, env),
+    host: env.HOST ?? '0.0.0.0',
+    dataDir: resolve(env.CINDER_DATA_DIR ?? './data'),
+    contentDir: resolve(env.CINDER_CONTENT_DIR ?? './content/ashlands'),
+    tokenSecret: env.CINDER_TOKEN_SECRET || undefined,
+    tokenTtlSeconds: int('CINDER_TOKEN_TTL_SECONDS', 24 * 3600, env),
+    syncIntervalMs: int('CINDER_SYNC_INTERVAL_MS', 5000, env),
+    cleanupIntervalMs: int('CINDER_CLEANUP_INTERVAL_MS', 30_000, env),
+    disconnectLingerMs: int('CINDER_DISCONNECT_LINGER_MS', 3600_000, env),
+    maxMessageBytes: int('CINDER_MAX_MESSAGE_BYTES', 16 * 1024, env),
+    maxFrameBytes: int('CINDER_MAX_FRAME_BYTES', 2 * 1024 * 1024, env),
+    actionBurst: int('CINDER_ACTION_BURST', 40, env),
+    actionsPerSecond: int('CINDER_ACTIONS_PER_SECOND', 20, env),
+    loginAttempts: int('CINDER_LOGIN_ATTEMPTS', 10, env),
+    loginWindowMs: int('CINDER_LOGIN_WINDOW_MS', 60_000, env),
+    logLevel: env.LOG_LEVEL ?? 'info',
+  };
+}

@@ -1,0 +1,167 @@
+// One client socket: parses and validates frames, authenticates, applies the client's actions
+// strictly in order, and answers each with `ok` or `error` echoing its sequence number.
+import { randomUUID } from 'node:crypto';
+import type { WebSocket, RawData } from 'ws';
+import type { Log } from '../log.ts';
+import type { TokenIssuer } from '../auth/tokens.ts';
+import { GameError } from '../errors.ts';
+import type { GameContext } from '../services/context.ts';
+import { connect, disconnect } from '../services/presence.ts';
+import { actions } from './actions.ts';
+import type { LocalFanout, Recipient } from './LocalFanout.ts';
+import { errorFrame, eventFrame, isFault, okFrame, parseClientMessage, type ClientAction } from './protocol.ts';
+import { TokenBucket } from './TokenBucket.ts';
+import { toClientError } from './clientError.ts';
+
+export interface ConnectionDeps {
+  ctx: GameContext;
+  fanout: LocalFanout;
+  tokens: TokenIssuer;
+  workerId: string;
+  log: Log;
+  maxMessageBytes: number;
+  actionBurst: number;
+  actionsPerSecond: number;
+  /** Actions waiting their turn beyond this are refused, so a flooding client cannot grow memory. */
+  maxQueued: number;
+  isShuttingDown: () => boolean;
+}
+
+/** Close codes in the application range (4000–4999). */
+export const CLOSE_REPLACED = 4001;
+export const CLOSE_SHUTDOWN = 1001;
+
+export class PlayerConnection implements Recipient {
+  readonly sessionId = randomUUID();
+  characterId = 0;
+  private state: 'anonymous' | 'authenticating' | 'playing' | 'closed' = 'anonymous';
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private readonly bucket: TokenBucket;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly deps: ConnectionDeps,
+  ) {
+    this.bucket = new TokenBucket(deps.actionBurst, deps.actionsPerSecond);
+    socket.on('message', (raw, isBinary) => {
+      this.receive(raw, isBinary);
+    });
+    socket.on('close', () => {
+      this.closed();
+    });
+    socket.on('error', (error) => {
+      deps.log.debug({ err: error }, 'socket error');
+    });
+  }
+
+  get playing(): boolean {
+    return this.state === 'playing';
+  }
+
+  send(frame: string): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(frame);
+  }
+
+  replaced(): void {
+    this.send(eventFrame('session_replaced', { code: 'E_SESSION_REPLACED', message: new GameError('E_SESSION_REPLACED').message }, Date.now()));
+    this.socket.close(CLOSE_REPLACED, 'session replaced');
+  }
+
+  /** Waits for queued actions, then leaves the world (synced) and closes. Used at shutdown. */
+  async shutdown(): Promise<void> {
+    this.send(eventFrame('server_shutdown', { message: 'The server is shutting down; your progress is saved.' }, Date.now()));
+    await this.queue;
+    await this.leave();
+    this.socket.close(CLOSE_SHUTDOWN, 'server shutting down');
+  }
+
+  private receive(raw: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.send(errorFrame(null, 'E_INVALID', 'Send JSON text frames, not binary ones.'));
+      return;
+    }
+    const message = parseClientMessage(rawText(raw), this.deps.maxMessageBytes);
+    if (isFault(message)) {
+      this.send(errorFrame(message.seq, message.code, message.message));
+      return;
+    }
+    if (this.deps.isShuttingDown()) {
+      this.send(errorFrame(message.seq, 'E_SHUTTING_DOWN', 'The server is shutting down.'));
+      return;
+    }
+    if (!this.bucket.take() || this.queued >= this.deps.maxQueued) {
+      this.send(errorFrame(message.seq, 'E_RATE_LIMITED', 'Too many actions; slow down.'));
+      return;
+    }
+    this.queued++;
+    this.queue = this.queue.then(async () => {
+      await this.handle(message);
+      this.queued--;
+    });
+  }
+
+  private async handle(action: ClientAction): Promise<void> {
+    try {
+      this.send(okFrame(action.seq, await this.perform(action)));
+    } catch (error) {
+      const { code, message } = toClientError(error, this.deps.log);
+      this.send(errorFrame(action.seq, code, message));
+    }
+  }
+
+  private async perform(action: ClientAction): Promise<unknown> {
+    const { ctx, fanout } = this.deps;
+    if (action.type === 'ping') return { pong: true };
+    if (action.type === 'auth') {
+      if (this.state !== 'anonymous') throw new GameError('E_ALREADY_AUTHENTICATED');
+      this.state = 'authenticating';
+      try {
+        const claims = await this.deps.tokens.verify(action.data.token);
+        this.characterId = claims.characterId;
+        const view = await connect(ctx, claims.characterId, { workerId: this.deps.workerId, sessionId: this.sessionId });
+        await fanout.join(this, view.self.locationId);
+        ctx.events.toPlayer(claims.characterId, 'session_replaced', { sessionId: this.sessionId });
+        this.state = 'playing';
+        return view;
+      } catch (error) {
+        this.state = 'anonymous';
+        throw error;
+      }
+    }
+    if (this.state !== 'playing') throw new GameError('E_UNAUTHENTICATED');
+    const handler = actions[action.type] as (ctx: GameContext, id: number, data: unknown) => Promise<unknown>;
+    const result = await handler(ctx, this.characterId, action.data);
+    const locationId = locationOf(result);
+    if (locationId !== undefined) await fanout.place(this, locationId);
+    return result;
+  }
+
+  private closed(): void {
+    this.queue = this.queue.then(() => this.leave());
+  }
+
+  private async leave(): Promise<void> {
+    if (this.state === 'closed') return;
+    const wasPlaying = this.state === 'playing';
+    this.state = 'closed';
+    this.deps.fanout.leave(this);
+    if (!wasPlaying) return;
+    try {
+      await disconnect(this.deps.ctx, this.characterId, this.sessionId);
+    } catch (error) {
+      this.deps.log.error({ err: error, characterId: this.characterId }, 'disconnect failed');
+    }
+  }
+}
+
+function rawText(raw: RawData): string {
+  if (Array.isArray(raw)) return Buffer.concat(raw).toString('utf8');
+  return Buffer.from(raw as ArrayBuffer).toString('utf8');
+}
+
+function locationOf(result: unknown): string | undefined {
+  if (typeof result !== 'object' || result === null || !('self' in result)) return undefined;
+  const self = (result as { self: { locationId?: unknown } }).self;
+  return typeof self.locationId === 'string' ? self.locationId : undefined;
+}

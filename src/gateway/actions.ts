@@ -1,0 +1,25 @@
+// Which service answers each authenticated action. The gateway holds no game rules.
+import type { GameContext } from '../services/context.ts';
+import { say } from '../services/chat.ts';
+import { use } from '../services/consumables.ts';
+import { equip, unequip } from '../services/equipment.ts';
+import { interact } from '../services/interactables.ts';
+import { drop, pickup, showInventory } from '../services/inventory.ts';
+import { look, move } from '../services/movement.ts';
+import type { ActionData, ActionType } from './protocol.ts';
+
+type GameAction = Exclude<ActionType, 'auth' | 'ping'>;
+type Handler<T extends GameAction> = (ctx: GameContext, characterId: number, data: ActionData<T>) => Promise<unknown>;
+
+export const actions: { [T in GameAction]: Handler<T> } = {
+  look: (ctx, id) => look(ctx, id),
+  move: (ctx, id, { direction }) => move(ctx, id, direction),
+  inventory: (ctx, id) => showInventory(ctx, id),
+  pickup: (ctx, id, { groundItemId }) => pickup(ctx, id, groundItemId),
+  drop: (ctx, id, { slot, qty }) => drop(ctx, id, slot, qty),
+  equip: (ctx, id, { slot }) => equip(ctx, id, slot),
+  unequip: (ctx, id, { slot }) => unequip(ctx, id, slot),
+  use: (ctx, id, { slot }) => use(ctx, id, slot),
+  interact: (ctx, id, { interactableId }) => interact(ctx, id, interactableId),
+  say: (ctx, id, { text }) => say(ctx, id, text),
+};

@@ -1,0 +1,86 @@
+// REST entry points: registration, login, health. Bodies are validated here; rules live in services.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import type { TokenIssuer } from '../auth/tokens.ts';
+import { GameError, type ErrorCode } from '../errors.ts';
+import { login, register } from '../services/accounts.ts';
+import type { GameStateManager } from '../state/GameStateManager.ts';
+import { toClientError } from './clientError.ts';
+
+const credentials = z.object({ username: z.string().max(64), password: z.string().max(1024) });
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  E_BAD_JSON: 400,
+  E_INVALID: 400,
+  E_INVALID_USERNAME: 400,
+  E_WEAK_PASSWORD: 400,
+  E_TOO_LARGE: 413,
+  E_BAD_CREDENTIALS: 401,
+  E_USERNAME_TAKEN: 409,
+  E_RATE_LIMITED: 429,
+  E_NOT_FOUND: 404,
+  E_STORAGE_UNAVAILABLE: 503,
+  E_DEGRADED: 503,
+  E_SHUTTING_DOWN: 503,
+};
+
+export interface HttpDeps {
+  gsm: GameStateManager;
+  tokens: TokenIssuer;
+  loginAttempts: number;
+  loginWindowMs: number;
+  worldName: string;
+  onlineCount: () => number;
+}
+
+export function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
+  return reply.status(STATUS[code] ?? 500).send({ error: { code, message } });
+}
+
+export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  const { gsm, tokens } = deps;
+
+  app.setErrorHandler((error, request, reply) => {
+    const status = (error as { statusCode?: number }).statusCode;
+    if (error instanceof SyntaxError || (error as { code?: string }).code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      return sendError(reply, 'E_BAD_JSON', 'The request body is not valid JSON.');
+    }
+    if (status === 413) return sendError(reply, 'E_TOO_LARGE', 'The request body is too large.');
+    if (status === 415) return sendError(reply, 'E_INVALID', 'Send a JSON body (Content-Type: application/json).');
+    const { code, message } = toClientError(error, request.log);
+    return sendError(reply, code, message);
+  });
+  app.setNotFoundHandler((_request, reply) => sendError(reply, 'E_NOT_FOUND', 'No such route.'));
+
+  // Per name against guessing one password; per address, more loosely, since players share NATs.
+  const limited = async (scope: string, subjects: [subject: string, limit: number][]) => {
+    for (const [subject, limit] of subjects) {
+      if ((await gsm.countAttempt(scope, subject, deps.loginWindowMs)) > limit) {
+        throw new GameError('E_RATE_LIMITED', 'Too many attempts; wait a minute and try again.');
+      }
+    }
+  };
+
+  const issue = async (account: { id: number; characterId: number; username: string }) => ({
+    token: await tokens.issue({ characterId: account.characterId, accountId: account.id, name: account.username }),
+    character: { id: account.characterId, name: account.username },
+  });
+
+  app.post('/api/auth/register', async (request, reply) => {
+    const body = credentials.safeParse(request.body);
+    if (!body.success) return sendError(reply, 'E_INVALID', 'Send {"username": string, "password": string}.');
+    await limited('register', [[request.ip, deps.loginAttempts]]);
+    const account = await register(gsm, body.data.username, body.data.password);
+    return reply.status(201).send(await issue(account));
+  });
+
+  app.post('/api/auth/login', async (request, reply) => {
+    const body = credentials.safeParse(request.body);
+    if (!body.success) return sendError(reply, 'E_INVALID', 'Send {"username": string, "password": string}.');
+    const name = body.data.username.toLowerCase();
+    await limited('login', [[`name:${name}`, deps.loginAttempts], [`ip:${request.ip}`, deps.loginAttempts * 5]]);
+    return reply.send(await issue(await login(gsm, body.data.username, body.data.password)));
+  });
+
+  app.get('/api/health', () => ({ status: 'ok', world: deps.worldName, connected: deps.onlineCount() }));
+}

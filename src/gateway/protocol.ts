@@ -1,0 +1,86 @@
+// The WebSocket protocol (docs/protocol.md): client envelopes, per-action payload schemas, and
+// the shapes of what the server sends back.
+import { z } from 'zod';
+import { DIRECTIONS, EQUIP_SLOTS } from '../content/schema.ts';
+import { ERRORS, type ErrorCode } from '../errors.ts';
+
+const slot = z.number().int().min(0).max(199);
+
+export const actionSchemas = {
+  auth: z.object({ token: z.string().min(1).max(4096) }),
+  ping: z.object({}),
+  look: z.object({}),
+  move: z.object({ direction: z.enum(DIRECTIONS) }),
+  inventory: z.object({}),
+  pickup: z.object({ groundItemId: z.string().min(1).max(64) }),
+  drop: z.object({ slot, qty: z.number().int().positive().optional() }),
+  equip: z.object({ slot }),
+  unequip: z.object({ slot: z.enum(EQUIP_SLOTS) }),
+  use: z.object({ slot }),
+  interact: z.object({ interactableId: z.string().min(1).max(64) }),
+  say: z.object({ text: z.string().trim().min(1, 'say something').max(280) }),
+} as const;
+
+export type ActionType = keyof typeof actionSchemas;
+export type ActionData<T extends ActionType> = z.infer<(typeof actionSchemas)[T]>;
+export type ClientAction = { [T in ActionType]: { type: T; seq: number | null; data: ActionData<T> } }[ActionType];
+
+const envelope = z.object({
+  type: z.string().max(64),
+  seq: z.number().int().nonnegative().optional(),
+  data: z.unknown().optional(),
+});
+
+export interface ProtocolFault {
+  seq: number | null;
+  code: ErrorCode;
+  message: string;
+}
+
+/** Parses one client frame into an action, or the fault to answer with. Never throws. */
+export function parseClientMessage(raw: string, maxBytes: number): ClientAction | ProtocolFault {
+  if (Buffer.byteLength(raw) > maxBytes) {
+    return { seq: null, code: 'E_TOO_LARGE', message: `Messages are limited to ${maxBytes} bytes.` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { seq: null, code: 'E_BAD_JSON', message: ERRORS.E_BAD_JSON };
+  }
+  const parsed = envelope.safeParse(json);
+  if (!parsed.success) {
+    const seq = typeof json === 'object' && json !== null && 'seq' in json && Number.isInteger(json.seq) ? Number(json.seq) : null;
+    return { seq, code: 'E_INVALID', message: `Expected {"type": string, "seq"?: integer, "data"?: object}: ${describe(parsed.error)}` };
+  }
+  const { type, seq = null, data = {} } = parsed.data;
+  if (!Object.hasOwn(actionSchemas, type)) {
+    return { seq, code: 'E_UNKNOWN_TYPE', message: `Unknown message type "${type}".` };
+  }
+  const schema = actionSchemas[type as ActionType];
+  const payload = schema.safeParse(data);
+  if (!payload.success) return { seq, code: 'E_INVALID', message: `Invalid "${type}": ${describe(payload.error)}` };
+  return { type, seq, data: payload.data } as ClientAction;
+}
+
+export function isFault(message: ClientAction | ProtocolFault): message is ProtocolFault {
+  return 'code' in message;
+}
+
+function describe(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'data'}: ${issue.message}`)
+    .join('; ');
+}
+
+export function okFrame(seq: number | null, data: unknown): string {
+  return JSON.stringify({ type: 'ok', seq, data, ts: Date.now() });
+}
+
+export function errorFrame(seq: number | null, code: ErrorCode, message: string): string {
+  return JSON.stringify({ type: 'error', seq, data: { code, message }, ts: Date.now() });
+}
+
+export function eventFrame(type: string, data: unknown, ts: number): string {
+  return JSON.stringify({ type, data, ts });
+}

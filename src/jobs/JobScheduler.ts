@@ -1,0 +1,65 @@
+// Background jobs, each run at most once per tick across all workers (DESIGN.md §7): a worker
+// first claims the tick (a lease named after the tick number, left to expire), then holds a
+// running lease, renewed while the job runs and released by its holder, so that a slow run never
+// overlaps the next one.
+import type { Log } from '../log.ts';
+import type { Locks } from '../adapters/locks/Locks.ts';
+
+export interface JobDefinition {
+  name: string;
+  intervalMs: number;
+  run: () => Promise<unknown>;
+}
+
+export class JobScheduler {
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly running = new Set<Promise<boolean>>();
+  private stopped = false;
+
+  constructor(
+    private readonly locks: Locks,
+    private readonly log: Log,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  start(job: JobDefinition): void {
+    if (job.intervalMs <= 0) return;
+    const timer = setInterval(() => {
+      const run = this.tick(job).finally(() => this.running.delete(run));
+      this.running.add(run);
+    }, job.intervalMs);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** Runs the job once now if this worker wins the tick; true when it ran. */
+  async tick(job: JobDefinition): Promise<boolean> {
+    if (this.stopped) return false;
+    const tick = Math.floor(this.now() / job.intervalMs);
+    const claim = await this.locks.acquire(`${job.name}:tick:${tick}`, job.intervalMs);
+    if (!claim) return false;
+    const ttl = Math.max(job.intervalMs * 2, 1000);
+    const lease = await this.locks.acquire(job.name, ttl);
+    if (!lease) return false;
+    const renewal = setInterval(() => {
+      this.locks.renew(lease, ttl).catch((error: unknown) => this.log.warn({ err: error, job: job.name }, 'lease renewal failed'));
+    }, ttl / 3);
+    try {
+      await job.run();
+      return true;
+    } catch (error) {
+      this.log.error({ err: error, job: job.name }, 'job failed; it runs again next tick');
+      return false;
+    } finally {
+      clearInterval(renewal);
+      await this.locks.release(lease).catch(() => undefined);
+    }
+  }
+
+  /** Stops scheduling and waits for runs in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    await Promise.all(this.running);
+  }
+}

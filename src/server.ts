@@ -1,0 +1,133 @@
+// Composes one worker: adapters → GameStateManager → services → gateway (REST + WebSocket) and
+// background jobs; and takes it down in order on shutdown.
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import Fastify, { type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { Log } from './log.ts';
+import { v7 as uuidv7 } from 'uuid';
+import { closeAdapters, type Adapters } from './adapters/Adapters.ts';
+import { TokenIssuer } from './auth/tokens.ts';
+import type { Config } from './config.ts';
+import type { Catalog } from './content/catalog.ts';
+import type { Rng } from './domain/rng.ts';
+import { busEvents } from './gateway/busEvents.ts';
+import { registerHttpRoutes } from './gateway/http.ts';
+import { LocalFanout } from './gateway/LocalFanout.ts';
+import { PlayerConnection } from './gateway/PlayerConnection.ts';
+import { JobScheduler } from './jobs/JobScheduler.ts';
+import type { GameContext } from './services/context.ts';
+import { evictLingering } from './services/presence.ts';
+import { GameStateManager } from './state/GameStateManager.ts';
+
+export interface ServerOptions {
+  config: Config;
+  catalog: Catalog;
+  adapters: Adapters;
+  log: Log;
+  tokenSecret: string;
+  rng?: Rng;
+}
+
+export interface CinderServer {
+  app: FastifyInstance;
+  ctx: GameContext;
+  scheduler: JobScheduler;
+  /** Resolves with the port actually bound (PORT=0 picks a free one). */
+  listen(): Promise<number>;
+  /** Stop accepting, tell clients, sync everything, close stores. */
+  shutdown(): Promise<void>;
+}
+
+const STATUS_PAGE = new URL('../public/index.html', import.meta.url);
+
+export async function createServer(options: ServerOptions): Promise<CinderServer> {
+  const { config, catalog, adapters, log } = options;
+  const workerId = randomUUID();
+  const gsm = new GameStateManager(adapters.hot, adapters.durable, catalog);
+  const onError = (error: unknown) => {
+    log.error({ err: error }, 'bus error');
+  };
+  const ctx: GameContext = {
+    gsm,
+    catalog,
+    events: busEvents(adapters.bus, onError),
+    rng: options.rng ?? Math.random,
+    now: Date.now,
+    newId: uuidv7,
+  };
+  const fanout = new LocalFanout(adapters.bus, onError);
+  await fanout.start();
+  const loaded = await gsm.loadWorld();
+  log.info({ groundItems: loaded }, 'world loaded');
+
+  const tokens = new TokenIssuer(options.tokenSecret, config.tokenTtlSeconds);
+  const connections = new Set<PlayerConnection>();
+  let shuttingDown = false;
+
+  const app: FastifyInstance = Fastify({ loggerInstance: log, bodyLimit: 64 * 1024, disableRequestLogging: true });
+  await app.register(websocket, { options: { maxPayload: config.maxFrameBytes } });
+  registerHttpRoutes(app, {
+    gsm,
+    tokens,
+    loginAttempts: config.loginAttempts,
+    loginWindowMs: config.loginWindowMs,
+    worldName: catalog.name,
+    onlineCount: () => fanout.size,
+  });
+  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(await readFile(STATUS_PAGE, 'utf8')));
+  app.get('/ws', { websocket: true }, (socket) => {
+    const connection = new PlayerConnection(socket, {
+      ctx,
+      fanout,
+      tokens,
+      workerId,
+      log,
+      maxMessageBytes: config.maxMessageBytes,
+      actionBurst: config.actionBurst,
+      actionsPerSecond: config.actionsPerSecond,
+      maxQueued: 64,
+      isShuttingDown: () => shuttingDown,
+    });
+    connections.add(connection);
+    socket.on('close', () => connections.delete(connection));
+  });
+
+  const scheduler = new JobScheduler(adapters.locks, log);
+  const syncJob = {
+    name: 'sync',
+    intervalMs: config.syncIntervalMs,
+    run: async () => {
+      const report = await gsm.syncDirty();
+      if (report.characters + report.inventories + report.equipment + report.ground > 0) log.debug({ report }, 'synced');
+    },
+  };
+  scheduler.start(syncJob);
+  scheduler.start({
+    name: 'disconnected-cleanup',
+    intervalMs: config.cleanupIntervalMs,
+    run: () => evictLingering(ctx, config.disconnectLingerMs),
+  });
+
+  return {
+    app,
+    ctx,
+    scheduler,
+    async listen() {
+      await app.listen({ port: config.port, host: config.host });
+      const address = app.server.address();
+      return typeof address === 'object' && address ? address.port : config.port;
+    },
+    async shutdown() {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      log.info({ connections: connections.size }, 'shutting down');
+      await scheduler.stop();
+      await Promise.all([...connections].map((connection) => connection.shutdown()));
+      const report = await gsm.syncDirty();
+      log.info({ report }, 'final sync done');
+      await app.close();
+      await closeAdapters(adapters);
+    },
+  };
+}

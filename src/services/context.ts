@@ -1,0 +1,21 @@
+// What every service is given: state access, content, a way to tell other players, and the
+// sources of time, chance and ids (parameters, so tests can fix them).
+import type { Catalog } from '../content/catalog.ts';
+import type { Rng } from '../domain/rng.ts';
+import type { GameStateManager } from '../state/GameStateManager.ts';
+
+export interface GameEvents {
+  /** To everyone in a location except `except` (usually the actor, who gets a reply instead). */
+  toLocation(locationId: string, type: string, data: unknown, except?: number): void;
+  toPlayer(characterId: number, type: string, data: unknown): void;
+  toEveryone(type: string, data: unknown): void;
+}
+
+export interface GameContext {
+  gsm: GameStateManager;
+  catalog: Catalog;
+  events: GameEvents;
+  rng: Rng;
+  now: () => number;
+  newId: () => string;
+}

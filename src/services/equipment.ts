@@ -1,0 +1,40 @@
+// Wearing and wielding: an item moves between an inventory slot and its equipment slot.
+import type { EquipSlot } from '../content/schema.ts';
+import { firstFreeSlot } from '../domain/inventory.ts';
+import { GameError } from '../errors.ts';
+import type { GameContext } from './context.ts';
+import { requirePlayer } from './players.ts';
+import { withRetry } from './retry.ts';
+import { belongingsView, selfView } from './views.ts';
+
+export function equip(ctx: GameContext, characterId: number, slot: number) {
+  return withRetry(async () => {
+    const player = await requirePlayer(ctx, characterId);
+    const entry = player.inventory.get(slot);
+    if (!entry) throw new GameError('E_SLOT_EMPTY');
+    const template = ctx.catalog.items.get(entry.itemId);
+    const equipSlot = template?.equipSlot;
+    if (!template || !equipSlot) throw new GameError('E_NOT_EQUIPPABLE', `${template?.name ?? entry.itemId} cannot be equipped.`);
+    const previous = player.equipment.get(equipSlot) ?? null;
+    const result = await ctx.gsm.equipItem(player, slot, equipSlot, { itemId: entry.itemId, uniqueItemId: entry.uniqueItemId }, previous);
+    if (!result.ok) throw new GameError('E_CONFLICT');
+    return belongingsReply(ctx, characterId);
+  });
+}
+
+export function unequip(ctx: GameContext, characterId: number, equipSlot: EquipSlot) {
+  return withRetry(async () => {
+    const player = await requirePlayer(ctx, characterId);
+    if (!player.equipment.has(equipSlot)) throw new GameError('E_NOTHING_EQUIPPED');
+    const free = firstFreeSlot(player.inventory, ctx.catalog.rules.inventorySlots);
+    if (free === null) throw new GameError('E_INVENTORY_FULL', 'Your inventory is full; make room first.');
+    const result = await ctx.gsm.unequipItem(player, equipSlot, free);
+    if (!result.ok) throw new GameError('E_CONFLICT');
+    return belongingsReply(ctx, characterId);
+  });
+}
+
+async function belongingsReply(ctx: GameContext, characterId: number) {
+  const after = await requirePlayer(ctx, characterId);
+  return { self: selfView(ctx, after, ctx.now()), ...(await belongingsView(ctx, after)) };
+}

@@ -1,0 +1,89 @@
+// Searching things in a location: a loot roll per search, a cooldown per player and thing.
+// Loot that does not fit in the inventory falls to the ground rather than vanishing.
+import { planAdd } from '../domain/inventory.ts';
+import { rollLoot } from '../domain/loot.ts';
+import type { GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
+import { GameError } from '../errors.ts';
+import type { GameContext } from './context.ts';
+import { publicPlayer, requirePlayer } from './players.ts';
+import { withRetry } from './retry.ts';
+import { belongingsView, cooldownField, groundView, selfView } from './views.ts';
+import { currentVitals } from './vitals.ts';
+
+export function interact(ctx: GameContext, characterId: number, interactableId: string) {
+  return withRetry(async () => {
+    const player = await requirePlayer(ctx, characterId);
+    const location = ctx.catalog.locations.get(player.character.locationId);
+    const thing = location?.interactables.find((candidate) => candidate.id === interactableId);
+    const table = thing && ctx.catalog.lootTables.get(thing.lootTable);
+    if (!location || !thing || !table) throw new GameError('E_NO_SUCH_THING', `There is no "${interactableId}" here.`);
+    const now = ctx.now();
+    const field = cooldownField(location.id, thing.id);
+    const raw = await ctx.gsm.cooldown(characterId, field);
+    if (raw !== null && Number(raw) > now) {
+      throw new GameError('E_COOLDOWN', `You searched the ${thing.name} recently; try again in ${Math.ceil((Number(raw) - now) / 1000)} s.`);
+    }
+    const vitals = currentVitals(ctx, player, now);
+    if (vitals.stamina < thing.staminaCost) throw new GameError('E_NO_STAMINA');
+
+    const { found, created } = instantiate(ctx, rollLoot(table, ctx.rng));
+    const inventory = new Map(player.inventory);
+    const writes = new Map<number, InventoryEntry | null>();
+    const spilled: GroundItem[] = [];
+    for (const entry of found) {
+      const plan = planAdd(ctx.catalog, inventory, player.equipment, entry);
+      if (plan.ok) {
+        for (const [slot, placed] of plan.writes) {
+          inventory.set(slot, placed);
+          writes.set(slot, placed);
+        }
+      } else {
+        spilled.push({ id: ctx.newId(), ...entry, droppedBy: null, despawnAt: null });
+      }
+    }
+    const readyAt = now + thing.cooldownSeconds * 1000;
+    const result = await ctx.gsm.takeLoot(
+      player,
+      { field, raw, readyAt },
+      { hp: vitals.hp, stamina: vitals.stamina - thing.staminaCost, vitalsAt: now },
+      writes,
+      spilled,
+      created,
+    );
+    if (!result.ok) {
+      if (result.failed === 0) throw new GameError('E_COOLDOWN');
+      throw new GameError('E_CONFLICT');
+    }
+
+    const who = publicPlayer(player);
+    ctx.events.toLocation(location.id, 'player_searched', { player: who, interactable: { id: thing.id, name: thing.name } }, characterId);
+    for (const item of groundView(ctx, spilled)) ctx.events.toLocation(location.id, 'item_dropped', { player: who, item }, characterId);
+    const after = await requirePlayer(ctx, characterId);
+    return {
+      self: selfView(ctx, after, now),
+      ...(await belongingsView(ctx, after)),
+      found: found.map((entry) => ({ itemId: entry.itemId, name: ctx.catalog.items.get(entry.itemId)?.name ?? entry.itemId, qty: entry.qty })),
+      spilled: groundView(ctx, spilled),
+      readyInMs: readyAt - now,
+    };
+  });
+}
+
+/** Gives each unit of a unique item (one with durability) its own instance and id. */
+function instantiate(ctx: GameContext, drops: { itemId: string; qty: number }[]) {
+  const found: InventoryEntry[] = [];
+  const created: UniqueItem[] = [];
+  for (const drop of drops) {
+    const durability = ctx.catalog.items.get(drop.itemId)?.durability;
+    if (durability === undefined) {
+      found.push(drop);
+      continue;
+    }
+    for (let unit = 0; unit < drop.qty; unit++) {
+      const id = ctx.newId();
+      created.push({ id, itemId: drop.itemId, durability, maxDurability: durability });
+      found.push({ itemId: drop.itemId, qty: 1, uniqueItemId: id });
+    }
+  }
+  return { found, created };
+}

@@ -1,0 +1,28 @@
+// Coming and going: connecting puts a character in the world, disconnecting leaves them there
+// (shown as disconnected) until the cleanup job lets them fade after the linger time.
+import type { Session } from '../state/GameStateManager.ts';
+import type { GameContext } from './context.ts';
+import { look } from './movement.ts';
+import { publicPlayer } from './players.ts';
+
+export async function connect(ctx: GameContext, characterId: number, session: Session) {
+  const { player, lingering } = await ctx.gsm.enterWorld(characterId, session);
+  const who = { ...publicPlayer(player), connected: true };
+  ctx.events.toLocation(player.character.locationId, lingering ? 'player_connected' : 'player_arrived', { player: who }, characterId);
+  return look(ctx, characterId);
+}
+
+export async function disconnect(ctx: GameContext, characterId: number, sessionId: string): Promise<void> {
+  if (!(await ctx.gsm.leaveWorld(characterId, sessionId))) return;
+  const player = await ctx.gsm.readPlayer(characterId);
+  if (!player) return;
+  ctx.events.toLocation(player.character.locationId, 'player_disconnected', { player: { ...publicPlayer(player), connected: false } });
+}
+
+export async function evictLingering(ctx: GameContext, lingerMs: number): Promise<number> {
+  const evicted = await ctx.gsm.evictLingering(lingerMs);
+  for (const { id, name, locationId } of evicted) {
+    ctx.events.toLocation(locationId, 'player_left', { player: { id, name }, reason: 'faded' });
+  }
+  return evicted.length;
+}

@@ -1,0 +1,291 @@
+// The only code that touches the hot and durable stores (DESIGN.md §3): loads players on connect,
+// reads state for the services, applies their named atomic changes, and syncs dirty state.
+import type { Catalog } from '../content/catalog.ts';
+import type { EquipSlot } from '../content/schema.ts';
+import type { DurableStore, AccountRecord } from '../adapters/durable/DurableStore.ts';
+import type { HotStore } from '../adapters/hot/HotStore.ts';
+import type { HotTransaction } from '../adapters/hot/transaction.ts';
+import { keys } from '../adapters/keys.ts';
+import type { CharacterSnapshot, EquippedItem, GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
+import { GameError } from '../errors.ts';
+import * as change from './atomicChanges.ts';
+import { decodeCharacter, decodeGround, decodeUniqueItem, encodeCharacter, encodeEntry, encodeEquipped, encodeGround, encodeUniqueItem } from './codec.ts';
+import { toPlayerRead, type PlayerRead } from './playerRead.ts';
+import { DirtySync, type SyncReport } from './dirtySync.ts';
+
+export interface GroundRead {
+  item: GroundItem;
+  raw: string;
+}
+
+export interface PlayerSummary {
+  id: number;
+  name: string;
+  connected: boolean;
+}
+
+export interface Session {
+  workerId: string;
+  sessionId: string;
+}
+
+/** Whether a named change went through, or which of its guards failed. */
+export type ChangeResult = { ok: true } | { ok: false; failed: number };
+
+export class GameStateManager {
+  private readonly sync: DirtySync;
+
+  constructor(
+    private readonly hot: HotStore,
+    private readonly durable: DurableStore,
+    private readonly catalog: Catalog,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.sync = new DirtySync(hot, durable);
+  }
+
+  // ── accounts: immediate durable writes ──────────────────────────────────────────
+
+  async createAccount(username: string, passwordHash: string): Promise<AccountRecord> {
+    const { rules } = this.catalog;
+    return this.durable.createAccount(username, passwordHash, {
+      name: username,
+      locationId: rules.startLocation,
+      hp: rules.maxHp,
+      maxHp: rules.maxHp,
+      stamina: rules.maxStamina,
+      maxStamina: rules.maxStamina,
+      level: 1,
+      xp: 0,
+      vitalsAt: this.now(),
+    });
+  }
+
+  findAccount(username: string): Promise<AccountRecord | null> {
+    return this.durable.findAccount(username);
+  }
+
+  /** Counts one attempt in a fixed window shared by every worker; returns the count so far. */
+  countAttempt(scope: string, subject: string, windowMs: number): Promise<number> {
+    const window = Math.floor(this.now() / windowMs);
+    return this.hot.incrWindow(keys.rateLimit(scope, subject, window), windowMs);
+  }
+
+  // ── the world ─────────────────────────────────────────────────────────────────
+
+  /** Puts the durable ground items into the hot store once per hot store's life. */
+  async loadWorld(): Promise<number> {
+    if ((await this.hot.hget(keys.world(), 'ground_loaded')) !== null) return 0;
+    const { items, uniqueItems } = await this.durable.loadGround();
+    for (const unique of uniqueItems) await this.hot.hset(keys.uniqueItem(unique.id), encodeUniqueItem(unique));
+    const byLocation = new Map<string, Record<string, string>>();
+    for (const item of items) {
+      const fields = byLocation.get(item.locationId) ?? {};
+      fields[item.id] = encodeGround(item);
+      byLocation.set(item.locationId, fields);
+    }
+    for (const [locationId, fields] of byLocation) await this.hot.hset(keys.ground(locationId), fields);
+    await this.hot.hset(keys.world(), { ground_loaded: String(this.now()) });
+    return items.length;
+  }
+
+  // ── presence ──────────────────────────────────────────────────────────────────
+
+  /**
+   * Brings a character into the hot store if needed and marks this session as theirs.
+   * `lingering` tells whether they were already in the world (disconnected or on another session).
+   */
+  async enterWorld(characterId: number, session: Session): Promise<{ player: PlayerRead; lingering: boolean }> {
+    const id = String(characterId);
+    let lingering = await this.hot.exists(keys.player(characterId));
+    if (!lingering) {
+      const snapshot = await this.durable.loadCharacter(characterId);
+      if (!snapshot) throw new GameError('E_NOT_FOUND', 'That character does not exist.');
+      lingering = !(await this.putSnapshot(snapshot));
+    }
+    await this.hot.hset(keys.player(characterId), {
+      connected: '1',
+      worker_id: session.workerId,
+      session_id: session.sessionId,
+      last_seen: String(this.now()),
+      disconnected_at: '',
+    });
+    const player = await this.readPlayer(characterId);
+    if (!player) throw new GameError('E_CONFLICT', 'The character left the world while connecting; try again.');
+    await this.hot.sadd(keys.locationPlayers(player.character.locationId), [id]);
+    await this.hot.sadd(keys.presenceOnline(), [id]);
+    await this.hot.sadd(keys.presenceInWorld(), [id]);
+    return { player, lingering };
+  }
+
+  /** Writes a loaded snapshot unless another worker did it first; true when this call wrote it. */
+  private async putSnapshot(snapshot: CharacterSnapshot): Promise<boolean> {
+    const { character } = snapshot;
+    const id = character.id;
+    const tx: HotTransaction = {
+      expect: [{ key: keys.player(id), field: 'name', value: null }],
+      hset: [
+        ...Object.entries(encodeCharacter(character)).map(([field, value]) => ({ key: keys.player(id), field, value })),
+        ...[...snapshot.inventory].map(([slot, entry]) => ({ key: keys.inventory(id), field: String(slot), value: encodeEntry(entry) })),
+        ...[...snapshot.equipment].map(([slot, item]) => ({ key: keys.equipment(id), field: slot, value: encodeEquipped(item) })),
+        ...snapshot.uniqueItems.flatMap((unique) =>
+          Object.entries(encodeUniqueItem(unique)).map(([field, value]) => ({ key: keys.uniqueItem(unique.id), field, value })),
+        ),
+      ],
+    };
+    return (await this.hot.transact(tx)).ok;
+  }
+
+  /** Marks the character disconnected if `sessionId` still owns them, then syncs them at once. */
+  async leaveWorld(characterId: number, sessionId: string): Promise<boolean> {
+    const result = await this.hot.transact({
+      expect: [{ key: keys.player(characterId), field: 'session_id', value: sessionId }],
+      hset: [
+        { key: keys.player(characterId), field: 'connected', value: '0' },
+        { key: keys.player(characterId), field: 'disconnected_at', value: String(this.now()) },
+        { key: keys.player(characterId), field: 'session_id', value: '' },
+      ],
+      srem: [{ key: keys.presenceOnline(), member: String(characterId) }],
+    });
+    if (result.ok) await this.syncPlayer(characterId);
+    return result.ok;
+  }
+
+  async sessionOf(characterId: number): Promise<string | null> {
+    return (await this.hot.hget(keys.player(characterId), 'session_id')) || null;
+  }
+
+  /**
+   * Removes characters disconnected for longer than `lingerMs` from the world, after syncing
+   * them. A character who reconnects meanwhile is left alone (the guard on `connected`).
+   */
+  async evictLingering(lingerMs: number): Promise<{ id: number; name: string; locationId: string }[]> {
+    const ids = (await this.hot.smembers(keys.presenceInWorld())).map(Number);
+    const hashes = await this.hot.hgetallMany(ids.map((id) => keys.player(id)));
+    const evicted: { id: number; name: string; locationId: string }[] = [];
+    for (const [index, id] of ids.entries()) {
+      const fields = hashes[index] ?? {};
+      const character = decodeCharacter(id, fields);
+      if (!character) {
+        await this.hot.srem(keys.presenceInWorld(), [String(id)]);
+        continue;
+      }
+      const since = Number(fields.disconnected_at);
+      if (fields.connected !== '0' || !since || since + lingerMs > this.now()) continue;
+      await this.syncPlayer(id);
+      const player = await this.readPlayer(id);
+      const uniqueIds = player ? uniqueIdsOf(player) : [];
+      const result = await this.hot.transact({
+        expect: [
+          { key: keys.player(id), field: 'connected', value: '0' },
+          { key: keys.player(id), field: 'disconnected_at', value: fields.disconnected_at ?? null },
+        ],
+        srem: [
+          { key: keys.locationPlayers(character.locationId), member: String(id) },
+          { key: keys.presenceInWorld(), member: String(id) },
+        ],
+        del: [keys.player(id), keys.inventory(id), keys.equipment(id), keys.cooldowns(id), ...uniqueIds.map(keys.uniqueItem)],
+      });
+      if (result.ok) evicted.push({ id, name: character.name, locationId: character.locationId });
+    }
+    return evicted;
+  }
+
+  // ── reads ─────────────────────────────────────────────────────────────────────
+
+  async readPlayer(characterId: number): Promise<PlayerRead | null> {
+    const [fields, inventory, equipment] = await this.hot.hgetallMany([
+      keys.player(characterId),
+      keys.inventory(characterId),
+      keys.equipment(characterId),
+    ]);
+    return toPlayerRead(characterId, fields ?? {}, inventory ?? {}, equipment ?? {});
+  }
+
+  async playersIn(locationId: string): Promise<PlayerSummary[]> {
+    const ids = (await this.hot.smembers(keys.locationPlayers(locationId))).map(Number).sort((a, b) => a - b);
+    const hashes = await this.hot.hgetallMany(ids.map((id) => keys.player(id)));
+    return ids.flatMap((id, index) => {
+      const fields = hashes[index] ?? {};
+      return fields.name === undefined ? [] : [{ id, name: fields.name, connected: fields.connected === '1' }];
+    });
+  }
+
+  async groundAt(locationId: string): Promise<Map<string, GroundRead>> {
+    const hash = await this.hot.hgetall(keys.ground(locationId));
+    return new Map(Object.entries(hash).map(([id, raw]) => [id, { item: decodeGround(id, raw), raw }]));
+  }
+
+  async uniqueItems(ids: readonly string[]): Promise<Map<string, UniqueItem>> {
+    const hashes = await this.hot.hgetallMany(ids.map((id) => keys.uniqueItem(id)));
+    const found = new Map<string, UniqueItem>();
+    ids.forEach((id, index) => {
+      const item = decodeUniqueItem(id, hashes[index] ?? {});
+      if (item) found.set(id, item);
+    });
+    return found;
+  }
+
+  async cooldown(characterId: number, field: string): Promise<string | null> {
+    return this.hot.hget(keys.cooldowns(characterId), field);
+  }
+
+  async cooldowns(characterId: number): Promise<Record<string, string>> {
+    return this.hot.hgetall(keys.cooldowns(characterId));
+  }
+
+  // ── named atomic changes (see atomicChanges.ts) ──────────────────────────────
+
+  moveCharacter(player: PlayerRead, to: string, vitals: change.Vitals, moveReadyAt: number): Promise<ChangeResult> {
+    return this.hot.transact(change.moveCharacter(player, to, vitals, moveReadyAt));
+  }
+
+  pickupGroundItem(player: PlayerRead, ground: GroundRead, writes: ReadonlyMap<number, InventoryEntry | null>): Promise<ChangeResult> {
+    return this.hot.transact(change.pickupGroundItem(player, ground.item, ground.raw, writes));
+  }
+
+  dropItem(player: PlayerRead, slot: number, remaining: InventoryEntry | null, dropped: GroundItem): Promise<ChangeResult> {
+    return this.hot.transact(change.dropItem(player, slot, remaining, dropped));
+  }
+
+  equipItem(player: PlayerRead, slot: number, equipSlot: EquipSlot, worn: EquippedItem, previous: EquippedItem | null): Promise<ChangeResult> {
+    return this.hot.transact(change.equipItem(player, slot, equipSlot, worn, previous));
+  }
+
+  unequipItem(player: PlayerRead, equipSlot: EquipSlot, slot: number): Promise<ChangeResult> {
+    return this.hot.transact(change.unequipItem(player, equipSlot, slot));
+  }
+
+  consumeItem(player: PlayerRead, slot: number, remaining: InventoryEntry | null, vitals: change.Vitals): Promise<ChangeResult> {
+    return this.hot.transact(change.consumeItem(player, slot, remaining, vitals));
+  }
+
+  takeLoot(
+    player: PlayerRead,
+    cooldown: { field: string; raw: string | null; readyAt: number },
+    vitals: change.Vitals,
+    writes: ReadonlyMap<number, InventoryEntry | null>,
+    spilled: readonly GroundItem[],
+    created: readonly UniqueItem[],
+  ): Promise<ChangeResult> {
+    return this.hot.transact(change.takeLoot(player, cooldown, vitals, writes, spilled, created));
+  }
+
+  // ── durability ────────────────────────────────────────────────────────────────
+
+  /** Batch sync of everything marked dirty (DESIGN.md §5). */
+  syncDirty(): Promise<SyncReport> {
+    return this.sync.syncDirty();
+  }
+
+  /** Forced sync of one character (disconnect, eviction). */
+  syncPlayer(characterId: number): Promise<void> {
+    return this.sync.syncPlayer(characterId);
+  }
+}
+
+export function uniqueIdsOf(player: PlayerRead): string[] {
+  return [...player.inventory.values(), ...player.equipment.values()].flatMap((item) =>
+    item.uniqueItemId === undefined ? [] : [item.uniqueItemId],
+  );
+}

@@ -1,0 +1,179 @@
+// Every all-or-nothing game change, by name, as one hot-store transaction (DESIGN.md §4).
+// Each guards what it read: the item on the ground, the slots it writes, the player's vitals.
+// Changes touching a player's keys and a location's keys together (pickup, drop, move) are the
+// ones a Redis Cluster design must replace; they are all here.
+import type { EquipSlot } from '../content/schema.ts';
+import type { EquippedItem, GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
+import { keys } from '../adapters/keys.ts';
+import type { FieldExpectation, HotTransaction } from '../adapters/hot/transaction.ts';
+import { encodeEntry, encodeEquipped, encodeGround, encodeUniqueItem } from './codec.ts';
+import type { PlayerRead } from './playerRead.ts';
+
+export interface Vitals {
+  hp: number;
+  stamina: number;
+  vitalsAt: number;
+}
+
+type Writes = ReadonlyMap<number, InventoryEntry | null>;
+
+function slotGuard(player: PlayerRead, slot: number): FieldExpectation {
+  return { key: keys.inventory(player.character.id), field: String(slot), value: player.inventoryRaw.get(slot) ?? null };
+}
+
+function placeGuard(player: PlayerRead): FieldExpectation {
+  return { key: keys.player(player.character.id), field: 'location_id', value: player.character.locationId };
+}
+
+function vitalsGuard(player: PlayerRead): FieldExpectation {
+  return { key: keys.player(player.character.id), field: 'vitals_at', value: player.fields.vitals_at ?? null };
+}
+
+function slotChanges(player: PlayerRead, writes: Writes): Pick<HotTransaction, 'hset' | 'hdel'> {
+  const key = keys.inventory(player.character.id);
+  const hset: { key: string; field: string; value: string }[] = [];
+  const hdel: { key: string; field: string }[] = [];
+  for (const [slot, entry] of writes) {
+    if (entry) hset.push({ key, field: String(slot), value: encodeEntry(entry) });
+    else hdel.push({ key, field: String(slot) });
+  }
+  return { hset, hdel };
+}
+
+function vitalsFields(player: PlayerRead, vitals: Vitals) {
+  const key = keys.player(player.character.id);
+  return [
+    { key, field: 'hp', value: String(vitals.hp) },
+    { key, field: 'stamina', value: String(vitals.stamina) },
+    { key, field: 'vitals_at', value: String(vitals.vitalsAt) },
+  ];
+}
+
+function dirty(kind: 'position' | 'inventory' | 'equipment', player: PlayerRead) {
+  return { key: keys.dirty(kind), member: String(player.character.id) };
+}
+
+function dirtyGround(locationId: string) {
+  return { key: keys.dirty('ground'), member: locationId };
+}
+
+export function moveCharacter(player: PlayerRead, to: string, vitals: Vitals, moveReadyAt: number): HotTransaction {
+  const { id, locationId } = player.character;
+  return {
+    expect: [placeGuard(player), vitalsGuard(player)],
+    hset: [
+      { key: keys.player(id), field: 'location_id', value: to },
+      { key: keys.player(id), field: 'move_ready_at', value: String(moveReadyAt) },
+      ...vitalsFields(player, vitals),
+    ],
+    srem: [{ key: keys.locationPlayers(locationId), member: String(id) }],
+    sadd: [{ key: keys.locationPlayers(to), member: String(id) }, dirty('position', player)],
+  };
+}
+
+/** Index 0 of `expect` is the ground item: a failure there means someone else took it. */
+export function pickupGroundItem(player: PlayerRead, item: GroundItem, groundRaw: string, writes: Writes): HotTransaction {
+  const { locationId } = player.character;
+  const slots = slotChanges(player, writes);
+  return {
+    expect: [
+      { key: keys.ground(locationId), field: item.id, value: groundRaw },
+      placeGuard(player),
+      ...[...writes.keys()].map((slot) => slotGuard(player, slot)),
+    ],
+    hdel: [{ key: keys.ground(locationId), field: item.id }, ...(slots.hdel ?? [])],
+    hset: slots.hset ?? [],
+    sadd: [dirty('inventory', player), dirtyGround(locationId)],
+  };
+}
+
+export function dropItem(player: PlayerRead, slot: number, remaining: InventoryEntry | null, dropped: GroundItem): HotTransaction {
+  const { locationId } = player.character;
+  const slots = slotChanges(player, new Map([[slot, remaining]]));
+  return {
+    expect: [slotGuard(player, slot), placeGuard(player)],
+    hset: [...(slots.hset ?? []), { key: keys.ground(locationId), field: dropped.id, value: encodeGround(dropped) }],
+    hdel: slots.hdel ?? [],
+    sadd: [dirty('inventory', player), dirtyGround(locationId)],
+  };
+}
+
+/** Moves the item in `slot` to `equipSlot`; whatever was worn there takes its place in the inventory. */
+export function equipItem(player: PlayerRead, slot: number, equipSlot: EquipSlot, worn: EquippedItem, previous: EquippedItem | null): HotTransaction {
+  const id = player.character.id;
+  const back = previous ? { itemId: previous.itemId, qty: 1, uniqueItemId: previous.uniqueItemId } : null;
+  const slots = slotChanges(player, new Map([[slot, back]]));
+  return {
+    expect: [
+      slotGuard(player, slot),
+      { key: keys.equipment(id), field: equipSlot, value: player.equipmentRaw.get(equipSlot) ?? null },
+    ],
+    hset: [...(slots.hset ?? []), { key: keys.equipment(id), field: equipSlot, value: encodeEquipped(worn) }],
+    hdel: slots.hdel ?? [],
+    sadd: [dirty('inventory', player), dirty('equipment', player)],
+  };
+}
+
+export function unequipItem(player: PlayerRead, equipSlot: EquipSlot, slot: number): HotTransaction {
+  const id = player.character.id;
+  const worn = player.equipment.get(equipSlot);
+  if (!worn) throw new Error(`nothing worn in ${equipSlot}`);
+  return {
+    expect: [
+      { key: keys.equipment(id), field: equipSlot, value: player.equipmentRaw.get(equipSlot) ?? null },
+      slotGuard(player, slot),
+    ],
+    hset: [{ key: keys.inventory(id), field: String(slot), value: encodeEntry({ ...worn, qty: 1 }) }],
+    hdel: [{ key: keys.equipment(id), field: equipSlot }],
+    sadd: [dirty('inventory', player), dirty('equipment', player)],
+  };
+}
+
+export function consumeItem(player: PlayerRead, slot: number, remaining: InventoryEntry | null, vitals: Vitals): HotTransaction {
+  const slots = slotChanges(player, new Map([[slot, remaining]]));
+  return {
+    expect: [slotGuard(player, slot), vitalsGuard(player)],
+    hset: [...(slots.hset ?? []), ...vitalsFields(player, vitals)],
+    hdel: slots.hdel ?? [],
+    sadd: [dirty('inventory', player), dirty('position', player)],
+  };
+}
+
+/**
+ * Searching an interactable: the cooldown starts, stamina is spent, loot goes to the inventory
+ * and what does not fit falls to the ground.
+ */
+export function takeLoot(
+  player: PlayerRead,
+  cooldown: { field: string; raw: string | null; readyAt: number },
+  vitals: Vitals,
+  writes: Writes,
+  spilled: readonly GroundItem[],
+  created: readonly UniqueItem[],
+): HotTransaction {
+  const { id, locationId } = player.character;
+  const slots = slotChanges(player, writes);
+  return {
+    expect: [
+      { key: keys.cooldowns(id), field: cooldown.field, value: cooldown.raw },
+      placeGuard(player),
+      vitalsGuard(player),
+      ...[...writes.keys()].map((slot) => slotGuard(player, slot)),
+    ],
+    hset: [
+      { key: keys.cooldowns(id), field: cooldown.field, value: String(cooldown.readyAt) },
+      ...vitalsFields(player, vitals),
+      ...(slots.hset ?? []),
+      ...spilled.map((item) => ({ key: keys.ground(locationId), field: item.id, value: encodeGround(item) })),
+      ...created.flatMap((item) =>
+        Object.entries(encodeUniqueItem(item)).map(([field, value]) => ({ key: keys.uniqueItem(item.id), field, value })),
+      ),
+    ],
+    hdel: slots.hdel ?? [],
+    sadd: [
+      dirty('inventory', player),
+      dirty('position', player),
+      ...(spilled.length > 0 ? [dirtyGround(locationId)] : []),
+    ],
+  };
+}

@@ -1,0 +1,111 @@
+// Writes dirty hot state to the durable store in batches (DESIGN.md §5). Dirty sets are claimed
+// atomically before the values are read, so a change made while a sync runs marks its id dirty
+// again and is written by the next run; a failed write puts the claimed ids back.
+import type { DurableStore, SyncBatch } from '../adapters/durable/DurableStore.ts';
+import type { HotStore } from '../adapters/hot/HotStore.ts';
+import { DIRTY_KINDS, keys, type DirtyKind } from '../adapters/keys.ts';
+import { decodeCharacter, decodeEntry, decodeEquipped, decodeGround, decodeUniqueItem } from './codec.ts';
+import type { EquipSlot } from '../content/schema.ts';
+
+export interface SyncReport {
+  characters: number;
+  inventories: number;
+  equipment: number;
+  ground: number;
+  uniqueItems: number;
+}
+
+type Claimed = Record<DirtyKind, string[]>;
+
+export class DirtySync {
+  constructor(
+    private readonly hot: HotStore,
+    private readonly durable: DurableStore,
+  ) {}
+
+  async syncDirty(): Promise<SyncReport> {
+    const claimed = {} as Claimed;
+    for (const kind of DIRTY_KINDS) claimed[kind] = await this.hot.claimSet(keys.dirty(kind), keys.dirtyClaim(kind));
+    try {
+      const batch = await this.collect(claimed);
+      await this.durable.writeBatch(batch);
+      await this.hot.del(DIRTY_KINDS.map((kind) => keys.dirtyClaim(kind)));
+      return report(batch);
+    } catch (error) {
+      for (const kind of DIRTY_KINDS) await this.hot.returnClaim(keys.dirty(kind), keys.dirtyClaim(kind));
+      throw error;
+    }
+  }
+
+  async syncPlayer(characterId: number): Promise<void> {
+    const id = String(characterId);
+    await this.durable.writeBatch(await this.collect({ position: [id], inventory: [id], equipment: [id], ground: [] }));
+  }
+
+  /** Reads the current hot values of everything claimed, in one pipelined round trip (plus one for unique items). */
+  private async collect(claimed: Claimed): Promise<SyncBatch> {
+    const playerIds = [...new Set([...claimed.position, ...claimed.inventory, ...claimed.equipment])].map(Number);
+    const inventoryIds = claimed.inventory.map(Number);
+    const equipmentIds = claimed.equipment.map(Number);
+    const hashes = await this.hot.hgetallMany([
+      ...playerIds.map((id) => keys.player(id)),
+      ...inventoryIds.map((id) => keys.inventory(id)),
+      ...equipmentIds.map((id) => keys.equipment(id)),
+      ...claimed.ground.map((locationId) => keys.ground(locationId)),
+    ]);
+    let cursor = 0;
+    const next = () => hashes[cursor++] ?? {};
+
+    // A player no longer in the hot store was synced when evicted: nothing of theirs to write.
+    const present = new Map<number, ReturnType<typeof decodeCharacter>>();
+    for (const id of playerIds) present.set(id, decodeCharacter(id, next()));
+    const positionIds = new Set(claimed.position.map(Number));
+    const batch: SyncBatch = {
+      characters: playerIds.flatMap((id) => {
+        const character = present.get(id);
+        return character && positionIds.has(id) ? [character] : [];
+      }),
+      inventories: [],
+      equipment: [],
+      ground: [],
+      uniqueItems: [],
+    };
+    const uniqueIds = new Set<string>();
+    for (const id of inventoryIds) {
+      const hash = next();
+      if (!present.get(id)) continue;
+      const entries = Object.entries(hash).map(([slot, raw]) => [Number(slot), decodeEntry(raw)] as const);
+      entries.forEach(([, entry]) => entry.uniqueItemId && uniqueIds.add(entry.uniqueItemId));
+      batch.inventories.push({ characterId: id, entries: entries.map(([slot, entry]) => [slot, entry]) });
+    }
+    for (const id of equipmentIds) {
+      const hash = next();
+      if (!present.get(id)) continue;
+      const entries = Object.entries(hash).map(([slot, raw]) => [slot as EquipSlot, decodeEquipped(raw)] as const);
+      entries.forEach(([, item]) => item.uniqueItemId && uniqueIds.add(item.uniqueItemId));
+      batch.equipment.push({ characterId: id, entries: entries.map(([slot, item]) => [slot, item]) });
+    }
+    for (const locationId of claimed.ground) {
+      const items = Object.entries(next()).map(([id, raw]) => decodeGround(id, raw));
+      items.forEach((item) => item.uniqueItemId && uniqueIds.add(item.uniqueItemId));
+      batch.ground.push({ locationId, items });
+    }
+    const ids = [...uniqueIds];
+    const uniqueHashes = await this.hot.hgetallMany(ids.map((id) => keys.uniqueItem(id)));
+    batch.uniqueItems = ids.flatMap((id, index) => {
+      const item = decodeUniqueItem(id, uniqueHashes[index] ?? {});
+      return item ? [item] : [];
+    });
+    return batch;
+  }
+}
+
+function report(batch: SyncBatch): SyncReport {
+  return {
+    characters: batch.characters.length,
+    inventories: batch.inventories.length,
+    equipment: batch.equipment.length,
+    ground: batch.ground.length,
+    uniqueItems: batch.uniqueItems.length,
+  };
+}
