@@ -68,7 +68,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   const app: FastifyInstance = Fastify({ loggerInstance: log, bodyLimit: 64 * 1024, disableRequestLogging: true });
   await app.register(websocket, { options: { maxPayload: config.maxFrameBytes } });
   registerHttpRoutes(app, {
-    gsm,
+    ctx,
     tokens,
     loginAttempts: config.loginAttempts,
     loginWindowMs: config.loginWindowMs,

@@ -149,6 +149,9 @@ export const rulesSchema = z
     moveCooldownMs: count,
     staminaRegenPerMinute: count,
     hpRegenPerMinute: count,
+    /** New characters wake at this hp (the Ashlands start them wounded); defaults to maxHp. */
+    startingHp: z.number().int().positive().optional(),
+    startingItems: z.array(z.object({ item: id, qty: z.number().int().positive() }).strict()).default([]),
   })
   .strict();
 export type Rules = z.infer<typeof rulesSchema>;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { TokenIssuer } from '../auth/tokens.ts';
 import { GameError, type ErrorCode } from '../errors.ts';
 import { login, register } from '../services/accounts.ts';
-import type { GameStateManager } from '../state/GameStateManager.ts';
+import type { GameContext } from '../services/context.ts';
 import { toClientError } from './clientError.ts';
 
 const credentials = z.object({ username: z.string().max(64), password: z.string().max(1024) });
@@ -25,7 +25,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 };
 
 export interface HttpDeps {
-  gsm: GameStateManager;
+  ctx: GameContext;
   tokens: TokenIssuer;
   loginAttempts: number;
   loginWindowMs: number;
@@ -38,7 +38,7 @@ export function sendError(reply: FastifyReply, code: ErrorCode, message: string)
 }
 
 export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
-  const { gsm, tokens } = deps;
+  const { ctx, tokens } = deps;
 
   app.setErrorHandler((error, request, reply) => {
     const status = (error as { statusCode?: number }).statusCode;
@@ -55,7 +55,7 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
   // Per name against guessing one password; per address, more loosely, since players share NATs.
   const limited = async (scope: string, subjects: [subject: string, limit: number][]) => {
     for (const [subject, limit] of subjects) {
-      if ((await gsm.countAttempt(scope, subject, deps.loginWindowMs)) > limit) {
+      if ((await ctx.gsm.countAttempt(scope, subject, deps.loginWindowMs)) > limit) {
         throw new GameError('E_RATE_LIMITED', 'Too many attempts; wait a minute and try again.');
       }
     }
@@ -70,7 +70,7 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const body = credentials.safeParse(request.body);
     if (!body.success) return sendError(reply, 'E_INVALID', 'Send {"username": string, "password": string}.');
     await limited('register', [[request.ip, deps.loginAttempts]]);
-    const account = await register(gsm, body.data.username, body.data.password);
+    const account = await register(ctx, body.data.username, body.data.password);
     return reply.status(201).send(await issue(account));
   });
 
@@ -79,7 +79,7 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
     if (!body.success) return sendError(reply, 'E_INVALID', 'Send {"username": string, "password": string}.');
     const name = body.data.username.toLowerCase();
     await limited('login', [[`name:${name}`, deps.loginAttempts], [`ip:${request.ip}`, deps.loginAttempts * 5]]);
-    return reply.send(await issue(await login(gsm, body.data.username, body.data.password)));
+    return reply.send(await issue(await login(ctx, body.data.username, body.data.password)));
   });
 
   app.get('/api/health', () => ({ status: 'ok', world: deps.worldName, connected: deps.onlineCount() }));

@@ -1,29 +1,69 @@
-// Registration and login: name and password rules, argon2id hashes, one character per account.
+// Registration and login: name and password rules, argon2id hashes, one character per account
+// who starts where the world's rules say, with its starting kit.
 import { checkPassword, hashPassword } from '../auth/passwords.ts';
-import type { AccountRecord } from '../adapters/durable/DurableStore.ts';
+import type { AccountRecord, NewCharacter, StartingKit } from '../adapters/durable/DurableStore.ts';
+import { planAdd } from '../domain/inventory.ts';
+import type { InventoryEntry, UniqueItem } from '../domain/model.ts';
 import { GameError } from '../errors.ts';
-import type { GameStateManager } from '../state/GameStateManager.ts';
+import type { GameContext } from './context.ts';
 
 const USERNAME = /^[A-Za-z0-9_-]{3,20}$/;
 const MIN_PASSWORD = 8;
 const MAX_PASSWORD = 256;
 
-export async function register(gsm: GameStateManager, username: string, password: string): Promise<AccountRecord> {
+export async function register(ctx: GameContext, username: string, password: string): Promise<AccountRecord> {
   if (!USERNAME.test(username)) throw new GameError('E_INVALID_USERNAME');
   if (password.length < MIN_PASSWORD) throw new GameError('E_WEAK_PASSWORD');
   if (password.length > MAX_PASSWORD) throw new GameError('E_WEAK_PASSWORD', `Passwords are at most ${MAX_PASSWORD} characters.`);
   if (password.toLowerCase() === username.toLowerCase()) throw new GameError('E_WEAK_PASSWORD', 'The password must differ from the username.');
-  return gsm.createAccount(username, await hashPassword(password));
+  const passwordHash = await hashPassword(password);
+  return ctx.gsm.createAccount(username, passwordHash, newCharacter(ctx, username), startingKit(ctx));
 }
 
 // Verifying against a fixed hash when the name is unknown keeps both failures equally slow.
 let decoy: Promise<string> | undefined;
 
-export async function login(gsm: GameStateManager, username: string, password: string): Promise<AccountRecord> {
-  const account = USERNAME.test(username) ? await gsm.findAccount(username) : null;
+export async function login(ctx: GameContext, username: string, password: string): Promise<AccountRecord> {
+  const account = USERNAME.test(username) ? await ctx.gsm.findAccount(username) : null;
   decoy ??= hashPassword('decoy password that never matches');
   const ok = await checkPassword(account?.passwordHash ?? (await decoy), password);
   if (!account || !ok) throw new GameError('E_BAD_CREDENTIALS');
   if (account.banned) throw new GameError('E_BAD_CREDENTIALS', 'This account is banned.');
   return account;
+}
+
+function newCharacter(ctx: GameContext, name: string): NewCharacter {
+  const { rules } = ctx.catalog;
+  return {
+    name,
+    locationId: rules.startLocation,
+    hp: rules.startingHp ?? rules.maxHp,
+    maxHp: rules.maxHp,
+    stamina: rules.maxStamina,
+    maxStamina: rules.maxStamina,
+    level: 1,
+    xp: 0,
+    vitalsAt: ctx.now(),
+  };
+}
+
+/** The rules' starting items, placed as a pickup would place them; unique items get their own ids. */
+function startingKit(ctx: GameContext): StartingKit {
+  const inventory = new Map<number, InventoryEntry>();
+  const uniqueItems: UniqueItem[] = [];
+  for (const { item, qty } of ctx.catalog.rules.startingItems) {
+    const durability = ctx.catalog.items.get(item)?.durability;
+    const units: InventoryEntry[] = durability === undefined ? [{ itemId: item, qty }] : [];
+    for (let unit = 0; durability !== undefined && unit < qty; unit++) {
+      const id = ctx.newId();
+      uniqueItems.push({ id, itemId: item, durability, maxDurability: durability });
+      units.push({ itemId: item, qty: 1, uniqueItemId: id });
+    }
+    for (const entry of units) {
+      const plan = planAdd(ctx.catalog, inventory, new Map(), entry);
+      if (!plan.ok) throw new Error(`the starting kit does not fit: ${plan.reason}`);
+      for (const [slot, placed] of plan.writes) inventory.set(slot, placed);
+    }
+  }
+  return { inventory: [...inventory], uniqueItems };
 }

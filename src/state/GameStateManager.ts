@@ -2,7 +2,7 @@
 // reads state for the services, applies their named atomic changes, and syncs dirty state.
 import type { Catalog } from '../content/catalog.ts';
 import type { EquipSlot } from '../content/schema.ts';
-import type { DurableStore, AccountRecord } from '../adapters/durable/DurableStore.ts';
+import type { AccountRecord, DurableStore, NewCharacter, StartingKit } from '../adapters/durable/DurableStore.ts';
 import type { HotStore } from '../adapters/hot/HotStore.ts';
 import type { HotTransaction } from '../adapters/hot/transaction.ts';
 import { keys } from '../adapters/keys.ts';
@@ -46,19 +46,8 @@ export class GameStateManager {
 
   // ── accounts: immediate durable writes ──────────────────────────────────────────
 
-  async createAccount(username: string, passwordHash: string): Promise<AccountRecord> {
-    const { rules } = this.catalog;
-    return this.durable.createAccount(username, passwordHash, {
-      name: username,
-      locationId: rules.startLocation,
-      hp: rules.maxHp,
-      maxHp: rules.maxHp,
-      stamina: rules.maxStamina,
-      maxStamina: rules.maxStamina,
-      level: 1,
-      xp: 0,
-      vitalsAt: this.now(),
-    });
+  createAccount(username: string, passwordHash: string, character: NewCharacter, kit: StartingKit): Promise<AccountRecord> {
+    return this.durable.createAccount(username, passwordHash, character, kit);
   }
 
   findAccount(username: string): Promise<AccountRecord | null> {

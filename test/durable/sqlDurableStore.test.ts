@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Character, GroundItem, InventoryEntry, UniqueItem } from '../../src/domain/model.ts';
-import type { NewCharacter, SyncBatch } from '../../src/adapters/durable/DurableStore.ts';
+import type { NewCharacter, StartingKit, SyncBatch } from '../../src/adapters/durable/DurableStore.ts';
 import { MIGRATIONS_DIR, runMigrations } from '../../src/adapters/durable/migrations.ts';
 import { openPglite } from '../../src/adapters/durable/pgliteClient.ts';
 import type { SqlClient } from '../../src/adapters/durable/SqlClient.ts';
@@ -13,6 +13,7 @@ import { SqlDurableStore } from '../../src/adapters/durable/SqlDurableStore.ts';
 import { GameError } from '../../src/errors.ts';
 
 const INITIAL = '20261121_0001_initial.sql';
+const noKit: StartingKit = { inventory: [], uniqueItems: [] };
 
 let client: SqlClient;
 let store: SqlDurableStore;
@@ -37,7 +38,7 @@ function newCharacter(name: string): NewCharacter {
 /** Registers a fresh account and returns its character as the store holds it. */
 async function register(): Promise<Character> {
   const name = `hero${String(nextName++)}`;
-  const account = await store.createAccount(name, 'hash', newCharacter(name));
+  const account = await store.createAccount(name, 'hash', newCharacter(name), noKit);
   return { id: account.characterId, accountId: account.id, ...newCharacter(name) };
 }
 
@@ -76,7 +77,7 @@ describe('migrations', () => {
       let db = await openPglite(dataDir);
       expect(await runMigrations(db)).toEqual([INITIAL]);
       const fileStore = new SqlDurableStore(db);
-      await fileStore.createAccount('Persisted', 'hash', newCharacter('Persisted'));
+      await fileStore.createAccount('Persisted', 'hash', newCharacter('Persisted'), noKit);
       await db.close();
 
       db = await openPglite(dataDir);
@@ -106,7 +107,7 @@ describe('migrations', () => {
 
 describe('accounts', () => {
   it('creates an account with its character and finds it whatever the case', async () => {
-    const account = await store.createAccount('Ember_Knight', 'argon2-hash', newCharacter('Ember_Knight'));
+    const account = await store.createAccount('Ember_Knight', 'argon2-hash', newCharacter('Ember_Knight'), noKit);
     expect(account).toMatchObject({ username: 'Ember_Knight', passwordHash: 'argon2-hash', banned: false });
     expect(await store.findAccount('ember_KNIGHT')).toEqual(account);
     expect(await store.findAccount('nobody')).toBeNull();
@@ -120,11 +121,23 @@ describe('accounts', () => {
     });
   });
 
+  it('writes the starting kit with the character, unique items included', async () => {
+    const pipe: UniqueItem = { id: 'kit-pipe-1', itemId: 'rusty-pipe', durability: 40, maxDurability: 40 };
+    const kit: StartingKit = {
+      inventory: [[0, { itemId: 'rusty-pipe', qty: 1, uniqueItemId: pipe.id }], [1, { itemId: 'bandage', qty: 3 }]],
+      uniqueItems: [pipe],
+    };
+    const account = await store.createAccount('Kitted', 'hash', newCharacter('Kitted'), kit);
+    const snapshot = await store.loadCharacter(account.characterId);
+    expect(snapshot?.inventory).toEqual(new Map(kit.inventory));
+    expect(snapshot?.uniqueItems).toEqual([pipe]);
+  });
+
   it('refuses a username taken in another case and writes nothing', async () => {
-    await store.createAccount('Ashwalker', 'hash', newCharacter('Ashwalker'));
+    await store.createAccount('Ashwalker', 'hash', newCharacter('Ashwalker'), noKit);
     const [accounts, characters] = [await count('accounts'), await count('characters')];
 
-    const attempt = store.createAccount('ASHWALKER', 'other', newCharacter('ASHWALKER'));
+    const attempt = store.createAccount('ASHWALKER', 'other', newCharacter('ASHWALKER'), noKit);
     await expect(attempt).rejects.toBeInstanceOf(GameError);
     await expect(attempt).rejects.toMatchObject({ code: 'E_USERNAME_TAKEN' });
     expect([await count('accounts'), await count('characters')]).toEqual([accounts, characters]);

@@ -14,6 +14,12 @@ export interface AccountRecord {
 /** What registration writes for the new account's one character. */
 export type NewCharacter = Omit<Character, 'id' | 'accountId'>;
 
+/** What a new character starts with in their inventory. */
+export interface StartingKit {
+  inventory: [slot: number, entry: InventoryEntry][];
+  uniqueItems: UniqueItem[];
+}
+
 /** Dirty hot state taken by one sync run, written in one transaction. */
 export interface SyncBatch {
   characters: Character[];
@@ -27,8 +33,8 @@ export interface SyncBatch {
 }
 
 export interface DurableStore {
-  /** Immediate write. Throws GameError E_USERNAME_TAKEN when the name exists (any case). */
-  createAccount(username: string, passwordHash: string, character: NewCharacter): Promise<AccountRecord>;
+  /** Immediate write of account, character and kit. Throws GameError E_USERNAME_TAKEN when the name exists (any case). */
+  createAccount(username: string, passwordHash: string, character: NewCharacter, kit: StartingKit): Promise<AccountRecord>;
   findAccount(username: string): Promise<AccountRecord | null>;
   loadCharacter(characterId: number): Promise<CharacterSnapshot | null>;
   /** Every ground item of the world with the unique items lying there. */

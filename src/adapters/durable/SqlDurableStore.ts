@@ -2,7 +2,7 @@
 // row conversions in rows.ts; this file decides which statements run and in which transaction.
 import type { CharacterSnapshot, GroundItem, UniqueItem } from '../../domain/model.ts';
 import { GameError } from '../../errors.ts';
-import type { AccountRecord, DurableStore, NewCharacter, SyncBatch } from './DurableStore.ts';
+import type { AccountRecord, DurableStore, NewCharacter, StartingKit, SyncBatch } from './DurableStore.ts';
 import { runMigrations } from './migrations.ts';
 import { toAccount, toCharacter, toEquipped, toGroundItem, toId, toInventorySlot, toUniqueItem } from './rows.ts';
 import * as sql from './sql.ts';
@@ -38,7 +38,7 @@ export class SqlDurableStore implements DurableStore {
     return new SqlDurableStore(client);
   }
 
-  async createAccount(username: string, passwordHash: string, character: NewCharacter): Promise<AccountRecord> {
+  async createAccount(username: string, passwordHash: string, character: NewCharacter, kit: StartingKit): Promise<AccountRecord> {
     try {
       return await this.client.transaction(async (tx) => {
         const account = await tx.query(sql.INSERT_ACCOUNT, [username, passwordHash]);
@@ -48,6 +48,10 @@ export class SqlDurableStore implements DurableStore {
           accountId, name, locationId, hp, maxHp, stamina, maxStamina, level, xp, vitalsAt,
         ]);
         const characterId = toId(first(created.rows, 'INSERT_CHARACTER'));
+        await this.writeBatch(
+          { characters: [], inventories: [{ characterId, entries: kit.inventory }], equipment: [], ground: [], uniqueItems: kit.uniqueItems },
+          tx,
+        );
         return { id: accountId, username, passwordHash, characterId, banned: false };
       });
     } catch (error) {
@@ -84,7 +88,8 @@ export class SqlDurableStore implements DurableStore {
     return { items: rows.map(toGroundItem), uniqueItems: uniqueItemsOf(rows) };
   }
 
-  async writeBatch(batch: SyncBatch): Promise<void> {
+  /** `within` joins a caller's transaction (registration writes the starting kit this way). */
+  async writeBatch(batch: SyncBatch, within: SqlClient = this.client): Promise<void> {
     const uniqueItems = lastByKey(batch.uniqueItems, (u) => u.id);
     const characters = lastByKey(batch.characters, (c) => c.id);
     const inventories = lastByKey(batch.inventories, (i) => i.characterId);
@@ -100,7 +105,7 @@ export class SqlDurableStore implements DurableStore {
 
     // One statement per table and step, each skipped when it has no rows: the count depends on
     // which kinds of change the batch holds, never on how many.
-    await this.client.transaction(async (tx) => {
+    await within.transaction(async (tx) => {
       if (uniqueItems.length > 0) {
         await tx.query(sql.UPSERT_UNIQUE_ITEMS, [
           uniqueItems.map((u) => u.id), uniqueItems.map((u) => u.itemId),
