@@ -53,6 +53,12 @@ export function checkLootItems(lootTables: ContentData['lootTables'], itemIds: I
   });
 }
 
+export function checkStartingItems(rules: Rules, itemIds: Ids, report: Report): void {
+  rules.startingItems.forEach(({ item }, index) => {
+    if (!itemIds.has(item)) report('world', ['rules', 'startingItems', index, 'item'], `unknown item "${item}"`);
+  });
+}
+
 export function checkRuleLocations(rules: Rules, locationIds: Ids, report: Report): void {
   for (const field of ['startLocation', 'respawnLocation'] as const) {
     if (!locationIds.has(rules[field])) report('world', ['rules', field], `unknown location "${rules[field]}"`);

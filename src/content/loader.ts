@@ -9,6 +9,7 @@ import {
   checkLootItems,
   checkNpcLootTables,
   checkRuleLocations,
+  checkStartingItems,
   idsOf,
 } from './crossReferences.ts';
 import { reportDuplicateIds, reportDuplicateInteractableIds } from './duplicateIds.ts';
@@ -55,6 +56,7 @@ function checkContent(content: Partial<ContentData>, report: Report): void {
   if (locations && lootTables) checkInteractableLootTables(locations, idsOf(lootTables), report);
   if (npcs && lootTables) checkNpcLootTables(npcs, idsOf(lootTables), report);
   if (lootTables && items) checkLootItems(lootTables, idsOf(items), report);
+  if (world && items) checkStartingItems(world.rules, idsOf(items), report);
   if (world && locations) {
     const locationIds = idsOf(locations);
     checkRuleLocations(world.rules, locationIds, report);

@@ -153,7 +153,11 @@ export const rulesSchema = z
     startingHp: z.number().int().positive().optional(),
     startingItems: z.array(z.object({ item: id, qty: z.number().int().positive() }).strict()).default([]),
   })
-  .strict();
+  .strict()
+  .refine((rules) => rules.startingHp === undefined || rules.startingHp <= rules.maxHp, {
+    message: 'startingHp must not exceed maxHp',
+    path: ['startingHp'],
+  });
 export type Rules = z.infer<typeof rulesSchema>;
 
 export const worldFileSchema = z.object({ name: text, description: text, rules: rulesSchema }).strict();
