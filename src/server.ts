@@ -2,7 +2,7 @@
 // background jobs; and takes it down in order on shutdown.
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { Log } from './log.ts';
 import { v7 as uuidv7 } from 'uuid';
@@ -15,7 +15,7 @@ import { busEvents } from './gateway/busEvents.ts';
 import { registerHttpRoutes } from './gateway/http.ts';
 import { LocalFanout } from './gateway/LocalFanout.ts';
 import { PlayerConnection } from './gateway/PlayerConnection.ts';
-import { JobScheduler } from './jobs/JobScheduler.ts';
+import { JobScheduler, type JobDefinition } from './jobs/JobScheduler.ts';
 import type { GameContext } from './services/context.ts';
 import { evictLingering } from './services/presence.ts';
 import { GameStateManager } from './state/GameStateManager.ts';
@@ -33,6 +33,8 @@ export interface CinderServer {
   app: FastifyInstance;
   ctx: GameContext;
   scheduler: JobScheduler;
+  /** The background jobs by name, so an operator tool or a test can run one now. */
+  jobs: { sync: JobDefinition; cleanup: JobDefinition };
   /** Resolves with the port actually bound (PORT=0 picks a free one). */
   listen(): Promise<number>;
   /** Stop accepting, tell clients, sync everything, close stores. */
@@ -65,7 +67,12 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   const connections = new Set<PlayerConnection>();
   let shuttingDown = false;
 
-  const app: FastifyInstance = Fastify({ loggerInstance: log, bodyLimit: 64 * 1024, disableRequestLogging: true });
+  const app: FastifyInstance = Fastify({
+    loggerInstance: log,
+    bodyLimit: 64 * 1024,
+    // One log line per HTTP request would drown the game's own logs.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   await app.register(websocket, { options: { maxPayload: config.maxFrameBytes } });
   registerHttpRoutes(app, {
     ctx,
@@ -94,7 +101,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   });
 
   const scheduler = new JobScheduler(adapters.locks, log);
-  const syncJob = {
+  const syncJob: JobDefinition = {
     name: 'sync',
     intervalMs: config.syncIntervalMs,
     run: async () => {
@@ -102,17 +109,19 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
       if (report.characters + report.inventories + report.equipment + report.ground > 0) log.debug({ report }, 'synced');
     },
   };
-  scheduler.start(syncJob);
-  scheduler.start({
+  const cleanupJob: JobDefinition = {
     name: 'disconnected-cleanup',
     intervalMs: config.cleanupIntervalMs,
     run: () => evictLingering(ctx, config.disconnectLingerMs),
-  });
+  };
+  scheduler.start(syncJob);
+  scheduler.start(cleanupJob);
 
   return {
     app,
     ctx,
     scheduler,
+    jobs: { sync: syncJob, cleanup: cleanupJob },
     async listen() {
       await app.listen({ port: config.port, host: config.host });
       const address = app.server.address();

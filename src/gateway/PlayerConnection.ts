@@ -1,7 +1,7 @@
 // One client socket: parses and validates frames, authenticates, applies the client's actions
 // strictly in order, and answers each with `ok` or `error` echoing its sequence number.
 import { randomUUID } from 'node:crypto';
-import type { WebSocket, RawData } from 'ws';
+import type { RawData } from 'ws';
 import type { Log } from '../log.ts';
 import type { TokenIssuer } from '../auth/tokens.ts';
 import { GameError } from '../errors.ts';
@@ -27,6 +27,18 @@ export interface ConnectionDeps {
   isShuttingDown: () => boolean;
 }
 
+/** What the connection needs of a socket (a `ws` WebSocket in production). */
+export interface ClientSocket {
+  readonly readyState: number;
+  send(frame: string): void;
+  close(code: number, reason: string): void;
+  on(event: 'message', listener: (raw: RawData, isBinary: boolean) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+const OPEN = 1;
+
 /** Close codes in the application range (4000–4999). */
 export const CLOSE_REPLACED = 4001;
 export const CLOSE_SHUTDOWN = 1001;
@@ -40,7 +52,7 @@ export class PlayerConnection implements Recipient {
   private readonly bucket: TokenBucket;
 
   constructor(
-    private readonly socket: WebSocket,
+    private readonly socket: ClientSocket,
     private readonly deps: ConnectionDeps,
   ) {
     this.bucket = new TokenBucket(deps.actionBurst, deps.actionsPerSecond);
@@ -60,7 +72,7 @@ export class PlayerConnection implements Recipient {
   }
 
   send(frame: string): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(frame);
+    if (this.socket.readyState === OPEN) this.socket.send(frame);
   }
 
   replaced(): void {

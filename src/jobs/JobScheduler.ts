@@ -42,7 +42,9 @@ export class JobScheduler {
     const lease = await this.locks.acquire(job.name, ttl);
     if (!lease) return false;
     const renewal = setInterval(() => {
-      this.locks.renew(lease, ttl).catch((error: unknown) => this.log.warn({ err: error, job: job.name }, 'lease renewal failed'));
+      this.locks.renew(lease, ttl).catch((error: unknown) => {
+        this.log.warn({ err: error, job: job.name }, 'lease renewal failed');
+      });
     }, ttl / 3);
     try {
       await job.run();

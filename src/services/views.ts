@@ -74,7 +74,13 @@ export async function belongingsView(ctx: GameContext, player: PlayerRead) {
 export function groundView(ctx: GameContext, items: Iterable<GroundItem>) {
   return [...items]
     .sort((a, b) => (a.id < b.id ? -1 : 1))
-    .map((item) => ({ id: item.id, itemId: item.itemId, name: ctx.catalog.items.get(item.itemId)?.name ?? item.itemId, qty: item.qty }));
+    .map((item) => ({
+      id: item.id,
+      itemId: item.itemId,
+      name: ctx.catalog.items.get(item.itemId)?.name ?? item.itemId,
+      qty: item.qty,
+      ...(item.uniqueItemId === undefined ? {} : { uniqueItemId: item.uniqueItemId }),
+    }));
 }
 
 export function cooldownField(locationId: string, interactableId: string): string {

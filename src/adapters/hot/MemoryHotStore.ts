@@ -20,7 +20,7 @@ export class MemoryHotStore implements HotStore {
   private hash(key: string, create?: false): Map<string, string> | undefined;
   private hash(key: string, create = false): Map<string, string> | undefined {
     let hash = this.hashes.get(key);
-    if (!hash && create) this.hashes.set(key, (hash = new Map()));
+    if (!hash && create) this.hashes.set(key, (hash = new Map<string, string>()));
     return hash;
   }
 
@@ -28,7 +28,7 @@ export class MemoryHotStore implements HotStore {
   private set(key: string, create?: false): Set<string> | undefined;
   private set(key: string, create = false): Set<string> | undefined {
     let set = this.sets.get(key);
-    if (!set && create) this.sets.set(key, (set = new Set()));
+    if (!set && create) this.sets.set(key, (set = new Set<string>()));
     return set;
   }
 

@@ -1,0 +1,125 @@
+// Every bad input gets a stable error code and a message, and the connection keeps working.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { post, registerPlayer, uniqueName } from '../support/accounts.ts';
+import { GameClient } from '../support/GameClient.ts';
+import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
+import { slotOf, type PlayView } from '../support/views.ts';
+
+let server: InProcessServer;
+let client: GameClient;
+let token: string;
+
+beforeAll(async () => {
+  server = await startInProcessServer();
+  token = (await registerPlayer(server.baseUrl)).token;
+  client = await GameClient.connect(server.wsUrl);
+}, 60_000);
+
+afterAll(async () => {
+  await client.close();
+  await server.stop();
+});
+
+/** After every refusal the same socket still answers. */
+async function stillWorks() {
+  expect(await client.ok('ping')).toEqual({ pong: true });
+  expect(client.closed).toBeNull();
+}
+
+describe('bad WebSocket input', () => {
+  it('refuses actions before authentication', async () => {
+    expect(await client.request('look')).toMatchObject({ type: 'error', data: { code: 'E_UNAUTHENTICATED' } });
+    await stillWorks();
+  });
+
+  it('refuses a forged token', async () => {
+    expect(await client.request('auth', { token: 'not.a.token' })).toMatchObject({ type: 'error', data: { code: 'E_BAD_TOKEN' } });
+    await stillWorks();
+    await client.ok('auth', { token });
+  });
+
+  it('refuses malformed JSON', async () => {
+    const reply = await client.raw('{"type": "look", ');
+    expect(reply).toMatchObject({ type: 'error', seq: null, data: { code: 'E_BAD_JSON' } });
+    expect(typeof reply.data.message).toBe('string');
+    await stillWorks();
+  });
+
+  it('refuses an unknown type, echoing the seq', async () => {
+    expect(await client.raw(JSON.stringify({ type: 'fly', seq: 77 }), 77)).toMatchObject({ type: 'error', seq: 77, data: { code: 'E_UNKNOWN_TYPE' } });
+    await stillWorks();
+  });
+
+  it('refuses missing fields and wrong types, naming the field', async () => {
+    const missing = await client.request('move', {});
+    expect(missing).toMatchObject({ type: 'error', data: { code: 'E_INVALID' } });
+    expect(String(missing.data.message)).toContain('direction');
+    const wrong = await client.request('drop', { slot: 'first' });
+    expect(wrong).toMatchObject({ type: 'error', data: { code: 'E_INVALID' } });
+    expect(String(wrong.data.message)).toContain('slot');
+    expect(await client.raw(JSON.stringify(['look']))).toMatchObject({ type: 'error', data: { code: 'E_INVALID' } });
+    expect(await client.request('say', { text: 42 })).toMatchObject({ type: 'error', data: { code: 'E_INVALID' } });
+    await stillWorks();
+  });
+
+  it('refuses a 1 MiB frame without dropping the connection', async () => {
+    const huge = JSON.stringify({ type: 'say', seq: 5, data: { text: 'a'.repeat(1024 * 1024) } });
+    expect(await client.raw(huge)).toMatchObject({ type: 'error', data: { code: 'E_TOO_LARGE' } });
+    await stillWorks();
+  });
+
+  it('refuses picking up what is not there', async () => {
+    expect(await client.request('pickup', { groundItemId: 'no-such-item' })).toMatchObject({ type: 'error', data: { code: 'E_ITEM_GONE' } });
+    await stillWorks();
+  });
+
+  it('refuses equipping what you do not own or cannot wear', async () => {
+    expect(await client.request('equip', { slot: 27 })).toMatchObject({ type: 'error', data: { code: 'E_SLOT_EMPTY' } });
+    const inventory = await client.ok<PlayView>('inventory');
+    const bandage = slotOf(inventory.inventory.items, 'bandage');
+    expect(await client.request('equip', { slot: bandage.slot })).toMatchObject({ type: 'error', data: { code: 'E_NOT_EQUIPPABLE' } });
+    expect(await client.request('unequip', { slot: 'head' })).toMatchObject({ type: 'error', data: { code: 'E_NOTHING_EQUIPPED' } });
+    expect(await client.request('use', { slot: slotOf(inventory.inventory.items, 'rusty-pipe').slot })).toMatchObject({ type: 'error', data: { code: 'E_NOT_USABLE' } });
+    expect(await client.request('drop', { slot: bandage.slot, qty: bandage.qty + 1 })).toMatchObject({ type: 'error', data: { code: 'E_NOT_ENOUGH' } });
+    const unchanged = await client.ok<PlayView>('inventory');
+    expect(unchanged.inventory).toEqual(inventory.inventory);
+    await stillWorks();
+  });
+
+  it('refuses walking where there is no exit and searching what is not here', async () => {
+    const here = await client.ok<PlayView>('look');
+    const blocked = ['north', 'south', 'east', 'west', 'up', 'down'].find((d) => !here.location.exits.some((e) => e.direction === d));
+    expect(await client.request('move', { direction: blocked })).toMatchObject({ type: 'error', data: { code: 'E_NO_EXIT' } });
+    expect(await client.request('interact', { interactableId: 'nothing-here' })).toMatchObject({ type: 'error', data: { code: 'E_NO_SUCH_THING' } });
+    expect(await client.request('auth', { token })).toMatchObject({ type: 'error', data: { code: 'E_ALREADY_AUTHENTICATED' } });
+    await stillWorks();
+  });
+});
+
+describe('bad REST input', () => {
+  it('answers each refusal with a code and a status', async () => {
+    expect(await post(server.baseUrl, '/api/auth/register', '{"username": ')).toMatchObject({ status: 400, json: { error: { code: 'E_BAD_JSON' } } });
+    expect(await post(server.baseUrl, '/api/auth/register', { username: 'x' })).toMatchObject({ status: 400, json: { error: { code: 'E_INVALID' } } });
+    expect(await post(server.baseUrl, '/api/auth/register', { username: 'a b!', password: 'long enough pass' })).toMatchObject({ status: 400, json: { error: { code: 'E_INVALID_USERNAME' } } });
+    expect(await post(server.baseUrl, '/api/auth/register', { username: uniqueName(), password: 'short' })).toMatchObject({ status: 400, json: { error: { code: 'E_WEAK_PASSWORD' } } });
+    const taken = await registerPlayer(server.baseUrl);
+    expect(await post(server.baseUrl, '/api/auth/register', { username: taken.username.toUpperCase(), password: 'another long one' })).toMatchObject({ status: 409, json: { error: { code: 'E_USERNAME_TAKEN' } } });
+    expect(await post(server.baseUrl, '/api/auth/login', { username: taken.username, password: 'wrong password' })).toMatchObject({ status: 401, json: { error: { code: 'E_BAD_CREDENTIALS' } } });
+    expect(await post(server.baseUrl, '/api/auth/login', { username: 'nobody_here', password: 'wrong password' })).toMatchObject({ status: 401, json: { error: { code: 'E_BAD_CREDENTIALS' } } });
+  });
+});
+
+describe('login rate limit', () => {
+  it('refuses further attempts on one name after the limit, even with the right password', async () => {
+    const limited = await startInProcessServer({ CINDER_LOGIN_ATTEMPTS: '3' });
+    try {
+      const player = await registerPlayer(limited.baseUrl);
+      for (let attempt = 0; attempt < 3; attempt++) {
+        expect((await post(limited.baseUrl, '/api/auth/login', { username: player.username, password: 'wrong password' })).status).toBe(401);
+      }
+      expect(await post(limited.baseUrl, '/api/auth/login', { username: player.username, password: player.password })).toMatchObject({ status: 429, json: { error: { code: 'E_RATE_LIMITED' } } });
+    } finally {
+      await limited.stop();
+    }
+  });
+});
