@@ -106,6 +106,16 @@ export class GameClient {
     return reply.data;
   }
 
+  /** Resolves with the close code and reason once the server (or we) closed the socket. */
+  whenClosed(): Promise<{ code: number; reason: string }> {
+    if (this.closed) return Promise.resolve(this.closed);
+    return new Promise((resolve) => {
+      this.socket.once('close', (code: number, reason: Buffer) => {
+        resolve({ code, reason: reason.toString('utf8') });
+      });
+    });
+  }
+
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
