@@ -1,0 +1,425 @@
+// The GameStateManager's writes to the durable store (DESIGN.md §5): batch sync of dirty state,
+// forced sync on disconnect, eviction of lingering players. A real MemoryHotStore and a real
+// in-memory PGlite; the durable store is wrapped only to pause or fail writeBatch on cue.
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { DurableStore, SyncBatch } from '../../src/adapters/durable/DurableStore.ts';
+import { openPglite } from '../../src/adapters/durable/pgliteClient.ts';
+import { SqlDurableStore } from '../../src/adapters/durable/SqlDurableStore.ts';
+import { MemoryHotStore } from '../../src/adapters/hot/MemoryHotStore.ts';
+import { DIRTY_KINDS, keys } from '../../src/adapters/keys.ts';
+import type { Catalog } from '../../src/content/catalog.ts';
+import { loadContent } from '../../src/content/loader.ts';
+import type { CharacterSnapshot, GroundItem, InventoryEntry } from '../../src/domain/model.ts';
+import { GameStateManager } from '../../src/state/GameStateManager.ts';
+import type { PlayerRead } from '../../src/state/playerRead.ts';
+
+const CONTENT_DIR = fileURLToPath(new URL('../../content/ashlands', import.meta.url));
+const T0 = 1_790_000_000_000;
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+}
+
+function deferred(): Deferred {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}
+
+/** The real durable store, with a one-shot hook that runs inside the next writeBatch, before the write. */
+class HookedDurable implements DurableStore {
+  beforeWrite: (() => Promise<void>) | null = null;
+  writes = 0;
+
+  constructor(private readonly inner: DurableStore) {}
+
+  createAccount(...args: Parameters<DurableStore['createAccount']>) {
+    return this.inner.createAccount(...args);
+  }
+
+  findAccount(username: string) {
+    return this.inner.findAccount(username);
+  }
+
+  loadCharacter(characterId: number) {
+    return this.inner.loadCharacter(characterId);
+  }
+
+  loadGround() {
+    return this.inner.loadGround();
+  }
+
+  async writeBatch(batch: SyncBatch): Promise<void> {
+    this.writes += 1;
+    const hook = this.beforeWrite;
+    this.beforeWrite = null;
+    if (hook) await hook();
+    await this.inner.writeBatch(batch);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** The next writeBatch waits until released (then fails if asked); `entered` resolves when it is waiting. */
+  pauseNextWrite({ fail = false } = {}): { entered: Promise<void>; release: () => void } {
+    const entered = deferred();
+    const gate = deferred();
+    this.beforeWrite = async () => {
+      entered.resolve();
+      await gate.promise;
+      if (fail) throw new Error('database unreachable');
+    };
+    return { entered: entered.promise, release: gate.resolve };
+  }
+
+  failNextWrite(): void {
+    this.beforeWrite = () => Promise.reject(new Error('database unreachable'));
+  }
+}
+
+let catalog: Catalog;
+let sqlStore: SqlDurableStore;
+let nextName = 0;
+
+let now: number;
+let hot: MemoryHotStore;
+let durable: HookedDurable;
+let gsm: GameStateManager;
+let start: string;
+/** Two neighbours of the start location. */
+let placeA: string;
+let placeB: string;
+
+beforeAll(async () => {
+  catalog = await loadContent(CONTENT_DIR);
+  sqlStore = await SqlDurableStore.open(await openPglite(undefined));
+  start = catalog.rules.startLocation;
+  const exits = Object.values(catalog.locations.get(start)?.exits ?? {});
+  const [first, second] = exits;
+  if (first === undefined || second === undefined) throw new Error(`${start} needs two exits for these tests`);
+  placeA = first;
+  placeB = second;
+});
+
+afterAll(async () => {
+  await sqlStore.close();
+});
+
+beforeEach(() => {
+  now = T0;
+  hot = new MemoryHotStore(() => now);
+  durable = new HookedDurable(sqlStore);
+  gsm = new GameStateManager(hot, durable, catalog, () => now);
+});
+
+interface TestPlayer {
+  id: number;
+  name: string;
+  pipeId: string;
+}
+
+/** Registers a character with bandages, a pipe and scrap, and brings them into the world on session "s". */
+async function newPlayer(): Promise<TestPlayer> {
+  nextName += 1;
+  const name = `syncer${String(nextName)}`;
+  const pipeId = `pipe-of-${name}`;
+  const account = await gsm.createAccount(
+    name,
+    'not-a-real-hash',
+    { name, locationId: start, hp: 80, maxHp: 100, stamina: 90, maxStamina: 100, level: 1, xp: 0, vitalsAt: T0 },
+    {
+      inventory: [
+        [0, { itemId: 'bandage', qty: 5 }],
+        [1, { itemId: 'rusty-pipe', qty: 1, uniqueItemId: pipeId }],
+        [2, { itemId: 'scrap-metal', qty: 10 }],
+      ],
+      uniqueItems: [{ id: pipeId, itemId: 'rusty-pipe', durability: 60, maxDurability: 60 }],
+    },
+  );
+  await gsm.enterWorld(account.characterId, { workerId: 'w', sessionId: 's' });
+  return { id: account.characterId, name, pipeId };
+}
+
+async function read(id: number): Promise<PlayerRead> {
+  const player = await gsm.readPlayer(id);
+  if (!player) throw new Error(`character ${String(id)} is not in the hot store`);
+  return player;
+}
+
+async function saved(id: number): Promise<CharacterSnapshot> {
+  const snapshot = await sqlStore.loadCharacter(id);
+  if (!snapshot) throw new Error(`character ${String(id)} is not in the durable store`);
+  return snapshot;
+}
+
+function slots(snapshot: CharacterSnapshot): [number, string, number][] {
+  return [...snapshot.inventory].sort((a, b) => a[0] - b[0]).map(([slot, entry]) => [slot, entry.itemId, entry.qty]);
+}
+
+async function groundSaved(locationId: string, id: string): Promise<GroundItem | undefined> {
+  return (await sqlStore.loadGround()).items.find((item) => item.locationId === locationId && item.id === id);
+}
+
+async function move(id: number, to: string): Promise<void> {
+  const player = await read(id);
+  const { hp, stamina } = player.character;
+  const result = await gsm.moveCharacter(player, to, { hp, stamina: stamina - 2, vitalsAt: now }, now + 400);
+  expect(result).toEqual({ ok: true });
+}
+
+let nextGroundId = 0;
+
+/** Drops `qty` from `slot` where the player stands; returns the ground item's id. */
+async function drop(id: number, slot: number, qty: number): Promise<string> {
+  const player = await read(id);
+  const entry = player.inventory.get(slot);
+  if (!entry) throw new Error(`slot ${String(slot)} is empty`);
+  nextGroundId += 1;
+  const groundId = `ground-${String(process.pid)}-${String(nextGroundId)}`;
+  const remaining: InventoryEntry | null = qty === entry.qty ? null : { ...entry, qty: entry.qty - qty };
+  const dropped: GroundItem = { id: groundId, itemId: entry.itemId, qty, uniqueItemId: entry.uniqueItemId, droppedBy: id, despawnAt: null };
+  expect(await gsm.dropItem(player, slot, remaining, dropped)).toEqual({ ok: true });
+  return groundId;
+}
+
+async function dirtyMembers(): Promise<Record<string, string[]>> {
+  const sets: Record<string, string[]> = {};
+  for (const kind of DIRTY_KINDS) sets[kind] = (await hot.smembers(keys.dirty(kind))).sort();
+  return sets;
+}
+
+describe('syncDirty', () => {
+  it('writes moves, drops and equipment changes made through the GSM, and only when it runs', async () => {
+    const player = await newPlayer();
+    await move(player.id, placeA);
+    const groundId = await drop(player.id, 0, 2);
+    const beforeEquip = await read(player.id);
+    expect(await gsm.equipItem(beforeEquip, 1, 'mainHand', { itemId: 'rusty-pipe', uniqueItemId: player.pipeId }, null)).toEqual({ ok: true });
+
+    // Nothing reaches the durable store before the sync.
+    expect((await saved(player.id)).character.locationId).toBe(start);
+    expect(slots(await saved(player.id))).toEqual([[0, 'bandage', 5], [1, 'rusty-pipe', 1], [2, 'scrap-metal', 10]]);
+
+    const report = await gsm.syncDirty();
+    expect(report).toMatchObject({ characters: 1, inventories: 1, equipment: 1, ground: 1 });
+
+    const after = await saved(player.id);
+    expect(after.character.locationId).toBe(placeA);
+    expect(after.character.stamina).toBe(88);
+    expect(slots(after)).toEqual([[0, 'bandage', 3], [2, 'scrap-metal', 10]]);
+    expect([...after.equipment]).toEqual([['mainHand', { itemId: 'rusty-pipe', uniqueItemId: player.pipeId }]]);
+    expect(after.uniqueItems).toEqual([{ id: player.pipeId, itemId: 'rusty-pipe', durability: 60, maxDurability: 60 }]);
+    expect(await groundSaved(placeA, groundId)).toMatchObject({ itemId: 'bandage', qty: 2, droppedBy: player.id });
+
+    // Everything synced is no longer dirty, and no claim is left behind.
+    expect(await dirtyMembers()).toEqual({ position: [], inventory: [], equipment: [], ground: [] });
+    for (const kind of DIRTY_KINDS) expect(await hot.exists(keys.dirtyClaim(kind))).toBe(false);
+    expect(await gsm.syncDirty()).toEqual({ characters: 0, inventories: 0, equipment: 0, ground: 0, uniqueItems: 0 });
+  });
+
+  it('saves an inventory emptied to nothing as empty', async () => {
+    const player = await newPlayer();
+    for (const slot of [0, 1, 2]) {
+      const current = await read(player.id);
+      const entry = current.inventory.get(slot);
+      if (entry) await drop(player.id, slot, entry.qty);
+    }
+    expect(await hot.exists(keys.inventory(player.id))).toBe(false);
+    await gsm.syncDirty();
+    expect(slots(await saved(player.id))).toEqual([]);
+  });
+
+  it('writes a change made while a sync is running on the next sync', async () => {
+    const player = await newPlayer();
+    await move(player.id, placeA);
+
+    const paused = durable.pauseNextWrite();
+    const firstSync = gsm.syncDirty();
+    await paused.entered;
+    // The first sync has read the hot state and is writing it; the player keeps playing.
+    await move(player.id, start);
+    await move(player.id, placeB);
+    const groundId = await drop(player.id, 2, 4);
+    paused.release();
+    await firstSync;
+
+    // The first sync wrote what it had read; the later changes are still marked dirty.
+    expect((await saved(player.id)).character.locationId).toBe(placeA);
+    expect(await dirtyMembers()).toMatchObject({ position: [String(player.id)], inventory: [String(player.id)], ground: [placeB] });
+
+    await gsm.syncDirty();
+    const after = await saved(player.id);
+    expect(after.character.locationId).toBe(placeB);
+    expect(slots(after)).toEqual([[0, 'bandage', 5], [1, 'rusty-pipe', 1], [2, 'scrap-metal', 6]]);
+    expect(await groundSaved(placeB, groundId)).toMatchObject({ itemId: 'scrap-metal', qty: 4 });
+  });
+
+  it('puts the claimed ids back when writeBatch fails, so the next sync writes them', async () => {
+    const player = await newPlayer();
+    await move(player.id, placeA);
+    const groundId = await drop(player.id, 0, 1);
+
+    durable.failNextWrite();
+    await expect(gsm.syncDirty()).rejects.toThrow('database unreachable');
+    expect((await saved(player.id)).character.locationId).toBe(start);
+    expect(await dirtyMembers()).toEqual({ position: [String(player.id)], inventory: [String(player.id)], equipment: [], ground: [placeA] });
+    for (const kind of DIRTY_KINDS) expect(await hot.exists(keys.dirtyClaim(kind))).toBe(false);
+
+    await gsm.syncDirty();
+    const after = await saved(player.id);
+    expect(after.character.locationId).toBe(placeA);
+    expect(slots(after)).toEqual([[0, 'bandage', 4], [1, 'rusty-pipe', 1], [2, 'scrap-metal', 10]]);
+    expect(await groundSaved(placeA, groundId)).toMatchObject({ itemId: 'bandage', qty: 1 });
+  });
+
+  it('loses nothing when a sync fails while the player keeps playing', async () => {
+    const player = await newPlayer();
+    await move(player.id, placeA);
+    const groundId = await drop(player.id, 0, 2);
+    const paused = durable.pauseNextWrite({ fail: true });
+    const failing = gsm.syncDirty();
+    await paused.entered;
+    // Only the position changes again while the doomed sync runs; the drop is marked dirty only in its claim.
+    await move(player.id, start);
+    await move(player.id, placeB);
+    paused.release();
+    await expect(failing).rejects.toThrow('database unreachable');
+    expect((await saved(player.id)).character.locationId).toBe(start);
+
+    await gsm.syncDirty();
+    const after = await saved(player.id);
+    expect(after.character.locationId).toBe(placeB);
+    expect(slots(after)).toEqual([[0, 'bandage', 3], [1, 'rusty-pipe', 1], [2, 'scrap-metal', 10]]);
+    expect(await groundSaved(placeA, groundId)).toMatchObject({ itemId: 'bandage', qty: 2 });
+    expect(await dirtyMembers()).toEqual({ position: [], inventory: [], equipment: [], ground: [] });
+  });
+
+  it('writes the ids claimed by a sync that crashed before finishing', async () => {
+    const player = await newPlayer();
+    await move(player.id, placeA);
+    // A run that claimed the dirty sets and died before writing or returning them.
+    for (const kind of DIRTY_KINDS) await hot.claimSet(keys.dirty(kind), keys.dirtyClaim(kind));
+    expect(await dirtyMembers()).toEqual({ position: [], inventory: [], equipment: [], ground: [] });
+
+    await gsm.syncDirty();
+    expect((await saved(player.id)).character.locationId).toBe(placeA);
+  });
+});
+
+describe('leaveWorld', () => {
+  it('saves the player at once, without waiting for a batch sync', async () => {
+    const player = await newPlayer();
+    await move(player.id, placeA);
+    await drop(player.id, 0, 5);
+    const writesBefore = durable.writes;
+
+    expect(await gsm.leaveWorld(player.id, 's')).toBe(true);
+    expect(durable.writes).toBe(writesBefore + 1);
+    const after = await saved(player.id);
+    expect(after.character.locationId).toBe(placeA);
+    expect(slots(after)).toEqual([[1, 'rusty-pipe', 1], [2, 'scrap-metal', 10]]);
+    // They stay in the location, shown as disconnected.
+    expect(await gsm.playersIn(placeA)).toEqual([{ id: player.id, name: player.name, connected: false }]);
+  });
+
+  it('ignores a leave from a session that was replaced by a newer connection', async () => {
+    const player = await newPlayer();
+    await gsm.enterWorld(player.id, { workerId: 'w2', sessionId: 's2' });
+    await move(player.id, placeA);
+    const writesBefore = durable.writes;
+
+    expect(await gsm.leaveWorld(player.id, 's')).toBe(false);
+    expect(durable.writes).toBe(writesBefore);
+    expect(await gsm.sessionOf(player.id)).toBe('s2');
+    expect(await gsm.playersIn(placeA)).toEqual([{ id: player.id, name: player.name, connected: true }]);
+  });
+});
+
+describe('evictLingering', () => {
+  it('saves a disconnected player, then removes them from their location and the hot store', async () => {
+    const player = await newPlayer();
+    await move(player.id, placeA);
+    expect(await gsm.leaveWorld(player.id, 's')).toBe(true);
+    // A change after the disconnect sync (e.g. loot taken from a lingering body) must still be saved.
+    await drop(player.id, 2, 10);
+
+    const evicted = await gsm.evictLingering(0);
+    expect(evicted).toEqual([{ id: player.id, name: player.name, locationId: placeA }]);
+    expect(await hot.smembers(keys.locationPlayers(placeA))).not.toContain(String(player.id));
+    expect(await hot.smembers(keys.presenceInWorld())).not.toContain(String(player.id));
+    expect(await gsm.playersIn(placeA)).toEqual([]);
+    expect(await gsm.readPlayer(player.id)).toBeNull();
+    expect(await hot.exists(keys.uniqueItem(player.pipeId))).toBe(false);
+
+    expect(slots(await saved(player.id))).toEqual([[0, 'bandage', 5], [1, 'rusty-pipe', 1]]);
+    // The dirty marks left behind point at a player no longer in the hot store: the next sync
+    // must not fail on them nor overwrite what the eviction saved.
+    expect(await gsm.syncDirty()).toMatchObject({ characters: 0, inventories: 0 });
+    expect(slots(await saved(player.id))).toEqual([[0, 'bandage', 5], [1, 'rusty-pipe', 1]]);
+  });
+
+  it('brings an evicted player back with everything they had', async () => {
+    const player = await newPlayer();
+    await move(player.id, placeA);
+    await drop(player.id, 0, 2);
+    await gsm.leaveWorld(player.id, 's');
+    await gsm.evictLingering(0);
+
+    const { player: back, lingering } = await gsm.enterWorld(player.id, { workerId: 'w', sessionId: 's3' });
+    expect(lingering).toBe(false);
+    expect(back.character.locationId).toBe(placeA);
+    expect([...back.inventory].sort((a, b) => a[0] - b[0])).toEqual([
+      [0, { itemId: 'bandage', qty: 3, uniqueItemId: undefined }],
+      [1, { itemId: 'rusty-pipe', qty: 1, uniqueItemId: player.pipeId }],
+      [2, { itemId: 'scrap-metal', qty: 10, uniqueItemId: undefined }],
+    ]);
+    expect(await gsm.uniqueItems([player.pipeId])).toEqual(
+      new Map([[player.pipeId, { id: player.pipeId, itemId: 'rusty-pipe', durability: 60, maxDurability: 60 }]]),
+    );
+  });
+
+  it('waits for the linger time before evicting', async () => {
+    const player = await newPlayer();
+    await gsm.leaveWorld(player.id, 's');
+    now += 59_999;
+    expect(await gsm.evictLingering(60_000)).toEqual([]);
+    expect(await gsm.playersIn(start)).toEqual([{ id: player.id, name: player.name, connected: false }]);
+    now += 1;
+    expect(await gsm.evictLingering(60_000)).toEqual([{ id: player.id, name: player.name, locationId: start }]);
+  });
+
+  it('leaves connected and reconnected players alone', async () => {
+    const stays = await newPlayer();
+    const returns = await newPlayer();
+    await gsm.leaveWorld(returns.id, 's');
+    await gsm.enterWorld(returns.id, { workerId: 'w', sessionId: 's2' });
+
+    expect(await gsm.evictLingering(0)).toEqual([]);
+    const members = await hot.smembers(keys.locationPlayers(start));
+    expect(members).toContain(String(stays.id));
+    expect(members).toContain(String(returns.id));
+    expect((await read(returns.id)).fields.connected).toBe('1');
+  });
+
+  it('leaves alone a player who reconnects while their eviction is saving them', async () => {
+    const player = await newPlayer();
+    await move(player.id, placeA);
+    await gsm.leaveWorld(player.id, 's');
+    // The reconnect lands while the eviction's forced sync is writing.
+    durable.beforeWrite = async () => {
+      await gsm.enterWorld(player.id, { workerId: 'w2', sessionId: 's2' });
+    };
+
+    expect(await gsm.evictLingering(0)).toEqual([]);
+    expect(await hot.smembers(keys.locationPlayers(placeA))).toContain(String(player.id));
+    const still = await read(player.id);
+    expect(still.fields.connected).toBe('1');
+    expect(still.inventory.size).toBe(3);
+    expect(await hot.exists(keys.uniqueItem(player.pipeId))).toBe(true);
+  });
+});

@@ -1,0 +1,195 @@
+// Background jobs run once per tick across workers (DESIGN.md §7). Three schedulers sharing one
+// LocalLocks stand for three workers sharing Redis; clocks are injected, never waited on.
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { LocalLocks } from '../../src/adapters/locks/LocalLocks.ts';
+import { JobScheduler, type JobDefinition } from '../../src/jobs/JobScheduler.ts';
+
+const INTERVAL = 5_000;
+/** A tick boundary: T0 / INTERVAL is a whole number. */
+const T0 = 1_790_000_000_000;
+
+interface Captured {
+  level: number;
+  msg: string;
+  job?: string;
+}
+
+function capturingLog() {
+  const lines: Captured[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line) as Captured) });
+  return { log, lines };
+}
+
+function countingJob(name = 'sync', run: () => Promise<unknown> = () => Promise.resolve()) {
+  let runs = 0;
+  const job: JobDefinition = {
+    name,
+    intervalMs: INTERVAL,
+    run: () => {
+      runs += 1;
+      return run();
+    },
+  };
+  return { job, runs: () => runs };
+}
+
+function workers(count: number, now: () => number) {
+  const locks = new LocalLocks(now);
+  const { log, lines } = capturingLog();
+  return { schedulers: Array.from({ length: count }, () => new JobScheduler(locks, log, now)), lines };
+}
+
+interface Gate {
+  promise: Promise<void>;
+  open: () => void;
+}
+
+function gate(): Gate {
+  let open: () => void = () => undefined;
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('JobScheduler.tick across three workers', () => {
+  it('runs the job exactly once per tick, however many workers try', async () => {
+    let now = T0 + 1_234;
+    const { schedulers } = workers(3, () => now);
+    const { job, runs } = countingJob();
+
+    const first = await Promise.all(schedulers.map((scheduler) => scheduler.tick(job)));
+    expect(first.filter(Boolean)).toHaveLength(1);
+    expect(runs()).toBe(1);
+
+    // A worker that gets to the same tick late, after the run finished, does not run it again.
+    const late = await Promise.all(schedulers.map((scheduler) => scheduler.tick(job)));
+    expect(late).toEqual([false, false, false]);
+    expect(runs()).toBe(1);
+
+    now += INTERVAL;
+    const second = await Promise.all(schedulers.map((scheduler) => scheduler.tick(job)));
+    expect(second.filter(Boolean)).toHaveLength(1);
+    expect(runs()).toBe(2);
+  });
+
+  it('runs different jobs independently in the same tick', async () => {
+    const { schedulers } = workers(3, () => T0);
+    const sync = countingJob('sync');
+    const cleanup = countingJob('disconnected-cleanup');
+    await Promise.all(schedulers.flatMap((scheduler) => [scheduler.tick(sync.job), scheduler.tick(cleanup.job)]));
+    expect([sync.runs(), cleanup.runs()]).toEqual([1, 1]);
+  });
+
+  it('releases the job after it throws, so the next tick runs it, and logs the failure', async () => {
+    let now = T0;
+    const { schedulers, lines } = workers(3, () => now);
+    let fail = true;
+    const { job, runs } = countingJob('sync', () => (fail ? Promise.reject(new Error('database unreachable')) : Promise.resolve()));
+
+    const failed = await Promise.all(schedulers.map((scheduler) => scheduler.tick(job)));
+    expect(failed).toEqual([false, false, false]);
+    expect(runs()).toBe(1);
+    expect(lines).toEqual([expect.objectContaining({ level: 50, job: 'sync', msg: expect.stringContaining('job failed') as unknown })]);
+
+    // The running lease would last two intervals if the failed run had kept it.
+    fail = false;
+    now += INTERVAL;
+    const next = await Promise.all(schedulers.map((scheduler) => scheduler.tick(job)));
+    expect(next.filter(Boolean)).toHaveLength(1);
+    expect(runs()).toBe(2);
+  });
+
+  it('runs nothing once stopped', async () => {
+    const { schedulers } = workers(1, () => T0);
+    const [scheduler] = schedulers;
+    const { job, runs } = countingJob();
+    await scheduler?.stop();
+    expect(await scheduler?.tick(job)).toBe(false);
+    expect(runs()).toBe(0);
+  });
+});
+
+describe('JobScheduler: a run longer than its lease', () => {
+  it('renews the lease while the job runs, so no other worker starts a second run', async () => {
+    vi.useFakeTimers({ now: T0, toFake: ['Date', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+    const now = () => Date.now();
+    const { schedulers } = workers(2, now);
+    const [a, b] = schedulers;
+    if (!a || !b) throw new Error('two workers expected');
+    const slow = gate();
+    const started = gate();
+    const { job, runs } = countingJob('sync', () => {
+      started.open();
+      return slow.promise;
+    });
+
+    const running = a.tick(job);
+    await started.promise;
+    // The lease lasts 2 intervals (10 s); the run is still going after 3 intervals.
+    await vi.advanceTimersByTimeAsync(3 * INTERVAL);
+    const overlapping = b.tick(job);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(runs()).toBe(1);
+
+    slow.open();
+    expect(await running).toBe(true);
+    expect(await overlapping).toBe(false);
+    // The run is over: its renewal stopped and its lease is free for the next tick.
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(await b.tick(job)).toBe(true);
+    expect(runs()).toBe(2);
+  });
+
+  it('lets the lease lapse when its holder stops renewing (a worker that died)', async () => {
+    let now = T0;
+    const locks = new LocalLocks(() => now);
+    const { log } = capturingLog();
+    const survivor = new JobScheduler(locks, log, () => now);
+    const { job, runs } = countingJob();
+    // The dead worker took the running lease (2 intervals) and never renewed nor released it.
+    expect(await locks.acquire(job.name, 2 * INTERVAL)).not.toBeNull();
+
+    now += INTERVAL;
+    expect(await survivor.tick(job)).toBe(false);
+    now += INTERVAL;
+    expect(await survivor.tick(job)).toBe(true);
+    expect(runs()).toBe(1);
+  });
+});
+
+describe('JobScheduler.start on three workers', () => {
+  it('runs the job once per interval in total, and stop waits for a run in progress', async () => {
+    vi.useFakeTimers({ now: T0, toFake: ['Date', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+    const { schedulers } = workers(3, () => Date.now());
+    let finishLast: Gate | null = null;
+    const { job, runs } = countingJob('sync', () => {
+      if (runs() < 3) return Promise.resolve();
+      finishLast = gate();
+      return finishLast.promise;
+    });
+    for (const scheduler of schedulers) scheduler.start(job);
+
+    await vi.advanceTimersByTimeAsync(3 * INTERVAL);
+    expect(runs()).toBe(3);
+
+    let stopped = false;
+    const stopping = Promise.all(schedulers.map((scheduler) => scheduler.stop())).then(() => {
+      stopped = true;
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(stopped).toBe(false);
+    (finishLast as Gate | null)?.open();
+    await stopping;
+    expect(stopped).toBe(true);
+
+    await vi.advanceTimersByTimeAsync(3 * INTERVAL);
+    expect(runs()).toBe(3);
+  });
+});
