@@ -48,6 +48,11 @@ export interface Character {
   xp: number;
   /** Epoch ms at which hp and stamina were last written: regeneration counts from here. */
   vitalsAt: number;
+  /**
+   * Rises with every change to the character's state, so a durable write carrying an older
+   * version (a batch that read before a later forced save) never overwrites a newer one.
+   */
+  version: number;
 }
 
 /** Everything the durable store holds for one character. */

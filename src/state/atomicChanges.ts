@@ -49,6 +49,11 @@ function vitalsFields(player: PlayerRead, vitals: Vitals) {
   ];
 }
 
+/** Every change to a player's state bumps their version (see Character.version). */
+function bump(player: PlayerRead) {
+  return [{ key: keys.player(player.character.id), field: 'version', by: 1 }];
+}
+
 function dirty(kind: 'position' | 'inventory' | 'equipment', player: PlayerRead) {
   return { key: keys.dirty(kind), member: String(player.character.id) };
 }
@@ -67,6 +72,7 @@ export function moveCharacter(player: PlayerRead, to: string, vitals: Vitals, mo
       ...vitalsFields(player, vitals),
     ],
     srem: [{ key: keys.locationPlayers(locationId), member: String(id) }],
+    hincrby: bump(player),
     sadd: [{ key: keys.locationPlayers(to), member: String(id) }, dirty('position', player)],
   };
 }
@@ -83,6 +89,7 @@ export function pickupGroundItem(player: PlayerRead, item: GroundItem, groundRaw
     ],
     hdel: [{ key: keys.ground(locationId), field: item.id }, ...(slots.hdel ?? [])],
     hset: slots.hset ?? [],
+    hincrby: bump(player),
     sadd: [dirty('inventory', player), dirtyGround(locationId)],
   };
 }
@@ -94,6 +101,7 @@ export function dropItem(player: PlayerRead, slot: number, remaining: InventoryE
     expect: [slotGuard(player, slot), placeGuard(player)],
     hset: [...(slots.hset ?? []), { key: keys.ground(locationId), field: dropped.id, value: encodeGround(dropped) }],
     hdel: slots.hdel ?? [],
+    hincrby: bump(player),
     sadd: [dirty('inventory', player), dirtyGround(locationId)],
   };
 }
@@ -110,6 +118,7 @@ export function equipItem(player: PlayerRead, slot: number, equipSlot: EquipSlot
     ],
     hset: [...(slots.hset ?? []), { key: keys.equipment(id), field: equipSlot, value: encodeEquipped(worn) }],
     hdel: slots.hdel ?? [],
+    hincrby: bump(player),
     sadd: [dirty('inventory', player), dirty('equipment', player)],
   };
 }
@@ -125,6 +134,7 @@ export function unequipItem(player: PlayerRead, equipSlot: EquipSlot, slot: numb
     ],
     hset: [{ key: keys.inventory(id), field: String(slot), value: encodeEntry({ ...worn, qty: 1 }) }],
     hdel: [{ key: keys.equipment(id), field: equipSlot }],
+    hincrby: bump(player),
     sadd: [dirty('inventory', player), dirty('equipment', player)],
   };
 }
@@ -135,6 +145,7 @@ export function consumeItem(player: PlayerRead, slot: number, remaining: Invento
     expect: [slotGuard(player, slot), vitalsGuard(player)],
     hset: [...(slots.hset ?? []), ...vitalsFields(player, vitals)],
     hdel: slots.hdel ?? [],
+    hincrby: bump(player),
     sadd: [dirty('inventory', player), dirty('position', player)],
   };
 }
@@ -170,6 +181,7 @@ export function takeLoot(
       ),
     ],
     hdel: slots.hdel ?? [],
+    hincrby: bump(player),
     sadd: [
       dirty('inventory', player),
       dirty('position', player),

@@ -87,6 +87,7 @@ export function encodeCharacter(character: Character): Record<string, string> {
     level: String(character.level),
     xp: String(character.xp),
     vitals_at: String(character.vitalsAt),
+    version: String(character.version),
   };
 }
 
@@ -104,5 +105,6 @@ export function decodeCharacter(id: number, hash: Record<string, string>): Chara
     level: Number(hash.level),
     xp: Number(hash.xp),
     vitalsAt: Number(hash.vitals_at),
+    version: Number(hash.version ?? 0),
   };
 }

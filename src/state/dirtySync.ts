@@ -59,11 +59,11 @@ export class DirtySync {
     // A player no longer in the hot store was synced when evicted: nothing of theirs to write.
     const present = new Map<number, ReturnType<typeof decodeCharacter>>();
     for (const id of playerIds) present.set(id, decodeCharacter(id, next()));
-    const positionIds = new Set(claimed.position.map(Number));
+    // Every character touched goes in, carrying the version the durable store compares.
     const batch: SyncBatch = {
       characters: playerIds.flatMap((id) => {
         const character = present.get(id);
-        return character && positionIds.has(id) ? [character] : [];
+        return character ? [character] : [];
       }),
       inventories: [],
       equipment: [],

@@ -13,6 +13,7 @@ import { SqlDurableStore } from '../../src/adapters/durable/SqlDurableStore.ts';
 import { GameError } from '../../src/errors.ts';
 
 const INITIAL = '20261121_0001_initial.sql';
+const ALL_MIGRATIONS = [INITIAL, '20261122_0002_character_version.sql'];
 const noKit: StartingKit = { inventory: [], uniqueItems: [] };
 
 let client: SqlClient;
@@ -39,7 +40,7 @@ function newCharacter(name: string): NewCharacter {
 async function register(): Promise<Character> {
   const name = `hero${String(nextName++)}`;
   const account = await store.createAccount(name, 'hash', newCharacter(name), noKit);
-  return { id: account.characterId, accountId: account.id, ...newCharacter(name) };
+  return { id: account.characterId, accountId: account.id, ...newCharacter(name), version: 0 };
 }
 
 function emptyBatch(): SyncBatch {
@@ -75,7 +76,7 @@ describe('migrations', () => {
     try {
       const dataDir = join(dir, 'data');
       let db = await openPglite(dataDir);
-      expect(await runMigrations(db)).toEqual([INITIAL]);
+      expect(await runMigrations(db)).toEqual(ALL_MIGRATIONS);
       const fileStore = new SqlDurableStore(db);
       await fileStore.createAccount('Persisted', 'hash', newCharacter('Persisted'), noKit);
       await db.close();
@@ -84,7 +85,7 @@ describe('migrations', () => {
       try {
         expect(await runMigrations(db)).toEqual([]);
         const recorded = await db.query('SELECT name FROM schema_migrations');
-        expect(recorded.rows).toEqual([{ name: INITIAL }]);
+        expect(recorded.rows).toEqual(ALL_MIGRATIONS.map((name) => ({ name })));
         expect(await new SqlDurableStore(db).findAccount('persisted')).toMatchObject({ username: 'Persisted' });
 
         // A later file that fails halfway leaves neither its first statement nor a record.
@@ -95,7 +96,7 @@ describe('migrations', () => {
         await expect(runMigrations(db, migrations)).rejects.toThrow(/division by zero/);
         const half = await db.query(`SELECT to_regclass('half')::text AS t`);
         expect(half.rows).toEqual([{ t: null }]);
-        expect((await db.query('SELECT name FROM schema_migrations')).rows).toHaveLength(1);
+        expect((await db.query('SELECT name FROM schema_migrations')).rows).toHaveLength(ALL_MIGRATIONS.length);
       } finally {
         await db.close();
       }
@@ -114,7 +115,7 @@ describe('accounts', () => {
 
     const snapshot = await store.loadCharacter(account.characterId);
     expect(snapshot).toEqual({
-      character: { id: account.characterId, accountId: account.id, ...newCharacter('Ember_Knight') },
+      character: { id: account.characterId, accountId: account.id, ...newCharacter('Ember_Knight'), version: 0 },
       inventory: new Map(),
       equipment: new Map(),
       uniqueItems: [],
@@ -234,16 +235,32 @@ describe('writeBatch', () => {
     });
     await expect(badInventory).rejects.toThrow(/foreign key/);
 
-    const missingCharacter = store.writeBatch({
-      ...emptyBatch(),
-      uniqueItems: [lost],
-      characters: [{ ...hero, hp: 1 }, { ...hero, id: 99_999_999 }],
-    });
-    await expect(missingCharacter).rejects.toThrow(/no character with id 99999999/);
-
     expect(await store.loadCharacter(hero.id)).toEqual(before);
     const unique = await client.query('SELECT 1 FROM unique_items WHERE id = $1', [lost.id]);
     expect(unique.rows).toEqual([]);
+  });
+
+  it('skips a character whose stored version is newer, rows and all', async () => {
+    const hero = await register();
+    const newer = { ...hero, locationId: 'newer-place', version: 5 };
+    await store.writeBatch({
+      ...emptyBatch(),
+      characters: [newer],
+      inventories: [{ characterId: hero.id, entries: [[0, { itemId: 'bandage', qty: 2 }]] }],
+    });
+    // A batch that read the character before those changes lands late: it must not win.
+    await store.writeBatch({
+      ...emptyBatch(),
+      characters: [{ ...hero, locationId: 'older-place', version: 3 }],
+      inventories: [{ characterId: hero.id, entries: [] }],
+    });
+    const snapshot = await store.loadCharacter(hero.id);
+    expect(snapshot?.character).toEqual(newer);
+    expect(snapshot?.inventory).toEqual(new Map([[0, { itemId: 'bandage', qty: 2 }]]));
+
+    // The same version again is the same state: rewriting it is harmless and allowed.
+    await store.writeBatch({ ...emptyBatch(), characters: [{ ...newer, hp: 12 }] });
+    expect((await store.loadCharacter(hero.id))?.character.hp).toBe(12);
   });
 
   it('uses as many statements for 500 characters as for 5', async () => {

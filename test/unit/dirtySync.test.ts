@@ -363,6 +363,22 @@ describe('evictLingering', () => {
     expect(slots(await saved(player.id))).toEqual([[0, 'bandage', 5], [1, 'rusty-pipe', 1]]);
   });
 
+  it('never lets a batch that read before a later save overwrite it, even after eviction', async () => {
+    const player = await newPlayer();
+    await move(player.id, placeA);
+    const paused = durable.pauseNextWrite();
+    const batch = gsm.syncDirty();
+    await paused.entered;
+    // The batch has read the player in placeA; they move on, leave, and fade away meanwhile.
+    await move(player.id, placeB);
+    expect(await gsm.leaveWorld(player.id, 's')).toBe(true);
+    expect(await gsm.evictLingering(0)).toHaveLength(1);
+    paused.release();
+    await batch;
+
+    expect((await saved(player.id)).character.locationId).toBe(placeB);
+  });
+
   it('brings an evicted player back with everything they had', async () => {
     const player = await newPlayer();
     await move(player.id, placeA);

@@ -76,7 +76,7 @@ describe('regenerated', () => {
 describe('effectiveStats', () => {
   const character: Character = {
     id: 1, accountId: 1, name: 'Wren', locationId: 'emberwell-square',
-    hp: 60, maxHp: 100, stamina: 40, maxStamina: 100, level: 1, xp: 0, vitalsAt: 0,
+    hp: 60, maxHp: 100, stamina: 40, maxStamina: 100, level: 1, xp: 0, vitalsAt: 0, version: 0,
   };
 
   const wearing = (...items: [EquipSlot, string][]) =>

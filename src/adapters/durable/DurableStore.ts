@@ -12,7 +12,7 @@ export interface AccountRecord {
 }
 
 /** What registration writes for the new account's one character. */
-export type NewCharacter = Omit<Character, 'id' | 'accountId'>;
+export type NewCharacter = Omit<Character, 'id' | 'accountId' | 'version'>;
 
 /** What a new character starts with in their inventory. */
 export interface StartingKit {
@@ -22,6 +22,10 @@ export interface StartingKit {
 
 /** Dirty hot state taken by one sync run, written in one transaction. */
 export interface SyncBatch {
+  /**
+   * Every character the batch touches. A character whose stored version is already as new is
+   * skipped, and so are their inventory and equipment below: stale writes never win.
+   */
   characters: Character[];
   /** Each listed character's inventory is replaced whole by these entries. */
   inventories: { characterId: number; entries: [slot: number, entry: InventoryEntry][] }[];

@@ -92,15 +92,11 @@ export class SqlDurableStore implements DurableStore {
   async writeBatch(batch: SyncBatch, within: SqlClient = this.client): Promise<void> {
     const uniqueItems = lastByKey(batch.uniqueItems, (u) => u.id);
     const characters = lastByKey(batch.characters, (c) => c.id);
-    const inventories = lastByKey(batch.inventories, (i) => i.characterId);
-    const equipment = lastByKey(batch.equipment, (e) => e.characterId);
+    const allInventories = lastByKey(batch.inventories, (i) => i.characterId);
+    const allEquipment = lastByKey(batch.equipment, (e) => e.characterId);
     const ground = lastByKey(batch.ground, (g) => g.locationId);
-    if (uniqueItems.length + characters.length + inventories.length + equipment.length + ground.length === 0) return;
+    if (uniqueItems.length + characters.length + allInventories.length + allEquipment.length + ground.length === 0) return;
 
-    const slots = inventories.flatMap(({ characterId, entries }) =>
-      entries.map(([slot, entry]) => ({ characterId, slot, ...entry })));
-    const worn = equipment.flatMap(({ characterId, entries }) =>
-      entries.map(([slot, item]) => ({ characterId, slot, ...item })));
     const lying = ground.flatMap(({ locationId, items }) => items.map((item) => ({ locationId, ...item })));
 
     // One statement per table and step, each skipped when it has no rows: the count depends on
@@ -112,20 +108,26 @@ export class SqlDurableStore implements DurableStore {
           uniqueItems.map((u) => u.durability), uniqueItems.map((u) => u.maxDurability),
         ]);
       }
+      // A character whose stored version is newer than this batch's keeps its rows untouched.
+      const stale = new Set<number>();
       if (characters.length > 0) {
         const updated = await tx.query(sql.UPDATE_CHARACTERS, [
           characters.map((c) => c.id), characters.map((c) => c.locationId),
           characters.map((c) => c.hp), characters.map((c) => c.maxHp),
           characters.map((c) => c.stamina), characters.map((c) => c.maxStamina),
           characters.map((c) => c.level), characters.map((c) => c.xp), characters.map((c) => c.vitalsAt),
+          characters.map((c) => c.version),
         ]);
-        if (updated.rows.length !== characters.length) {
-          // Throwing rolls the batch back: a deleted character must not be half-saved.
-          const found = new Set(updated.rows.map(toId));
-          const missing = characters.map((c) => c.id).filter((id) => !found.has(id));
-          throw new Error(`writeBatch: no character with id ${missing.join(', ')}`);
-        }
+        const written = new Set(updated.rows.map(toId));
+        for (const c of characters) if (!written.has(c.id)) stale.add(c.id);
       }
+      const fresh = <T extends { characterId: number }>(rows: T[]) => rows.filter((row) => !stale.has(row.characterId));
+      const inventories = fresh(allInventories);
+      const equipment = fresh(allEquipment);
+      const slots = inventories.flatMap(({ characterId, entries }) =>
+        entries.map(([slot, entry]) => ({ characterId, slot, ...entry })));
+      const worn = equipment.flatMap(({ characterId, entries }) =>
+        entries.map(([slot, item]) => ({ characterId, slot, ...item })));
       if (inventories.length > 0) {
         await tx.query(sql.DELETE_INVENTORIES, [inventories.map((i) => i.characterId)]);
       }

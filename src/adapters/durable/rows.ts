@@ -67,6 +67,7 @@ export function toCharacter(row: Row): Character {
     level: num(row, 'level'),
     xp: num(row, 'xp'),
     vitalsAt: num(row, 'vitals_at'),
+    version: num(row, 'version'),
   };
 }
 

@@ -24,7 +24,7 @@ export const FIND_ACCOUNT = `
 export const READ_SNAPSHOT = 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY';
 
 export const SELECT_CHARACTER = `
-  SELECT id, account_id, name, location_id, hp, max_hp, stamina, max_stamina, level, xp, vitals_at
+  SELECT id, account_id, name, location_id, hp, max_hp, stamina, max_stamina, level, xp, vitals_at, version
   FROM characters WHERE id = $1`;
 
 // Each row carries its unique item (if any), so no separate unique_items query is needed.
@@ -57,16 +57,18 @@ export const UPSERT_UNIQUE_ITEMS = `
     max_durability = EXCLUDED.max_durability`;
 
 // Characters are created at registration only, so the batch updates existing rows (and only
-// the columns play changes); RETURNING lets the store notice an id that no longer exists.
+// the columns play changes). Only rows with a newer version change; RETURNING names them, and
+// only their inventories and equipment are replaced.
 export const UPDATE_CHARACTERS = `
   UPDATE characters AS c SET
     location_id = u.location_id, hp = u.hp, max_hp = u.max_hp,
     stamina = u.stamina, max_stamina = u.max_stamina,
-    level = u.level, xp = u.xp, vitals_at = u.vitals_at, updated_at = now()
+    level = u.level, xp = u.xp, vitals_at = u.vitals_at, version = u.version, updated_at = now()
   FROM unnest($1::bigint[], $2::text[], $3::double precision[], $4::integer[],
-              $5::double precision[], $6::integer[], $7::integer[], $8::bigint[], $9::bigint[])
-    AS u(id, location_id, hp, max_hp, stamina, max_stamina, level, xp, vitals_at)
-  WHERE c.id = u.id
+              $5::double precision[], $6::integer[], $7::integer[], $8::bigint[], $9::bigint[],
+              $10::bigint[])
+    AS u(id, location_id, hp, max_hp, stamina, max_stamina, level, xp, vitals_at, version)
+  WHERE c.id = u.id AND c.version <= u.version
   RETURNING c.id`;
 
 export const DELETE_INVENTORIES = 'DELETE FROM inventory WHERE character_id = ANY($1::bigint[])';

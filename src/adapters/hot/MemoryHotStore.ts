@@ -134,6 +134,10 @@ export class MemoryHotStore implements HotStore {
     if (failed !== -1) return Promise.resolve({ ok: false, failed });
     for (const { key, field, value } of tx.hset ?? []) this.hash(key, true).set(field, value);
     for (const { key, field } of tx.hdel ?? []) this.hash(key)?.delete(field);
+    for (const { key, field, by } of tx.hincrby ?? []) {
+      const hash = this.hash(key, true);
+      hash.set(field, String(Number(hash.get(field) ?? 0) + by));
+    }
     for (const { key, member } of tx.sadd ?? []) this.set(key, true).add(member);
     for (const { key, member } of tx.srem ?? []) this.set(key)?.delete(member);
     for (const key of new Set([...(tx.hdel ?? []), ...(tx.srem ?? [])].map((change) => change.key))) {
@@ -142,6 +146,7 @@ export class MemoryHotStore implements HotStore {
     for (const key of tx.del ?? []) {
       this.hashes.delete(key);
       this.sets.delete(key);
+      this.counters.delete(key);
     }
     return Promise.resolve({ ok: true });
   }

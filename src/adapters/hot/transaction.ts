@@ -16,6 +16,7 @@ export interface HotTransaction {
   hdel?: readonly { key: string; field: string }[];
   sadd?: readonly { key: string; member: string }[];
   srem?: readonly { key: string; member: string }[];
+  hincrby?: readonly { key: string; field: string; by: number }[];
   /** Whole keys removed last, after every other change. */
   del?: readonly string[];
 }
@@ -26,7 +27,7 @@ export type HotTransactionResult = { ok: true } | { ok: false; failed: number };
 /** Every key a transaction touches: a Redis script must declare them (and a Cluster co-locate them). */
 export function transactionKeys(tx: HotTransaction): string[] {
   const keys = new Set<string>();
-  for (const list of [tx.expect, tx.hset ?? [], tx.hdel ?? [], tx.sadd ?? [], tx.srem ?? []]) {
+  for (const list of [tx.expect, tx.hset ?? [], tx.hdel ?? [], tx.hincrby ?? [], tx.sadd ?? [], tx.srem ?? []]) {
     for (const change of list) keys.add(change.key);
   }
   for (const key of tx.del ?? []) keys.add(key);
