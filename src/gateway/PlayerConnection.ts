@@ -39,14 +39,17 @@ export interface ClientSocket {
 
 const OPEN = 1;
 
-/** Close codes in the application range (4000–4999). */
+/** Replaced by a newer session: an application close code (4000–4999). */
 export const CLOSE_REPLACED = 4001;
+/** WebSocket's standard "going away". */
 export const CLOSE_SHUTDOWN = 1001;
 
 export class PlayerConnection implements Recipient {
   readonly sessionId = randomUUID();
   characterId = 0;
-  private state: 'anonymous' | 'authenticating' | 'playing' | 'closed' = 'anonymous';
+  private state: 'anonymous' | 'authenticating' | 'playing' | 'replaced' | 'closed' = 'anonymous';
+  /** Set when the socket closes: actions still queued are dropped, not applied. */
+  private gone = false;
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   private readonly bucket: TokenBucket;
@@ -76,6 +79,8 @@ export class PlayerConnection implements Recipient {
   }
 
   replaced(): void {
+    // Actions still queued here must not act on the character the new session now owns.
+    if (this.state === 'playing') this.state = 'replaced';
     this.send(eventFrame('session_replaced', { code: 'E_SESSION_REPLACED', message: new GameError('E_SESSION_REPLACED').message }, Date.now()));
     this.socket.close(CLOSE_REPLACED, 'session replaced');
   }
@@ -114,6 +119,7 @@ export class PlayerConnection implements Recipient {
   }
 
   private async handle(action: ClientAction): Promise<void> {
+    if (this.gone) return;
     try {
       this.send(okFrame(action.seq, await this.perform(action)));
     } catch (error) {
@@ -141,6 +147,7 @@ export class PlayerConnection implements Recipient {
         throw error;
       }
     }
+    if (this.state === 'replaced') throw new GameError('E_SESSION_REPLACED');
     if (this.state !== 'playing') throw new GameError('E_UNAUTHENTICATED');
     const handler = actions[action.type] as (ctx: GameContext, id: number, data: unknown) => Promise<unknown>;
     const result = await handler(ctx, this.characterId, action.data);
@@ -150,6 +157,7 @@ export class PlayerConnection implements Recipient {
   }
 
   private closed(): void {
+    this.gone = true;
     this.queue = this.queue.then(() => this.leave());
   }
 

@@ -7,7 +7,8 @@ import { login, register } from '../services/accounts.ts';
 import type { GameContext } from '../services/context.ts';
 import { toClientError } from './clientError.ts';
 
-const credentials = z.object({ username: z.string().max(64), password: z.string().max(1024) });
+// Lengths are the service's rules (with their own codes); the body limit bounds the rest.
+const credentials = z.object({ username: z.string(), password: z.string() });
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   E_BAD_JSON: 400,
@@ -42,7 +43,8 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
 
   app.setErrorHandler((error, request, reply) => {
     const status = (error as { statusCode?: number }).statusCode;
-    if (error instanceof SyntaxError || (error as { code?: string }).code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+    const fastifyCode = (error as { code?: string }).code;
+    if (error instanceof SyntaxError || fastifyCode === 'FST_ERR_CTP_INVALID_JSON_BODY' || fastifyCode === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
       return sendError(reply, 'E_BAD_JSON', 'The request body is not valid JSON.');
     }
     if (status === 413) return sendError(reply, 'E_TOO_LARGE', 'The request body is too large.');

@@ -50,8 +50,8 @@ export function parseClientMessage(raw: string, maxBytes: number): ClientAction 
   }
   const parsed = envelope.safeParse(json);
   if (!parsed.success) {
-    const seq = typeof json === 'object' && json !== null && 'seq' in json && Number.isInteger(json.seq) ? Number(json.seq) : null;
-    return { seq, code: 'E_INVALID', message: `Expected {"type": string, "seq"?: integer, "data"?: object}: ${describe(parsed.error)}` };
+    const seq = typeof json === 'object' && json !== null && 'seq' in json && Number.isInteger(json.seq) && Number(json.seq) >= 0 ? Number(json.seq) : null;
+    return { seq, code: 'E_INVALID', message: `Expected {"type": string, "seq"?: integer, "data"?: object}: ${describe(parsed.error, 'message')}` };
   }
   const { type, seq = null, data = {} } = parsed.data;
   if (!Object.hasOwn(actionSchemas, type)) {
@@ -59,7 +59,7 @@ export function parseClientMessage(raw: string, maxBytes: number): ClientAction 
   }
   const schema = actionSchemas[type as ActionType];
   const payload = schema.safeParse(data);
-  if (!payload.success) return { seq, code: 'E_INVALID', message: `Invalid "${type}": ${describe(payload.error)}` };
+  if (!payload.success) return { seq, code: 'E_INVALID', message: `Invalid "${type}": ${describe(payload.error, 'data')}` };
   return { type, seq, data: payload.data } as ClientAction;
 }
 
@@ -67,9 +67,9 @@ export function isFault(message: ClientAction | ProtocolFault): message is Proto
   return 'code' in message;
 }
 
-function describe(error: z.ZodError): string {
+function describe(error: z.ZodError, root: string): string {
   return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'data'}: ${issue.message}`)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : root}: ${issue.message}`)
     .join('; ');
 }
 

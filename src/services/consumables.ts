@@ -16,6 +16,8 @@ export function use(ctx: GameContext, characterId: number, slot: number) {
     if (!template || !effects) throw new GameError('E_NOT_USABLE', `${template?.name ?? entry.itemId} cannot be used.`);
     const now = ctx.now();
     const before = currentVitals(ctx, player, now);
+    const helps = ((effects.heal ?? 0) > 0 && before.hp < before.stats.maxHp) || ((effects.restoreStamina ?? 0) > 0 && before.stamina < before.stats.maxStamina);
+    if (!helps) throw new GameError('E_NOT_USABLE', `You are already at full strength; keep the ${template.name} for later.`);
     const hp = Math.min(before.stats.maxHp, before.hp + (effects.heal ?? 0));
     const stamina = Math.min(before.stats.maxStamina, before.stamina + (effects.restoreStamina ?? 0));
     const remaining = entry.qty > 1 ? { ...entry, qty: entry.qty - 1 } : null;
