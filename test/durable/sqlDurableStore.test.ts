@@ -1,33 +1,89 @@
-// SqlDurableStore on a real PGlite. One in-memory database is shared by the file (creating one
-// takes seconds), so every test registers its own accounts under fresh names.
+// SqlDurableStore as a contract: every case runs on PGlite (PostgreSQL in WASM, embedded mode)
+// and on a real PostgreSQL server through pg (DATABASE_URL). Each driver gets one database for
+// the file's cases (creating one is slow), so every test registers its own accounts under fresh
+// names; the PostgreSQL one is created for this file and dropped at the end.
+import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Character, GroundItem, InventoryEntry, UniqueItem } from '../../src/domain/model.ts';
 import type { NewCharacter, StartingKit, SyncBatch } from '../../src/adapters/durable/DurableStore.ts';
 import { MIGRATIONS_DIR, runMigrations } from '../../src/adapters/durable/migrations.ts';
 import { openPglite } from '../../src/adapters/durable/pgliteClient.ts';
+import { openPostgres } from '../../src/adapters/durable/pgClient.ts';
 import type { SqlClient } from '../../src/adapters/durable/SqlClient.ts';
 import { SqlDurableStore } from '../../src/adapters/durable/SqlDurableStore.ts';
 import { GameError } from '../../src/errors.ts';
+import { createDatabase } from '../support/services/postgresServer.ts';
 
 const INITIAL = '20261121_0001_initial.sql';
 const ALL_MIGRATIONS = [INITIAL, '20261122_0002_character_version.sql'];
 const noKit: StartingKit = { inventory: [], uniqueItems: [] };
 
-let client: SqlClient;
-let store: SqlDurableStore;
-let nextName = 0;
+/** An empty database that can be opened, closed and opened again, then thrown away. */
+interface TestDatabase {
+  open(): Promise<SqlClient>;
+  drop(): Promise<void>;
+}
 
-beforeAll(async () => {
-  client = await openPglite(undefined);
-  store = await SqlDurableStore.open(client);
-});
+/** How one driver provides databases to the contract. */
+interface Driver {
+  /** A database for the cases that share one: in memory where the driver allows it. */
+  shared(): Promise<{ client: SqlClient; drop: () => Promise<void> }>;
+  /** A new, empty, persistent database. */
+  fresh(): Promise<TestDatabase>;
+}
 
-afterAll(async () => {
-  await store.close();
-});
+const openPgliteFactory: Driver = {
+  shared: async () => ({ client: await openPglite(undefined), drop: () => Promise.resolve() }),
+  fresh: async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cinder-pglite-'));
+    return {
+      open: () => openPglite(join(dir, 'data')),
+      drop: () => rm(dir, { recursive: true, force: true }),
+    };
+  },
+};
+
+function serverUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (url === undefined || url === '') {
+    throw new Error('DATABASE_URL is not set: the PostgreSQL half of the durable contract needs a server (postgres://user@host:port/db)');
+  }
+  return url;
+}
+
+/** Runs one statement on the server's own database (DROP DATABASE cannot run inside a transaction). */
+async function onServer(statement: string): Promise<void> {
+  const admin = new Client({ connectionString: serverUrl() });
+  admin.on('error', () => undefined); // a lost connection rejects the query below instead
+  await admin.connect();
+  try {
+    await admin.query(statement);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** A database of its own on the DATABASE_URL server, so test files running at once never meet. */
+async function createServerDatabase(): Promise<TestDatabase> {
+  const name = `cinder_test_${randomBytes(6).toString('hex')}`;
+  const url = await createDatabase(serverUrl(), name);
+  return {
+    open: () => openPostgres(url, { max: 4 }),
+    drop: () => onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
+const openPostgresFactory: Driver = {
+  shared: async () => {
+    const database = await createServerDatabase();
+    return { client: await database.open(), drop: () => database.drop() };
+  },
+  fresh: createServerDatabase,
+};
 
 function newCharacter(name: string): NewCharacter {
   return {
@@ -36,20 +92,8 @@ function newCharacter(name: string): NewCharacter {
   };
 }
 
-/** Registers a fresh account and returns its character as the store holds it. */
-async function register(): Promise<Character> {
-  const name = `hero${String(nextName++)}`;
-  const account = await store.createAccount(name, 'hash', newCharacter(name), noKit);
-  return { id: account.characterId, accountId: account.id, ...newCharacter(name), version: 0 };
-}
-
 function emptyBatch(): SyncBatch {
   return { characters: [], inventories: [], equipment: [], ground: [], uniqueItems: [] };
-}
-
-async function count(table: string): Promise<number> {
-  const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${table}`);
-  return Number(rows[0]?.n);
 }
 
 /** A client that counts the statements sent through it, inside transactions too. */
@@ -70,232 +114,271 @@ function counting(inner: SqlClient): { client: SqlClient; statements: () => numb
   return { client: wrap(inner), statements: () => statements };
 }
 
-describe('migrations', () => {
-  it('apply once, are idempotent on reopen, and roll back a failing file whole', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cinder-pglite-'));
+describe.each([
+  ['PGlite', openPgliteFactory],
+  ['PostgreSQL', openPostgresFactory],
+] as const)('SqlDurableStore on %s', (_driverName, driver) => {
+  let client: SqlClient;
+  let store: SqlDurableStore;
+  let dropShared: () => Promise<void> = () => Promise.resolve();
+  let nextName = 0;
+
+  beforeAll(async () => {
+    const shared = await driver.shared();
+    client = shared.client;
+    dropShared = shared.drop;
+    store = await SqlDurableStore.open(client);
+  });
+
+  afterAll(async () => {
     try {
-      const dataDir = join(dir, 'data');
-      let db = await openPglite(dataDir);
-      expect(await runMigrations(db)).toEqual(ALL_MIGRATIONS);
-      const fileStore = new SqlDurableStore(db);
-      await fileStore.createAccount('Persisted', 'hash', newCharacter('Persisted'), noKit);
-      await db.close();
-
-      db = await openPglite(dataDir);
-      try {
-        expect(await runMigrations(db)).toEqual([]);
-        const recorded = await db.query('SELECT name FROM schema_migrations');
-        expect(recorded.rows).toEqual(ALL_MIGRATIONS.map((name) => ({ name })));
-        expect(await new SqlDurableStore(db).findAccount('persisted')).toMatchObject({ username: 'Persisted' });
-
-        // A later file that fails halfway leaves neither its first statement nor a record.
-        const migrations = join(dir, 'migrations');
-        await mkdir(migrations);
-        await copyFile(join(MIGRATIONS_DIR, INITIAL), join(migrations, INITIAL));
-        await writeFile(join(migrations, '20261122_0001_broken.sql'), 'CREATE TABLE half (x int);\nSELECT 1 / 0;\n');
-        await expect(runMigrations(db, migrations)).rejects.toThrow(/division by zero/);
-        const half = await db.query(`SELECT to_regclass('half')::text AS t`);
-        expect(half.rows).toEqual([{ t: null }]);
-        expect((await db.query('SELECT name FROM schema_migrations')).rows).toHaveLength(ALL_MIGRATIONS.length);
-      } finally {
-        await db.close();
-      }
+      await store.close();
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await dropShared();
     }
   });
-});
 
-describe('accounts', () => {
-  it('creates an account with its character and finds it whatever the case', async () => {
-    const account = await store.createAccount('Ember_Knight', 'argon2-hash', newCharacter('Ember_Knight'), noKit);
-    expect(account).toMatchObject({ username: 'Ember_Knight', passwordHash: 'argon2-hash', banned: false });
-    expect(await store.findAccount('ember_KNIGHT')).toEqual(account);
-    expect(await store.findAccount('nobody')).toBeNull();
+  /** Registers a fresh account and returns its character as the store holds it. */
+  async function register(): Promise<Character> {
+    const name = `hero${String(nextName++)}`;
+    const account = await store.createAccount(name, 'hash', newCharacter(name), noKit);
+    return { id: account.characterId, accountId: account.id, ...newCharacter(name), version: 0 };
+  }
 
-    const snapshot = await store.loadCharacter(account.characterId);
-    expect(snapshot).toEqual({
-      character: { id: account.characterId, accountId: account.id, ...newCharacter('Ember_Knight'), version: 0 },
-      inventory: new Map(),
-      equipment: new Map(),
-      uniqueItems: [],
+  async function count(table: string): Promise<number> {
+    const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${table}`);
+    return Number(rows[0]?.n);
+  }
+
+  describe('migrations', () => {
+    // A fresh database of the driver's own kind: file-backed PGlite, or a new server database.
+    it('apply once, are idempotent on reopen, and roll back a failing file whole', async () => {
+      const database = await driver.fresh();
+      const dir = await mkdtemp(join(tmpdir(), 'cinder-migrations-'));
+      try {
+        let db = await database.open();
+        expect(await runMigrations(db)).toEqual(ALL_MIGRATIONS);
+        const fileStore = new SqlDurableStore(db);
+        await fileStore.createAccount('Persisted', 'hash', newCharacter('Persisted'), noKit);
+        await db.close();
+
+        db = await database.open();
+        try {
+          expect(await runMigrations(db)).toEqual([]);
+          const recorded = await db.query('SELECT name FROM schema_migrations ORDER BY name');
+          expect(recorded.rows).toEqual(ALL_MIGRATIONS.map((name) => ({ name })));
+          expect(await new SqlDurableStore(db).findAccount('persisted')).toMatchObject({ username: 'Persisted' });
+
+          // A later file that fails halfway leaves neither its first statement nor a record.
+          const migrations = join(dir, 'migrations');
+          await mkdir(migrations);
+          await copyFile(join(MIGRATIONS_DIR, INITIAL), join(migrations, INITIAL));
+          await writeFile(join(migrations, '20261122_0001_broken.sql'), 'CREATE TABLE half (x int);\nSELECT 1 / 0;\n');
+          await expect(runMigrations(db, migrations)).rejects.toThrow(/division by zero/);
+          const half = await db.query(`SELECT to_regclass('half')::text AS t`);
+          expect(half.rows).toEqual([{ t: null }]);
+          expect((await db.query('SELECT name FROM schema_migrations')).rows).toHaveLength(ALL_MIGRATIONS.length);
+        } finally {
+          await db.close();
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+        await database.drop();
+      }
     });
   });
 
-  it('writes the starting kit with the character, unique items included', async () => {
-    const pipe: UniqueItem = { id: 'kit-pipe-1', itemId: 'rusty-pipe', durability: 40, maxDurability: 40 };
-    const kit: StartingKit = {
-      inventory: [[0, { itemId: 'rusty-pipe', qty: 1, uniqueItemId: pipe.id }], [1, { itemId: 'bandage', qty: 3 }]],
-      uniqueItems: [pipe],
-    };
-    const account = await store.createAccount('Kitted', 'hash', newCharacter('Kitted'), kit);
-    const snapshot = await store.loadCharacter(account.characterId);
-    expect(snapshot?.inventory).toEqual(new Map(kit.inventory));
-    expect(snapshot?.uniqueItems).toEqual([pipe]);
-  });
+  describe('accounts', () => {
+    it('creates an account with its character and finds it whatever the case', async () => {
+      const account = await store.createAccount('Ember_Knight', 'argon2-hash', newCharacter('Ember_Knight'), noKit);
+      expect(account).toMatchObject({ username: 'Ember_Knight', passwordHash: 'argon2-hash', banned: false });
+      expect(await store.findAccount('ember_KNIGHT')).toEqual(account);
+      expect(await store.findAccount('nobody')).toBeNull();
 
-  it('refuses a username taken in another case and writes nothing', async () => {
-    await store.createAccount('Ashwalker', 'hash', newCharacter('Ashwalker'), noKit);
-    const [accounts, characters] = [await count('accounts'), await count('characters')];
-
-    const attempt = store.createAccount('ASHWALKER', 'other', newCharacter('ASHWALKER'), noKit);
-    await expect(attempt).rejects.toBeInstanceOf(GameError);
-    await expect(attempt).rejects.toMatchObject({ code: 'E_USERNAME_TAKEN' });
-    expect([await count('accounts'), await count('characters')]).toEqual([accounts, characters]);
-    expect(await store.findAccount('ashwalker')).toMatchObject({ username: 'Ashwalker', passwordHash: 'hash' });
-  });
-
-  it('returns null for a character that does not exist', async () => {
-    expect(await store.loadCharacter(987_654)).toBeNull();
-  });
-});
-
-describe('writeBatch', () => {
-  const sword: UniqueItem = { id: 'u-sword-1', itemId: 'bronze-sword', durability: 37, maxDurability: 50 };
-  const helm: UniqueItem = { id: 'u-helm-1', itemId: 'iron-helm', durability: 80, maxDurability: 80 };
-
-  it('writes what loadCharacter then returns exactly', async () => {
-    const hero = await register();
-    const moved: Character = { ...hero, locationId: 'cinder-road', hp: 12.5, stamina: 3.25, xp: 2 ** 40, level: 7, vitalsAt: 1_790_000_123_456 };
-    await store.writeBatch({
-      ...emptyBatch(),
-      uniqueItems: [sword, helm],
-      characters: [moved],
-      inventories: [{ characterId: hero.id, entries: [[0, { itemId: 'ash-berry', qty: 14 }], [3, { itemId: 'bronze-sword', qty: 1, uniqueItemId: sword.id }]] }],
-      equipment: [{ characterId: hero.id, entries: [['head', { itemId: 'iron-helm', uniqueItemId: helm.id }], ['ring', { itemId: 'copper-ring' }]] }],
+      const snapshot = await store.loadCharacter(account.characterId);
+      expect(snapshot).toEqual({
+        character: { id: account.characterId, accountId: account.id, ...newCharacter('Ember_Knight'), version: 0 },
+        inventory: new Map(),
+        equipment: new Map(),
+        uniqueItems: [],
+      });
     });
 
-    const snapshot = await store.loadCharacter(hero.id);
-    expect(snapshot).toStrictEqual({
-      character: moved,
-      inventory: new Map<number, InventoryEntry>([[0, { itemId: 'ash-berry', qty: 14 }], [3, { itemId: 'bronze-sword', qty: 1, uniqueItemId: sword.id }]]),
-      equipment: new Map([['head', { itemId: 'iron-helm', uniqueItemId: helm.id }], ['ring', { itemId: 'copper-ring' }]]),
-      uniqueItems: expect.arrayContaining([sword, helm]) as unknown,
+    it('writes the starting kit with the character, unique items included', async () => {
+      const pipe: UniqueItem = { id: 'kit-pipe-1', itemId: 'rusty-pipe', durability: 40, maxDurability: 40 };
+      const kit: StartingKit = {
+        inventory: [[0, { itemId: 'rusty-pipe', qty: 1, uniqueItemId: pipe.id }], [1, { itemId: 'bandage', qty: 3 }]],
+        uniqueItems: [pipe],
+      };
+      const account = await store.createAccount('Kitted', 'hash', newCharacter('Kitted'), kit);
+      const snapshot = await store.loadCharacter(account.characterId);
+      expect(snapshot?.inventory).toEqual(new Map(kit.inventory));
+      expect(snapshot?.uniqueItems).toEqual([pipe]);
     });
-    expect(snapshot?.uniqueItems).toHaveLength(2);
+
+    it('refuses a username taken in another case and writes nothing', async () => {
+      await store.createAccount('Ashwalker', 'hash', newCharacter('Ashwalker'), noKit);
+      const [accounts, characters] = [await count('accounts'), await count('characters')];
+
+      const attempt = store.createAccount('ASHWALKER', 'other', newCharacter('ASHWALKER'), noKit);
+      await expect(attempt).rejects.toBeInstanceOf(GameError);
+      await expect(attempt).rejects.toMatchObject({ code: 'E_USERNAME_TAKEN' });
+      expect([await count('accounts'), await count('characters')]).toEqual([accounts, characters]);
+      expect(await store.findAccount('ashwalker')).toMatchObject({ username: 'Ashwalker', passwordHash: 'hash' });
+    });
+
+    it('returns null for a character that does not exist', async () => {
+      expect(await store.loadCharacter(987_654)).toBeNull();
+    });
   });
 
-  it('replaces an inventory whole, dropping slots that disappeared', async () => {
-    const hero = await register();
-    const worn = { ...sword, id: 'u-sword-2', durability: 50 };
-    await store.writeBatch({
-      ...emptyBatch(),
-      uniqueItems: [worn],
-      inventories: [{ characterId: hero.id, entries: [[0, { itemId: 'ash-berry', qty: 3 }], [1, { itemId: 'flint', qty: 1 }], [2, { itemId: 'bronze-sword', qty: 1, uniqueItemId: worn.id }]] }],
-      equipment: [{ characterId: hero.id, entries: [['body', { itemId: 'leather-vest' }]] }],
+  describe('writeBatch', () => {
+    const sword: UniqueItem = { id: 'u-sword-1', itemId: 'bronze-sword', durability: 37, maxDurability: 50 };
+    const helm: UniqueItem = { id: 'u-helm-1', itemId: 'iron-helm', durability: 80, maxDurability: 80 };
+
+    it('writes what loadCharacter then returns exactly', async () => {
+      const hero = await register();
+      const moved: Character = { ...hero, locationId: 'cinder-road', hp: 12.5, stamina: 3.25, xp: 2 ** 40, level: 7, vitalsAt: 1_790_000_123_456 };
+      await store.writeBatch({
+        ...emptyBatch(),
+        uniqueItems: [sword, helm],
+        characters: [moved],
+        inventories: [{ characterId: hero.id, entries: [[0, { itemId: 'ash-berry', qty: 14 }], [3, { itemId: 'bronze-sword', qty: 1, uniqueItemId: sword.id }]] }],
+        equipment: [{ characterId: hero.id, entries: [['head', { itemId: 'iron-helm', uniqueItemId: helm.id }], ['ring', { itemId: 'copper-ring' }]] }],
+      });
+
+      const snapshot = await store.loadCharacter(hero.id);
+      expect(snapshot).toStrictEqual({
+        character: moved,
+        inventory: new Map<number, InventoryEntry>([[0, { itemId: 'ash-berry', qty: 14 }], [3, { itemId: 'bronze-sword', qty: 1, uniqueItemId: sword.id }]]),
+        equipment: new Map([['head', { itemId: 'iron-helm', uniqueItemId: helm.id }], ['ring', { itemId: 'copper-ring' }]]),
+        uniqueItems: expect.arrayContaining([sword, helm]) as unknown,
+      });
+      expect(snapshot?.uniqueItems).toHaveLength(2);
     });
-    await store.writeBatch({
-      ...emptyBatch(),
-      uniqueItems: [{ ...worn, durability: 49 }],
-      inventories: [{ characterId: hero.id, entries: [[0, { itemId: 'ash-berry', qty: 5 }], [2, { itemId: 'bronze-sword', qty: 1, uniqueItemId: worn.id }]] }],
-      equipment: [{ characterId: hero.id, entries: [] }],
+
+    it('replaces an inventory whole, dropping slots that disappeared', async () => {
+      const hero = await register();
+      const worn = { ...sword, id: 'u-sword-2', durability: 50 };
+      await store.writeBatch({
+        ...emptyBatch(),
+        uniqueItems: [worn],
+        inventories: [{ characterId: hero.id, entries: [[0, { itemId: 'ash-berry', qty: 3 }], [1, { itemId: 'flint', qty: 1 }], [2, { itemId: 'bronze-sword', qty: 1, uniqueItemId: worn.id }]] }],
+        equipment: [{ characterId: hero.id, entries: [['body', { itemId: 'leather-vest' }]] }],
+      });
+      await store.writeBatch({
+        ...emptyBatch(),
+        uniqueItems: [{ ...worn, durability: 49 }],
+        inventories: [{ characterId: hero.id, entries: [[0, { itemId: 'ash-berry', qty: 5 }], [2, { itemId: 'bronze-sword', qty: 1, uniqueItemId: worn.id }]] }],
+        equipment: [{ characterId: hero.id, entries: [] }],
+      });
+
+      const snapshot = await store.loadCharacter(hero.id);
+      expect(snapshot?.inventory).toEqual(new Map([[0, { itemId: 'ash-berry', qty: 5 }], [2, { itemId: 'bronze-sword', qty: 1, uniqueItemId: worn.id }]]));
+      expect(snapshot?.equipment).toEqual(new Map());
+      expect(snapshot?.uniqueItems).toEqual([{ ...worn, durability: 49 }]);
     });
 
-    const snapshot = await store.loadCharacter(hero.id);
-    expect(snapshot?.inventory).toEqual(new Map([[0, { itemId: 'ash-berry', qty: 5 }], [2, { itemId: 'bronze-sword', qty: 1, uniqueItemId: worn.id }]]));
-    expect(snapshot?.equipment).toEqual(new Map());
-    expect(snapshot?.uniqueItems).toEqual([{ ...worn, durability: 49 }]);
-  });
-
-  it('replaces the ground of the listed locations only', async () => {
-    const axe: UniqueItem = { id: 'u-axe-1', itemId: 'wood-axe', durability: 5, maxDurability: 40 };
-    const pebble = (id: string): GroundItem => ({ id, itemId: 'pebble', qty: 2, droppedBy: null, despawnAt: null });
-    await store.writeBatch({
-      ...emptyBatch(),
-      uniqueItems: [axe],
-      ground: [
-        { locationId: 'ground-a', items: [pebble('g-a1'), pebble('g-a2')] },
-        { locationId: 'ground-b', items: [{ id: 'g-b1', itemId: 'wood-axe', qty: 1, uniqueItemId: axe.id, droppedBy: 42, despawnAt: 1_790_000_999_000 }] },
-      ],
-    });
-    await store.writeBatch({ ...emptyBatch(), ground: [{ locationId: 'ground-a', items: [pebble('g-a3')] }] });
-
-    const { items, uniqueItems } = await store.loadGround();
-    const here = items.filter((item) => item.locationId.startsWith('ground-'));
-    expect(here).toStrictEqual([
-      { id: 'g-a3', locationId: 'ground-a', itemId: 'pebble', qty: 2, droppedBy: null, despawnAt: null },
-      { id: 'g-b1', locationId: 'ground-b', itemId: 'wood-axe', qty: 1, uniqueItemId: axe.id, droppedBy: 42, despawnAt: 1_790_000_999_000 },
-    ]);
-    expect(uniqueItems).toContainEqual(axe);
-  });
-
-  it('changes nothing when a statement fails midway', async () => {
-    const hero = await register();
-    const before = await store.loadCharacter(hero.id);
-    const lost: UniqueItem = { id: 'u-lost-1', itemId: 'bronze-sword', durability: 1, maxDurability: 50 };
-
-    const badInventory = store.writeBatch({
-      ...emptyBatch(),
-      uniqueItems: [lost],
-      characters: [{ ...hero, hp: 1 }],
-      inventories: [
-        { characterId: hero.id, entries: [[0, { itemId: 'ash-berry', qty: 1 }]] },
-        { characterId: 99_999_999, entries: [[0, { itemId: 'ash-berry', qty: 1 }]] },
-      ],
-    });
-    await expect(badInventory).rejects.toThrow(/foreign key/);
-
-    expect(await store.loadCharacter(hero.id)).toEqual(before);
-    const unique = await client.query('SELECT 1 FROM unique_items WHERE id = $1', [lost.id]);
-    expect(unique.rows).toEqual([]);
-  });
-
-  it('skips a character whose stored version is newer, rows and all', async () => {
-    const hero = await register();
-    const newer = { ...hero, locationId: 'newer-place', version: 5 };
-    await store.writeBatch({
-      ...emptyBatch(),
-      characters: [newer],
-      inventories: [{ characterId: hero.id, entries: [[0, { itemId: 'bandage', qty: 2 }]] }],
-    });
-    // A batch that read the character before those changes lands late: it must not win.
-    await store.writeBatch({
-      ...emptyBatch(),
-      characters: [{ ...hero, locationId: 'older-place', version: 3 }],
-      inventories: [{ characterId: hero.id, entries: [] }],
-    });
-    const snapshot = await store.loadCharacter(hero.id);
-    expect(snapshot?.character).toEqual(newer);
-    expect(snapshot?.inventory).toEqual(new Map([[0, { itemId: 'bandage', qty: 2 }]]));
-
-    // The same version again is the same state: rewriting it is harmless and allowed.
-    await store.writeBatch({ ...emptyBatch(), characters: [{ ...newer, hp: 12 }] });
-    expect((await store.loadCharacter(hero.id))?.character.hp).toBe(12);
-  });
-
-  it('uses as many statements for 500 characters as for 5', async () => {
-    const heroes: Character[] = [];
-    for (let i = 0; i < 500; i++) heroes.push(await register());
-
-    const batchFor = (group: Character[], tag: string): SyncBatch => ({
-      characters: group.map((c) => ({ ...c, xp: 100, hp: 19.5 })),
-      uniqueItems: group.map((c) => ({ id: `u-${tag}-${String(c.id)}`, itemId: 'bronze-sword', durability: 10, maxDurability: 50 })),
-      inventories: group.map((c) => ({
-        characterId: c.id,
-        entries: [
-          [0, { itemId: 'ash-berry', qty: 9 }],
-          [1, { itemId: 'flint', qty: 2 }],
-          [2, { itemId: 'bronze-sword', qty: 1, uniqueItemId: `u-${tag}-${String(c.id)}` }],
+    it('replaces the ground of the listed locations only', async () => {
+      const axe: UniqueItem = { id: 'u-axe-1', itemId: 'wood-axe', durability: 5, maxDurability: 40 };
+      const pebble = (id: string): GroundItem => ({ id, itemId: 'pebble', qty: 2, droppedBy: null, despawnAt: null });
+      await store.writeBatch({
+        ...emptyBatch(),
+        uniqueItems: [axe],
+        ground: [
+          { locationId: 'ground-a', items: [pebble('g-a1'), pebble('g-a2')] },
+          { locationId: 'ground-b', items: [{ id: 'g-b1', itemId: 'wood-axe', qty: 1, uniqueItemId: axe.id, droppedBy: 42, despawnAt: 1_790_000_999_000 }] },
         ],
-      })),
-      equipment: group.map((c) => ({ characterId: c.id, entries: [['feet', { itemId: 'sandals' }]] })),
-      ground: [{ locationId: `count-${tag}`, items: group.map((c) => ({ id: `g-${tag}-${String(c.id)}`, itemId: 'pebble', qty: 1, droppedBy: c.id, despawnAt: null })) }],
+      });
+      await store.writeBatch({ ...emptyBatch(), ground: [{ locationId: 'ground-a', items: [pebble('g-a3')] }] });
+
+      const { items, uniqueItems } = await store.loadGround();
+      const here = items.filter((item) => item.locationId.startsWith('ground-'));
+      expect(here).toStrictEqual([
+        { id: 'g-a3', locationId: 'ground-a', itemId: 'pebble', qty: 2, droppedBy: null, despawnAt: null },
+        { id: 'g-b1', locationId: 'ground-b', itemId: 'wood-axe', qty: 1, uniqueItemId: axe.id, droppedBy: 42, despawnAt: 1_790_000_999_000 },
+      ]);
+      expect(uniqueItems).toContainEqual(axe);
     });
 
-    const small = counting(client);
-    await new SqlDurableStore(small.client).writeBatch(batchFor(heroes.slice(0, 5), 'small'));
-    const large = counting(client);
-    await new SqlDurableStore(large.client).writeBatch(batchFor(heroes, 'large'));
+    it('changes nothing when a statement fails midway', async () => {
+      const hero = await register();
+      const before = await store.loadCharacter(hero.id);
+      const lost: UniqueItem = { id: 'u-lost-1', itemId: 'bronze-sword', durability: 1, maxDurability: 50 };
 
-    expect(small.statements()).toBe(8);
-    expect(large.statements()).toBe(small.statements());
+      const badInventory = store.writeBatch({
+        ...emptyBatch(),
+        uniqueItems: [lost],
+        characters: [{ ...hero, hp: 1 }],
+        inventories: [
+          { characterId: hero.id, entries: [[0, { itemId: 'ash-berry', qty: 1 }]] },
+          { characterId: 99_999_999, entries: [[0, { itemId: 'ash-berry', qty: 1 }]] },
+        ],
+      });
+      await expect(badInventory).rejects.toThrow(/foreign key/);
 
-    const last = heroes[499];
-    if (last === undefined) throw new Error('500 heroes expected');
-    const snapshot = await store.loadCharacter(last.id);
-    expect(snapshot?.character).toEqual({ ...last, xp: 100, hp: 19.5 });
-    expect(snapshot?.inventory.size).toBe(3);
-    expect(snapshot?.inventory.get(2)).toEqual({ itemId: 'bronze-sword', qty: 1, uniqueItemId: `u-large-${String(last.id)}` });
-    expect(snapshot?.equipment.get('feet')).toEqual({ itemId: 'sandals' });
+      expect(await store.loadCharacter(hero.id)).toEqual(before);
+      const unique = await client.query('SELECT 1 FROM unique_items WHERE id = $1', [lost.id]);
+      expect(unique.rows).toEqual([]);
+    });
+
+    it('skips a character whose stored version is newer, rows and all', async () => {
+      const hero = await register();
+      const newer = { ...hero, locationId: 'newer-place', version: 5 };
+      await store.writeBatch({
+        ...emptyBatch(),
+        characters: [newer],
+        inventories: [{ characterId: hero.id, entries: [[0, { itemId: 'bandage', qty: 2 }]] }],
+      });
+      // A batch that read the character before those changes lands late: it must not win.
+      await store.writeBatch({
+        ...emptyBatch(),
+        characters: [{ ...hero, locationId: 'older-place', version: 3 }],
+        inventories: [{ characterId: hero.id, entries: [] }],
+      });
+      const snapshot = await store.loadCharacter(hero.id);
+      expect(snapshot?.character).toEqual(newer);
+      expect(snapshot?.inventory).toEqual(new Map([[0, { itemId: 'bandage', qty: 2 }]]));
+
+      // The same version again is the same state: rewriting it is harmless and allowed.
+      await store.writeBatch({ ...emptyBatch(), characters: [{ ...newer, hp: 12 }] });
+      expect((await store.loadCharacter(hero.id))?.character.hp).toBe(12);
+    });
+
+    it('uses as many statements for 500 characters as for 5', async () => {
+      const heroes: Character[] = [];
+      for (let i = 0; i < 500; i++) heroes.push(await register());
+
+      const batchFor = (group: Character[], tag: string): SyncBatch => ({
+        characters: group.map((c) => ({ ...c, xp: 100, hp: 19.5 })),
+        uniqueItems: group.map((c) => ({ id: `u-${tag}-${String(c.id)}`, itemId: 'bronze-sword', durability: 10, maxDurability: 50 })),
+        inventories: group.map((c) => ({
+          characterId: c.id,
+          entries: [
+            [0, { itemId: 'ash-berry', qty: 9 }],
+            [1, { itemId: 'flint', qty: 2 }],
+            [2, { itemId: 'bronze-sword', qty: 1, uniqueItemId: `u-${tag}-${String(c.id)}` }],
+          ],
+        })),
+        equipment: group.map((c) => ({ characterId: c.id, entries: [['feet', { itemId: 'sandals' }]] })),
+        ground: [{ locationId: `count-${tag}`, items: group.map((c) => ({ id: `g-${tag}-${String(c.id)}`, itemId: 'pebble', qty: 1, droppedBy: c.id, despawnAt: null })) }],
+      });
+
+      const small = counting(client);
+      await new SqlDurableStore(small.client).writeBatch(batchFor(heroes.slice(0, 5), 'small'));
+      const large = counting(client);
+      await new SqlDurableStore(large.client).writeBatch(batchFor(heroes, 'large'));
+
+      expect(small.statements()).toBe(8);
+      expect(large.statements()).toBe(small.statements());
+
+      const last = heroes[499];
+      if (last === undefined) throw new Error('500 heroes expected');
+      const snapshot = await store.loadCharacter(last.id);
+      expect(snapshot?.character).toEqual({ ...last, xp: 100, hp: 19.5 });
+      expect(snapshot?.inventory.size).toBe(3);
+      expect(snapshot?.inventory.get(2)).toEqual({ itemId: 'bronze-sword', qty: 1, uniqueItemId: `u-large-${String(last.id)}` });
+      expect(snapshot?.equipment.get('feet')).toEqual({ itemId: 'sandals' });
+    });
   });
 });
