@@ -10,11 +10,14 @@ function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
 }
 
 export interface Config {
+  /** Both set: scaled mode on Redis/Valkey + PostgreSQL; neither: embedded mode. */
+  redisUrl: string | undefined;
+  databaseUrl: string | undefined;
   port: number;
   host: string;
   dataDir: string;
   contentDir: string;
-  /** HS256 secret for session tokens; when unset, one is generated and kept in the data dir. */
+  /** HS256 secret for session tokens; when unset, one is generated once and kept in the durable store. */
   tokenSecret: string | undefined;
   tokenTtlSeconds: number;
   syncIntervalMs: number;
@@ -30,10 +33,23 @@ export interface Config {
   loginAttempts: number;
   loginWindowMs: number;
   logLevel: string;
+  /** How often a worker refreshes its heartbeat key, and how long the key outlives a silent worker. */
+  heartbeatIntervalMs: number;
+  workerTimeoutMs: number;
+  deadWorkerCleanupIntervalMs: number;
+  /** PostgreSQL pool size per worker in scaled mode. */
+  databasePoolSize: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const redisUrl = env.REDIS_URL || undefined;
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if ((redisUrl === undefined) !== (databaseUrl === undefined)) {
+    throw new Error('Scaled mode needs both REDIS_URL and DATABASE_URL; set both, or neither for embedded mode.');
+  }
   return {
+    redisUrl,
+    databaseUrl,
     port: int('PORT', 3000, env),
     host: env.HOST ?? '0.0.0.0',
     dataDir: resolve(env.CINDER_DATA_DIR ?? './data'),
@@ -50,5 +66,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loginAttempts: int('CINDER_LOGIN_ATTEMPTS', 10, env),
     loginWindowMs: int('CINDER_LOGIN_WINDOW_MS', 60_000, env),
     logLevel: env.LOG_LEVEL ?? 'info',
+    heartbeatIntervalMs: int('CINDER_HEARTBEAT_INTERVAL_MS', 1000, env),
+    workerTimeoutMs: int('CINDER_WORKER_TIMEOUT_MS', 5000, env),
+    deadWorkerCleanupIntervalMs: int('CINDER_DEAD_WORKER_CLEANUP_INTERVAL_MS', 2000, env),
+    databasePoolSize: int('CINDER_DATABASE_POOL_SIZE', 4, env),
   };
 }

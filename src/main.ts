@@ -1,54 +1,36 @@
-// `npm start`: one Cinder worker in embedded mode, serving the game on PORT.
+// `npm start`: embedded mode by default; scaled mode when REDIS_URL and DATABASE_URL are set,
+// with `-- --workers N` to run N worker processes sharing the port.
+import cluster from 'node:cluster';
+import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { openEmbeddedAdapters } from './adapters/embedded.ts';
-import { tokenSecret } from './auth/secret.ts';
+import { runPrimary } from './cluster.ts';
 import { loadConfig } from './config.ts';
-import { ContentError, loadContent } from './content/loader.ts';
-import { createServer } from './server.ts';
+import { runWorker } from './worker.ts';
+
+function workerCount(): number {
+  const { values } = parseArgs({ options: { workers: { type: 'string', short: 'w' } }, strict: true });
+  if (values.workers === undefined) return 0;
+  const count = Number(values.workers);
+  if (!Number.isInteger(count) || count < 1) throw new Error(`--workers takes a whole number of at least 1, got "${values.workers}"`);
+  return count;
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = pino({ level: config.logLevel });
-  let catalog;
-  try {
-    catalog = await loadContent(config.contentDir);
-  } catch (error) {
-    if (error instanceof ContentError) {
-      log.fatal(`content in ${config.contentDir} is broken; refusing to start:\n${error.message}`);
-      process.exitCode = 1;
-      return;
+  const workers = cluster.isPrimary ? workerCount() : 0;
+  if (workers > 0) {
+    if (config.redisUrl === undefined) {
+      throw new Error('--workers needs scaled mode: set REDIS_URL and DATABASE_URL (workers share state through them).');
     }
-    throw error;
+    log.info({ workers }, 'starting workers');
+    runPrimary(workers, log);
+    return;
   }
-  const adapters = await openEmbeddedAdapters(config.dataDir);
-  const server = await createServer({
-    config,
-    catalog,
-    adapters,
-    log,
-    tokenSecret: await tokenSecret(config.tokenSecret, config.dataDir),
-  });
-  const port = await server.listen();
-  log.info(`${catalog.name} is up: open http://localhost:${port} (data in ${config.dataDir})`);
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    server.shutdown().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        log.fatal({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => { stop('SIGTERM'); });
-  process.on('SIGINT', () => { stop('SIGINT'); });
+  await runWorker(config, log);
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  console.error(error instanceof Error ? error.message : error);
   process.exit(1);
 });

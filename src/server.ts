@@ -15,9 +15,10 @@ import { busEvents } from './gateway/busEvents.ts';
 import { registerHttpRoutes } from './gateway/http.ts';
 import { LocalFanout } from './gateway/LocalFanout.ts';
 import { PlayerConnection } from './gateway/PlayerConnection.ts';
+import { Backoff, SYNC_BACKOFF } from './jobs/Backoff.ts';
 import { JobScheduler, type JobDefinition } from './jobs/JobScheduler.ts';
 import type { GameContext } from './services/context.ts';
-import { evictLingering } from './services/presence.ts';
+import { evictLingering, releaseDeadWorkers } from './services/presence.ts';
 import { GameStateManager } from './state/GameStateManager.ts';
 
 export interface ServerOptions {
@@ -34,7 +35,8 @@ export interface CinderServer {
   ctx: GameContext;
   scheduler: JobScheduler;
   /** The background jobs by name, so an operator tool or a test can run one now. */
-  jobs: { sync: JobDefinition; cleanup: JobDefinition };
+  jobs: { sync: JobDefinition; cleanup: JobDefinition; deadWorkers: JobDefinition };
+  workerId: string;
   /** Resolves with the port actually bound (PORT=0 picks a free one). */
   listen(): Promise<number>;
   /** Stop accepting, tell clients, sync everything, close stores. */
@@ -80,7 +82,9 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     loginAttempts: config.loginAttempts,
     loginWindowMs: config.loginWindowMs,
     worldName: catalog.name,
+    workerId,
     onlineCount: () => fanout.size,
+    failureOf: adapters.failureOf,
   });
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(await readFile(STATUS_PAGE, 'utf8')));
   app.get('/ws', { websocket: true }, (socket) => {
@@ -95,18 +99,29 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
       actionsPerSecond: config.actionsPerSecond,
       maxQueued: 64,
       isShuttingDown: () => shuttingDown,
+      failureOf: adapters.failureOf,
     });
     connections.add(connection);
     socket.on('close', () => connections.delete(connection));
   });
 
   const scheduler = new JobScheduler(adapters.locks, log);
+  // While the durable store is down, play goes on in the hot store and the sync backs off.
+  const syncBackoff = new Backoff({ ...SYNC_BACKOFF, baseMs: Math.min(Math.max(config.syncIntervalMs, 500), SYNC_BACKOFF.maxMs) });
   const syncJob: JobDefinition = {
     name: 'sync',
     intervalMs: config.syncIntervalMs,
     run: async () => {
-      const report = await gsm.syncDirty();
-      if (report.characters + report.inventories + report.equipment + report.ground > 0) log.debug({ report }, 'synced');
+      if (!syncBackoff.shouldRunAt(Date.now())) return;
+      try {
+        const report = await gsm.syncDirty();
+        syncBackoff.succeeded();
+        if (report.characters + report.inventories + report.equipment + report.ground > 0) log.debug({ report }, 'synced');
+      } catch (error) {
+        if (adapters.failureOf(error) !== 'durable') throw error;
+        const delay = syncBackoff.failed(Date.now());
+        log.warn({ err: error, retryInMs: delay }, 'durable store unreachable; sync retries later');
+      }
     },
   };
   const cleanupJob: JobDefinition = {
@@ -114,14 +129,31 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     intervalMs: config.cleanupIntervalMs,
     run: () => evictLingering(ctx, config.disconnectLingerMs),
   };
+  const deadWorkersJob: JobDefinition = {
+    name: 'dead-worker-cleanup',
+    intervalMs: config.deadWorkerCleanupIntervalMs,
+    run: () => releaseDeadWorkers(ctx),
+  };
   scheduler.start(syncJob);
   scheduler.start(cleanupJob);
+  scheduler.start(deadWorkersJob);
+
+  // Each worker proves it is alive; when it stops (or is killed) its key expires and the
+  // dead-worker job releases its players.
+  const beat = () =>
+    gsm.heartbeat(workerId, { pid: String(process.pid), connections: String(fanout.size) }, config.workerTimeoutMs).catch((error: unknown) => {
+      log.warn({ err: error }, 'heartbeat failed');
+    });
+  await beat();
+  const heartbeat = setInterval(() => void beat(), config.heartbeatIntervalMs);
+  heartbeat.unref();
 
   return {
     app,
     ctx,
     scheduler,
-    jobs: { sync: syncJob, cleanup: cleanupJob },
+    jobs: { sync: syncJob, cleanup: cleanupJob, deadWorkers: deadWorkersJob },
+    workerId,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
       const address = app.server.address();
@@ -131,10 +163,13 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
       if (shuttingDown) return;
       shuttingDown = true;
       log.info({ connections: connections.size }, 'shutting down');
+      clearInterval(heartbeat);
       await scheduler.stop();
       await Promise.all([...connections].map((connection) => connection.shutdown()));
-      const report = await gsm.syncDirty();
-      log.info({ report }, 'final sync done');
+      await scheduler.runNow({ ...syncJob, run: async () => {
+        log.info({ report: await gsm.syncDirty() }, 'final sync done');
+      } });
+      await gsm.deregisterWorker(workerId);
       await app.close();
       await closeAdapters(adapters);
     },

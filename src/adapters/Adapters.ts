@@ -9,10 +9,15 @@ export interface Adapters {
   durable: DurableStore;
   bus: Bus;
   locks: Locks;
+  /** Which store an error says is unreachable (so clients get E_DEGRADED or E_STORAGE_UNAVAILABLE), or null. */
+  failureOf: (error: unknown) => StoreFailure;
 }
+
+export type StoreFailure = 'hot' | 'durable' | null;
 
 export async function closeAdapters(adapters: Adapters): Promise<void> {
   await adapters.bus.close();
+  await adapters.locks.close();
   await adapters.hot.close();
   await adapters.durable.close();
 }

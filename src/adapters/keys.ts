@@ -13,10 +13,18 @@ export const keys = {
   presenceOnline: () => 'presence:online',
   /** Characters present in the world, connected or lingering: what the cleanup job scans. */
   presenceInWorld: () => 'presence:in_world',
+  /** A live worker's heartbeat hash; it expires when the worker stops refreshing it. */
+  worker: (workerId: string) => `worker:${workerId}`,
+  /** Every worker that registered and has not been cleaned up: how dead ones are found. */
+  workers: () => 'workers',
+  /** The characters whose session a worker holds. */
+  workerPlayers: (workerId: string) => `worker:${workerId}:players`,
   dirty: (kind: DirtyKind) => `dirty:${kind}`,
   dirtyClaim: (kind: DirtyKind) => `dirty:${kind}:syncing`,
   /** Flags about the world as a whole, e.g. whether ground items were loaded from the durable store. */
   world: () => 'world:meta',
+  /** A background job's lease: holds the holder's random token, expires with the lease. */
+  lock: (name: string) => `lock:${name}`,
   rateLimit: (scope: string, subject: string, window: number) => `ratelimit:${scope}:${subject}:${window}`,
 } as const;
 

@@ -2,6 +2,7 @@
 // strictly in order, and answers each with `ok` or `error` echoing its sequence number.
 import { randomUUID } from 'node:crypto';
 import type { RawData } from 'ws';
+import type { StoreFailure } from '../adapters/Adapters.ts';
 import type { Log } from '../log.ts';
 import type { TokenIssuer } from '../auth/tokens.ts';
 import { GameError } from '../errors.ts';
@@ -25,6 +26,7 @@ export interface ConnectionDeps {
   /** Actions waiting their turn beyond this are refused, so a flooding client cannot grow memory. */
   maxQueued: number;
   isShuttingDown: () => boolean;
+  failureOf: (error: unknown) => StoreFailure;
 }
 
 /** What the connection needs of a socket (a `ws` WebSocket in production). */
@@ -123,7 +125,7 @@ export class PlayerConnection implements Recipient {
     try {
       this.send(okFrame(action.seq, await this.perform(action)));
     } catch (error) {
-      const { code, message } = toClientError(error, this.deps.log);
+      const { code, message } = toClientError(error, this.deps.log, this.deps.failureOf);
       this.send(errorFrame(action.seq, code, message));
     }
   }
@@ -168,7 +170,7 @@ export class PlayerConnection implements Recipient {
     this.deps.fanout.leave(this);
     if (!wasPlaying) return;
     try {
-      await disconnect(this.deps.ctx, this.characterId, this.sessionId);
+      await disconnect(this.deps.ctx, this.characterId, { workerId: this.deps.workerId, sessionId: this.sessionId });
     } catch (error) {
       this.deps.log.error({ err: error, characterId: this.characterId }, 'disconnect failed');
     }

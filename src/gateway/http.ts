@@ -6,6 +6,7 @@ import { GameError, type ErrorCode } from '../errors.ts';
 import { login, register } from '../services/accounts.ts';
 import type { GameContext } from '../services/context.ts';
 import { toClientError } from './clientError.ts';
+import type { StoreFailure } from '../adapters/Adapters.ts';
 
 // Lengths are the service's rules (with their own codes); the body limit bounds the rest.
 const credentials = z.object({ username: z.string(), password: z.string() });
@@ -31,7 +32,9 @@ export interface HttpDeps {
   loginAttempts: number;
   loginWindowMs: number;
   worldName: string;
+  workerId: string;
   onlineCount: () => number;
+  failureOf: (error: unknown) => StoreFailure;
 }
 
 export function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
@@ -49,7 +52,7 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
     }
     if (status === 413) return sendError(reply, 'E_TOO_LARGE', 'The request body is too large.');
     if (status === 415) return sendError(reply, 'E_INVALID', 'Send a JSON body (Content-Type: application/json).');
-    const { code, message } = toClientError(error, request.log);
+    const { code, message } = toClientError(error, request.log, deps.failureOf);
     return sendError(reply, code, message);
   });
   app.setNotFoundHandler((_request, reply) => sendError(reply, 'E_NOT_FOUND', 'No such route.'));
@@ -84,5 +87,5 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return reply.send(await issue(await login(ctx, body.data.username, body.data.password)));
   });
 
-  app.get('/api/health', () => ({ status: 'ok', world: deps.worldName, connected: deps.onlineCount() }));
+  app.get('/api/health', () => ({ status: 'ok', world: deps.worldName, worker: deps.workerId, pid: process.pid, connected: deps.onlineCount() }));
 }

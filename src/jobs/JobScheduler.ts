@@ -58,6 +58,27 @@ export class JobScheduler {
     }
   }
 
+  /**
+   * Runs the job now, outside the tick schedule, once no other worker holds its running lease
+   * (e.g. the final sync at shutdown, which must not overlap another worker's sync).
+   */
+  async runNow(job: JobDefinition, attempts = 50, retryMs = 100): Promise<void> {
+    const ttl = Math.max(job.intervalMs * 2, 1000);
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const lease = await this.locks.acquire(job.name, ttl);
+      if (lease) {
+        try {
+          await job.run();
+          return;
+        } finally {
+          await this.locks.release(lease).catch(() => undefined);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, retryMs));
+    }
+    throw new Error(`${job.name} stayed busy on another worker; not run`);
+  }
+
   /** Stops scheduling and waits for runs in progress. */
   async stop(): Promise<void> {
     this.stopped = true;

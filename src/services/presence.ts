@@ -12,11 +12,23 @@ export async function connect(ctx: GameContext, characterId: number, session: Se
   return look(ctx, characterId);
 }
 
-export async function disconnect(ctx: GameContext, characterId: number, sessionId: string): Promise<void> {
-  if (!(await ctx.gsm.leaveWorld(characterId, sessionId))) return;
+export async function disconnect(ctx: GameContext, characterId: number, session: Session): Promise<void> {
+  if (!(await ctx.gsm.leaveWorld(characterId, session))) return;
   const player = await ctx.gsm.readPlayer(characterId);
   if (!player) return;
   ctx.events.toLocation(player.character.locationId, 'player_disconnected', { player: { ...publicPlayer(player), connected: false } });
+}
+
+/** Workers whose heartbeat stopped: their players are shown as disconnected and saved. */
+export async function releaseDeadWorkers(ctx: GameContext): Promise<number> {
+  let released = 0;
+  for (const workerId of await ctx.gsm.deadWorkers()) {
+    for (const { id, name, locationId } of await ctx.gsm.releaseDeadWorker(workerId)) {
+      ctx.events.toLocation(locationId, 'player_disconnected', { player: { id, name, connected: false } });
+      released++;
+    }
+  }
+  return released;
 }
 
 export async function evictLingering(ctx: GameContext, lingerMs: number): Promise<number> {

@@ -104,6 +104,7 @@ export class GameStateManager {
     await this.hot.sadd(keys.locationPlayers(player.character.locationId), [id]);
     await this.hot.sadd(keys.presenceOnline(), [id]);
     await this.hot.sadd(keys.presenceInWorld(), [id]);
+    await this.hot.sadd(keys.workerPlayers(session.workerId), [id]);
     return { player, lingering };
   }
 
@@ -126,9 +127,10 @@ export class GameStateManager {
   }
 
   /** Marks the character disconnected if `sessionId` still owns them, then syncs them at once. */
-  async leaveWorld(characterId: number, sessionId: string): Promise<boolean> {
+  async leaveWorld(characterId: number, session: Session): Promise<boolean> {
+    await this.hot.srem(keys.workerPlayers(session.workerId), [String(characterId)]);
     const result = await this.hot.transact({
-      expect: [{ key: keys.player(characterId), field: 'session_id', value: sessionId }],
+      expect: [{ key: keys.player(characterId), field: 'session_id', value: session.sessionId }],
       hset: [
         { key: keys.player(characterId), field: 'connected', value: '0' },
         { key: keys.player(characterId), field: 'disconnected_at', value: String(this.now()) },
@@ -138,6 +140,58 @@ export class GameStateManager {
     });
     if (result.ok) await this.syncPlayer(characterId);
     return result.ok;
+  }
+
+  // ── workers ───────────────────────────────────────────────────────────────────
+
+  /** Registers or refreshes a worker; its heartbeat key expires `ttlMs` after the last refresh. */
+  async heartbeat(workerId: string, info: Readonly<Record<string, string>>, ttlMs: number): Promise<void> {
+    await this.hot.sadd(keys.workers(), [workerId]);
+    await this.hot.hsetExpiring(keys.worker(workerId), { ...info, heartbeat_at: String(this.now()) }, ttlMs);
+  }
+
+  async deregisterWorker(workerId: string): Promise<void> {
+    await this.hot.del([keys.worker(workerId), keys.workerPlayers(workerId)]);
+    await this.hot.srem(keys.workers(), [workerId]);
+  }
+
+  /** Registered workers whose heartbeat key has expired. */
+  async deadWorkers(): Promise<string[]> {
+    const dead: string[] = [];
+    for (const workerId of await this.hot.smembers(keys.workers())) {
+      if (!(await this.hot.exists(keys.worker(workerId)))) dead.push(workerId);
+    }
+    return dead;
+  }
+
+  /**
+   * Marks the characters a dead worker held as disconnected (unless they already connected
+   * elsewhere), syncs them, and forgets the worker. Returns who was released.
+   */
+  async releaseDeadWorker(workerId: string): Promise<{ id: number; name: string; locationId: string }[]> {
+    const released: { id: number; name: string; locationId: string }[] = [];
+    for (const id of (await this.hot.smembers(keys.workerPlayers(workerId))).map(Number)) {
+      const result = await this.hot.transact({
+        expect: [
+          { key: keys.player(id), field: 'worker_id', value: workerId },
+          { key: keys.player(id), field: 'connected', value: '1' },
+        ],
+        hset: [
+          { key: keys.player(id), field: 'connected', value: '0' },
+          { key: keys.player(id), field: 'disconnected_at', value: String(this.now()) },
+          { key: keys.player(id), field: 'session_id', value: '' },
+        ],
+        srem: [{ key: keys.presenceOnline(), member: String(id) }],
+        // Marked dirty so that a failed forced sync below is still written by the next batch.
+        sadd: [{ key: keys.dirty('position'), member: String(id) }],
+      });
+      if (!result.ok) continue;
+      const player = await this.readPlayer(id);
+      if (player) released.push({ id, name: player.character.name, locationId: player.character.locationId });
+      await this.syncPlayer(id);
+    }
+    await this.deregisterWorker(workerId);
+    return released;
   }
 
   async sessionOf(characterId: number): Promise<string | null> {

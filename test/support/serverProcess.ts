@@ -28,6 +28,9 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
       PORT: '0',
       HOST: '127.0.0.1',
       CINDER_DATA_DIR: dataDir,
+      // Embedded unless a test asks for scaled mode: the test run's own servers are not the game's.
+      REDIS_URL: '',
+      DATABASE_URL: '',
       CINDER_LOGIN_ATTEMPTS: '1000',
       LOG_LEVEL: 'info',
       ...env,

@@ -53,6 +53,10 @@ class HookedDurable implements DurableStore {
     return this.inner.loadGround();
   }
 
+  sharedSecret(name: string, configured: string | undefined) {
+    return this.inner.sharedSecret(name, configured);
+  }
+
   async writeBatch(batch: SyncBatch): Promise<void> {
     this.writes += 1;
     const hook = this.beforeWrite;
@@ -318,7 +322,7 @@ describe('leaveWorld', () => {
     await drop(player.id, 0, 5);
     const writesBefore = durable.writes;
 
-    expect(await gsm.leaveWorld(player.id, 's')).toBe(true);
+    expect(await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' })).toBe(true);
     expect(durable.writes).toBe(writesBefore + 1);
     const after = await saved(player.id);
     expect(after.character.locationId).toBe(placeA);
@@ -333,7 +337,7 @@ describe('leaveWorld', () => {
     await move(player.id, placeA);
     const writesBefore = durable.writes;
 
-    expect(await gsm.leaveWorld(player.id, 's')).toBe(false);
+    expect(await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' })).toBe(false);
     expect(durable.writes).toBe(writesBefore);
     expect(await gsm.sessionOf(player.id)).toBe('s2');
     expect(await gsm.playersIn(placeA)).toEqual([{ id: player.id, name: player.name, connected: true }]);
@@ -344,7 +348,7 @@ describe('evictLingering', () => {
   it('saves a disconnected player, then removes them from their location and the hot store', async () => {
     const player = await newPlayer();
     await move(player.id, placeA);
-    expect(await gsm.leaveWorld(player.id, 's')).toBe(true);
+    expect(await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' })).toBe(true);
     // A change after the disconnect sync (e.g. loot taken from a lingering body) must still be saved.
     await drop(player.id, 2, 10);
 
@@ -371,7 +375,7 @@ describe('evictLingering', () => {
     await paused.entered;
     // The batch has read the player in placeA; they move on, leave, and fade away meanwhile.
     await move(player.id, placeB);
-    expect(await gsm.leaveWorld(player.id, 's')).toBe(true);
+    expect(await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' })).toBe(true);
     expect(await gsm.evictLingering(0)).toHaveLength(1);
     paused.release();
     await batch;
@@ -383,7 +387,7 @@ describe('evictLingering', () => {
     const player = await newPlayer();
     await move(player.id, placeA);
     await drop(player.id, 0, 2);
-    await gsm.leaveWorld(player.id, 's');
+    await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' });
     await gsm.evictLingering(0);
 
     const { player: back, lingering } = await gsm.enterWorld(player.id, { workerId: 'w', sessionId: 's3' });
@@ -401,7 +405,7 @@ describe('evictLingering', () => {
 
   it('waits for the linger time before evicting', async () => {
     const player = await newPlayer();
-    await gsm.leaveWorld(player.id, 's');
+    await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' });
     now += 59_999;
     expect(await gsm.evictLingering(60_000)).toEqual([]);
     expect(await gsm.playersIn(start)).toEqual([{ id: player.id, name: player.name, connected: false }]);
@@ -412,7 +416,7 @@ describe('evictLingering', () => {
   it('leaves connected and reconnected players alone', async () => {
     const stays = await newPlayer();
     const returns = await newPlayer();
-    await gsm.leaveWorld(returns.id, 's');
+    await gsm.leaveWorld(returns.id, { workerId: 'w', sessionId: 's' });
     await gsm.enterWorld(returns.id, { workerId: 'w', sessionId: 's2' });
 
     expect(await gsm.evictLingering(0)).toEqual([]);
@@ -425,7 +429,7 @@ describe('evictLingering', () => {
   it('leaves alone a player who reconnects while their eviction is saving them', async () => {
     const player = await newPlayer();
     await move(player.id, placeA);
-    await gsm.leaveWorld(player.id, 's');
+    await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' });
     // The reconnect lands while the eviction's forced sync is writing.
     durable.beforeWrite = async () => {
       await gsm.enterWorld(player.id, { workerId: 'w2', sessionId: 's2' });

@@ -43,6 +43,11 @@ export interface DurableStore {
   loadCharacter(characterId: number): Promise<CharacterSnapshot | null>;
   /** Every ground item of the world with the unique items lying there. */
   loadGround(): Promise<{ items: (GroundItem & { locationId: string })[]; uniqueItems: UniqueItem[] }>;
+  /**
+   * A secret every worker and machine must share (e.g. for signing tokens): `configured` when
+   * given, else one generated on first use and kept in world_state, so all agree and it survives restarts.
+   */
+  sharedSecret(name: string, configured: string | undefined): Promise<string>;
   /** One transaction; a fixed number of statements whatever the batch size. */
   writeBatch(batch: SyncBatch): Promise<void>;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 // DurableStore over any SqlClient (PGlite now, a pg Pool later): the SQL lives in sql.ts, the
 // row conversions in rows.ts; this file decides which statements run and in which transaction.
+import { randomBytes } from 'node:crypto';
 import type { CharacterSnapshot, GroundItem, UniqueItem } from '../../domain/model.ts';
 import { GameError } from '../../errors.ts';
 import type { AccountRecord, DurableStore, NewCharacter, StartingKit, SyncBatch } from './DurableStore.ts';
@@ -86,6 +87,15 @@ export class SqlDurableStore implements DurableStore {
   async loadGround(): Promise<{ items: (GroundItem & { locationId: string })[]; uniqueItems: UniqueItem[] }> {
     const rows = (await this.client.query(sql.SELECT_GROUND)).rows;
     return { items: rows.map(toGroundItem), uniqueItems: uniqueItemsOf(rows) };
+  }
+
+  async sharedSecret(name: string, configured: string | undefined): Promise<string> {
+    if (configured) return configured;
+    const key = `secret:${name}`;
+    await this.client.query(sql.INSERT_SECRET, [key, randomBytes(32).toString('base64url')]);
+    const row = first((await this.client.query(sql.SELECT_SECRET, [key])).rows, 'SELECT_SECRET');
+    if (typeof row.secret !== 'string') throw new Error(`world_state ${key} is not a string`);
+    return row.secret;
   }
 
   /** `within` joins a caller's transaction (registration writes the starting kit this way). */

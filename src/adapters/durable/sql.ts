@@ -21,6 +21,13 @@ export const FIND_ACCOUNT = `
 
 // The three reads of loadCharacter run in one REPEATABLE READ transaction so that a batch
 // committing between them cannot mix two versions of the character.
+// Generated secrets live in world_state; the first writer wins and everyone reads its value.
+export const INSERT_SECRET = `
+  INSERT INTO world_state (key, value) VALUES ($1, to_jsonb($2::text))
+  ON CONFLICT (key) DO NOTHING`;
+
+export const SELECT_SECRET = 'SELECT value #>> \'{}\' AS secret FROM world_state WHERE key = $1';
+
 export const READ_SNAPSHOT = 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY';
 
 export const SELECT_CHARACTER = `

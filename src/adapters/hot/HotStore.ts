@@ -8,6 +8,8 @@ export interface HotStore {
   /** One round trip for many hashes: the Redis adapter pipelines it. */
   hgetallMany(keys: readonly string[]): Promise<Record<string, string>[]>;
   hset(key: string, values: Readonly<Record<string, string>>): Promise<void>;
+  /** Sets fields and (re)starts the hash's expiry: a key that lives only while refreshed (worker heartbeats). */
+  hsetExpiring(key: string, values: Readonly<Record<string, string>>, ttlMs: number): Promise<void>;
   hdel(key: string, fields: readonly string[]): Promise<void>;
   del(keys: readonly string[]): Promise<void>;
   exists(key: string): Promise<boolean>;

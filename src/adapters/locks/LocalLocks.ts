@@ -22,6 +22,10 @@ export class LocalLocks implements Locks {
     return Promise.resolve(true);
   }
 
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
   release(lease: Lease): Promise<void> {
     if (this.held.get(lease.name)?.token === lease.token) this.held.delete(lease.name);
     return Promise.resolve();

@@ -12,4 +12,5 @@ export interface Locks {
   /** Extends a lease still held; false when it was lost (expired and taken, or released). */
   renew(lease: Lease, ttlMs: number): Promise<boolean>;
   release(lease: Lease): Promise<void>;
+  close(): Promise<void>;
 }

@@ -1,0 +1,219 @@
+// The hot store on Redis 7 / Valkey 8 (DESIGN.md §2, §4). Each method is one command or one
+// script; the scripts are the Lua bodies of atomicOps.ts, run by SHA through defineCommand.
+// Connections fail fast while Redis is away (DESIGN.md §8) and reconnect by themselves.
+import { Redis, type RedisOptions } from 'ioredis';
+import type { HotStore } from './HotStore.ts';
+import type { HotTransaction, HotTransactionResult } from './transaction.ts';
+import { claimSetOp, incrWindowOp, returnClaimOp, transactOp, type ScriptCall } from './atomicOps.ts';
+
+export interface RedisConnectionOptions {
+  /** Reply deadline per command, so that a hung Redis fails fast like a stopped one. */
+  commandTimeoutMs?: number;
+  /** Connection errors as they happen; callers also see them as rejected commands. */
+  onError?: (error: Error) => void;
+  /** Anything else for ioredis (e.g. `db`, `keyPrefix`, `connectionName`). */
+  redis?: RedisOptions;
+}
+
+const DEFAULT_COMMAND_TIMEOUT_MS = 2_000;
+const RECONNECT_STEP_MS = 50;
+const RECONNECT_MAX_MS = 1_000;
+
+/**
+ * ioredis settings shared by every Cinder connection: RESP2 replies (the v5 shapes), no offline
+ * queue and no replay of unanswered commands (a script whose reply was lost must not run twice),
+ * and reconnection forever with a capped backoff.
+ */
+export function redisConnectionOptions(options: RedisConnectionOptions = {}): RedisOptions {
+  return {
+    protocol: 2,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    connectTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    retryStrategy: (attempt) => Math.min(attempt * RECONNECT_STEP_MS, RECONNECT_MAX_MS),
+    ...options.redis,
+  };
+}
+
+/** Opens a client and waits until it is ready; rejects with the cause when Redis cannot be reached. */
+export function connectRedis(url: string, options: RedisConnectionOptions = {}): Promise<Redis> {
+  return openRedis(new Redis(url, redisConnectionOptions(options)), options.onError);
+}
+
+/** Connects a client made with `lazyConnect` (e.g. by `duplicate()`), as connectRedis does. */
+export async function openRedis(client: Redis, onError?: (error: Error) => void): Promise<Redis> {
+  let lastError: Error | undefined;
+  client.on('error', (error: Error) => {
+    lastError = error;
+    onError?.(error);
+  });
+  try {
+    await client.connect();
+    return client;
+  } catch (error) {
+    client.disconnect();
+    throw lastError ?? error;
+  }
+}
+
+/** Closes a client politely when it can, at once when it cannot; also stops its reconnecting. */
+export async function closeRedis(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}
+
+export type RedisScript = (call: ScriptCall) => Promise<unknown>;
+
+/** Defines `lua` on `client` (EVAL once per connection, then EVALSHA) and returns a typed caller. */
+export function defineScript(client: Redis, name: string, lua: string): RedisScript {
+  client.defineCommand(name, { lua });
+  const command: unknown = Reflect.get(client, name);
+  if (typeof command !== 'function') throw new Error(`ioredis did not define the script ${name}`);
+  return ({ keys, argv }) => Reflect.apply(command, client, [keys.length, ...keys, ...argv]) as Promise<unknown>;
+}
+
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+
+const UNAVAILABLE_MESSAGES = [
+  'Connection is closed.',
+  "Stream isn't writeable and enableOfflineQueue options is false",
+  'Command timed out',
+  'connect ETIMEDOUT',
+];
+
+/**
+ * True for the errors of a Redis that cannot answer right now (down, restarting, unreachable,
+ * hung): the gateway answers E_DEGRADED. False for errors in what was asked (e.g. WRONGTYPE).
+ */
+export function isHotStoreUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'MaxRetriesPerRequestError') return true;
+  const code: unknown = Reflect.get(error, 'code');
+  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+  if (error.message.startsWith('LOADING ')) return true;
+  return UNAVAILABLE_MESSAGES.some((message) => error.message.startsWith(message));
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && Object.values(value).every((field) => typeof field === 'string');
+}
+
+export class RedisHotStore implements HotStore {
+  private readonly transactScript: RedisScript;
+  private readonly claimSetScript: RedisScript;
+  private readonly returnClaimScript: RedisScript;
+  private readonly incrWindowScript: RedisScript;
+
+  /** The store owns `client` from now on: close() quits it. */
+  constructor(private readonly client: Redis) {
+    this.transactScript = defineScript(client, transactOp.name, transactOp.lua);
+    this.claimSetScript = defineScript(client, claimSetOp.name, claimSetOp.lua);
+    this.returnClaimScript = defineScript(client, returnClaimOp.name, returnClaimOp.lua);
+    this.incrWindowScript = defineScript(client, incrWindowOp.name, incrWindowOp.lua);
+  }
+
+  static async connect(url: string, options: RedisConnectionOptions = {}): Promise<RedisHotStore> {
+    return new RedisHotStore(await connectRedis(url, options));
+  }
+
+  /** Calls `listener` each time the connection is ready again after being lost. */
+  onReady(listener: () => void): void {
+    this.client.on('ready', listener);
+  }
+
+  hget(key: string, field: string): Promise<string | null> {
+    return this.client.hget(key, field);
+  }
+
+  hgetall(key: string): Promise<Record<string, string>> {
+    return this.client.hgetall(key);
+  }
+
+  async hgetallMany(keys: readonly string[]): Promise<Record<string, string>[]> {
+    if (keys.length === 0) return [];
+    const replies = await this.client.pipeline(keys.map((key) => ['hgetall', key])).exec();
+    if (!replies) throw new Error('hgetallMany: the pipeline was discarded');
+    return replies.map(([error, reply]) => {
+      if (error) throw error;
+      if (!isStringRecord(reply)) throw new Error('hgetallMany: unexpected reply');
+      return reply;
+    });
+  }
+
+  // Redis refuses these commands without fields or members; asking for none changes nothing.
+  async hset(key: string, values: Readonly<Record<string, string>>): Promise<void> {
+    if (Object.keys(values).length > 0) await this.client.hset(key, values);
+  }
+
+  async hsetExpiring(key: string, values: Readonly<Record<string, string>>, ttlMs: number): Promise<void> {
+    // MULTI: the fields and their expiry land together, so a key never lives on without a TTL.
+    const replies = await this.client.multi().hset(key, values).pexpire(key, ttlMs).exec();
+    const failed = replies?.find(([error]) => error !== null);
+    if (!replies || failed) throw failed?.[0] ?? new Error('hsetExpiring: transaction aborted');
+  }
+
+  async hdel(key: string, fields: readonly string[]): Promise<void> {
+    if (fields.length > 0) await this.client.hdel(key, ...fields);
+  }
+
+  async del(keys: readonly string[]): Promise<void> {
+    if (keys.length > 0) await this.client.del(...keys);
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.client.exists(key)) === 1;
+  }
+
+  async sadd(key: string, members: readonly string[]): Promise<void> {
+    if (members.length > 0) await this.client.sadd(key, ...members);
+  }
+
+  async srem(key: string, members: readonly string[]): Promise<void> {
+    if (members.length > 0) await this.client.srem(key, ...members);
+  }
+
+  smembers(key: string): Promise<string[]> {
+    return this.client.smembers(key);
+  }
+
+  async incrWindow(key: string, windowMs: number): Promise<number> {
+    return incrWindowOp.decode(await this.incrWindowScript(incrWindowOp.encode(key, windowMs)));
+  }
+
+  async claimSet(key: string, claimKey: string): Promise<string[]> {
+    return claimSetOp.decode(await this.claimSetScript(claimSetOp.encode(key, claimKey)));
+  }
+
+  async returnClaim(key: string, claimKey: string): Promise<void> {
+    await this.returnClaimScript(returnClaimOp.encode(key, claimKey));
+  }
+
+  async transact(tx: HotTransaction): Promise<HotTransactionResult> {
+    return transactOp.decode(await this.transactScript(transactOp.encode(tx)));
+  }
+
+  close(): Promise<void> {
+    return closeRedis(this.client);
+  }
+}

@@ -1,0 +1,512 @@
+// The behaviour every HotStore adapter must share (DESIGN.md §4): Redis semantics for hashes,
+// sets and counters, the claim/return pair the dirty sync relies on, and all-or-nothing
+// transactions. test/contract/hotStore.test.ts runs it against the memory store and Redis.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { HotStore } from '../../src/adapters/hot/HotStore.ts';
+import type { HotTransaction } from '../../src/adapters/hot/transaction.ts';
+
+export interface HotStoreFixture {
+  store: HotStore;
+  /** Moves the store's clock forward by at least `ms` (a Redis fixture waits on the server's clock). */
+  advance(ms: number): Promise<void>;
+  /**
+   * `count` stores over the same data, as separate workers would hold (one memory store is shared
+   * by everyone in its process). The fixture closes them after the test.
+   */
+  peers(count: number): Promise<HotStore[]>;
+  close(): Promise<void>;
+}
+
+/** Long enough that "still open" survives a slow round trip on a busy machine with real time. */
+const WINDOW_MS = 400;
+
+const WRONGTYPE = /WRONGTYPE/;
+
+let suiteRuns = 0;
+
+export function hotStoreContract(name: string, makeFixture: () => HotStoreFixture | Promise<HotStoreFixture>): void {
+  describe(`HotStore contract: ${name}`, () => {
+    let fixture: HotStoreFixture;
+    let store: HotStore;
+    let advance: (ms: number) => Promise<void>;
+    let prefix: string;
+
+    /** A key of this test only; the shared hash tag keeps one test's keys on one Redis Cluster slot. */
+    const k = (key: string) => `${prefix}:${key}`;
+
+    beforeEach(async () => {
+      fixture = await makeFixture();
+      store = fixture.store;
+      advance = (ms) => fixture.advance(ms);
+      suiteRuns += 1;
+      prefix = `contract:{t${String(process.pid)}-${String(suiteRuns)}-${String(Date.now())}}`;
+    });
+
+    afterEach(async () => {
+      await fixture.close();
+    });
+
+    describe('hashes', () => {
+      it('reads a missing hash as empty and a missing field as null', async () => {
+        expect(await store.hget(k('h'), 'f')).toBeNull();
+        expect(await store.hgetall(k('h'))).toEqual({});
+        expect(await store.exists(k('h'))).toBe(false);
+      });
+
+      it('sets fields, overwriting the given ones and keeping the others', async () => {
+        await store.hset(k('h'), { a: '1', b: '2' });
+        await store.hset(k('h'), { b: 'two', c: '3' });
+        expect(await store.hgetall(k('h'))).toEqual({ a: '1', b: 'two', c: '3' });
+        expect(await store.hget(k('h'), 'b')).toBe('two');
+        expect(await store.exists(k('h'))).toBe(true);
+      });
+
+      it('stores empty strings as values, not as absence', async () => {
+        await store.hset(k('h'), { empty: '' });
+        expect(await store.hget(k('h'), 'empty')).toBe('');
+        expect(await store.exists(k('h'))).toBe(true);
+      });
+
+      it('deletes fields, and a hash whose last field is deleted stops existing', async () => {
+        await store.hset(k('h'), { a: '1', b: '2' });
+        await store.hdel(k('h'), ['a', 'not-there']);
+        expect(await store.hgetall(k('h'))).toEqual({ b: '2' });
+        await store.hdel(k('h'), ['b']);
+        expect(await store.exists(k('h'))).toBe(false);
+        expect(await store.hgetall(k('h'))).toEqual({});
+        await store.hdel(k('never'), ['x']);
+        expect(await store.exists(k('never'))).toBe(false);
+      });
+
+      it('reads many hashes in the order asked, missing ones as empty', async () => {
+        await store.hset(k('one'), { n: '1' });
+        await store.hset(k('three'), { n: '3' });
+        expect(await store.hgetallMany([k('three'), k('two'), k('one')])).toEqual([{ n: '3' }, {}, { n: '1' }]);
+        expect(await store.hgetallMany([])).toEqual([]);
+      });
+
+      it('hands out copies: changing what was read changes nothing stored', async () => {
+        await store.hset(k('h'), { a: '1' });
+        const read = await store.hgetall(k('h'));
+        read.a = 'changed';
+        const [many] = await store.hgetallMany([k('h')]);
+        if (many) many.b = 'added';
+        expect(await store.hgetall(k('h'))).toEqual({ a: '1' });
+      });
+    });
+
+    describe('sets', () => {
+      it('adds members once each and removes them', async () => {
+        await store.sadd(k('s'), ['a', 'b', 'a']);
+        await store.sadd(k('s'), ['b', 'c']);
+        expect((await store.smembers(k('s'))).sort()).toEqual(['a', 'b', 'c']);
+        await store.srem(k('s'), ['b', 'not-there']);
+        expect((await store.smembers(k('s'))).sort()).toEqual(['a', 'c']);
+      });
+
+      it('stops existing when the last member is removed, and reads as empty when missing', async () => {
+        await store.sadd(k('s'), ['only']);
+        expect(await store.exists(k('s'))).toBe(true);
+        await store.srem(k('s'), ['only']);
+        expect(await store.exists(k('s'))).toBe(false);
+        expect(await store.smembers(k('s'))).toEqual([]);
+        await store.srem(k('never'), ['x']);
+        expect(await store.exists(k('never'))).toBe(false);
+      });
+
+      it('del removes whole hashes and sets, and ignores missing keys', async () => {
+        await store.hset(k('h'), { a: '1' });
+        await store.sadd(k('s'), ['m']);
+        await store.del([k('h'), k('s'), k('missing')]);
+        expect(await store.exists(k('h'))).toBe(false);
+        expect(await store.exists(k('s'))).toBe(false);
+        expect(await store.smembers(k('s'))).toEqual([]);
+      });
+    });
+
+    describe('hsetExpiring', () => {
+      it('keeps a hash while it is refreshed and lets it expire when it is not', async () => {
+        await store.hsetExpiring(k('beat'), { pid: '1' }, WINDOW_MS);
+        await advance(WINDOW_MS * 0.6);
+        await store.hsetExpiring(k('beat'), { pid: '2' }, WINDOW_MS);
+        await advance(WINDOW_MS * 0.6);
+        expect(await store.exists(k('beat'))).toBe(true);
+        expect(await store.hgetall(k('beat'))).toEqual({ pid: '2' });
+        await advance(WINDOW_MS * 0.6);
+        expect(await store.exists(k('beat'))).toBe(false);
+        expect(await store.hgetall(k('beat'))).toEqual({});
+      });
+    });
+
+    describe('incrWindow', () => {
+      it('counts within a window and starts again at 1 once the window is over', async () => {
+        expect(await store.incrWindow(k('rate'), WINDOW_MS)).toBe(1);
+        expect(await store.incrWindow(k('rate'), WINDOW_MS)).toBe(2);
+        await advance(WINDOW_MS / 2);
+        expect(await store.incrWindow(k('rate'), WINDOW_MS)).toBe(3);
+        await advance(WINDOW_MS / 2);
+        expect(await store.incrWindow(k('rate'), WINDOW_MS)).toBe(1);
+      });
+
+      it('is a fixed window: counting does not push its end back', async () => {
+        expect(await store.incrWindow(k('rate'), WINDOW_MS)).toBe(1);
+        await advance(WINDOW_MS * 0.6);
+        expect(await store.incrWindow(k('rate'), WINDOW_MS)).toBe(2);
+        await advance(WINDOW_MS * 0.6);
+        expect(await store.incrWindow(k('rate'), WINDOW_MS)).toBe(1);
+      });
+
+      it('exists while the window is open and not after', async () => {
+        await store.incrWindow(k('rate'), WINDOW_MS);
+        expect(await store.exists(k('rate'))).toBe(true);
+        await advance(WINDOW_MS);
+        expect(await store.exists(k('rate'))).toBe(false);
+      });
+
+      it('keeps separate counters per key', async () => {
+        await store.incrWindow(k('a'), 1000);
+        await store.incrWindow(k('a'), 1000);
+        expect(await store.incrWindow(k('b'), 1000)).toBe(1);
+        expect(await store.incrWindow(k('a'), 1000)).toBe(3);
+      });
+
+      it('starts again at 1 after del', async () => {
+        await store.incrWindow(k('rate'), 1000);
+        await store.incrWindow(k('rate'), 1000);
+        await store.del([k('rate')]);
+        expect(await store.exists(k('rate'))).toBe(false);
+        expect(await store.incrWindow(k('rate'), 1000)).toBe(1);
+      });
+
+      it('refuses a window that is not a positive whole number of ms, counting nothing', async () => {
+        for (const windowMs of [0, -5, 1.5, Number.NaN]) {
+          await expect(store.incrWindow(k('rate'), windowMs)).rejects.toThrow(RangeError);
+        }
+        expect(await store.exists(k('rate'))).toBe(false);
+      });
+    });
+
+    describe('claimSet and returnClaim', () => {
+      it('takes every member and leaves the live set empty', async () => {
+        await store.sadd(k('dirty'), ['1', '2', '3']);
+        expect((await store.claimSet(k('dirty'), k('dirty:syncing'))).sort()).toEqual(['1', '2', '3']);
+        expect(await store.smembers(k('dirty'))).toEqual([]);
+        expect(await store.exists(k('dirty'))).toBe(false);
+      });
+
+      it('keeps members added after the claim in the live set, apart from the claim', async () => {
+        await store.sadd(k('dirty'), ['1', '2']);
+        await store.claimSet(k('dirty'), k('dirty:syncing'));
+        await store.sadd(k('dirty'), ['2', '9']);
+        expect((await store.smembers(k('dirty'))).sort()).toEqual(['2', '9']);
+        // The sync succeeded: its claim is deleted, and the later members are still to be synced.
+        await store.del([k('dirty:syncing')]);
+        expect((await store.claimSet(k('dirty'), k('dirty:syncing'))).sort()).toEqual(['2', '9']);
+      });
+
+      it('returns claimed members to the live set when a sync fails, merged with newer ones', async () => {
+        await store.sadd(k('dirty'), ['1', '2']);
+        await store.claimSet(k('dirty'), k('dirty:syncing'));
+        await store.sadd(k('dirty'), ['2', '3']);
+        await store.returnClaim(k('dirty'), k('dirty:syncing'));
+        expect((await store.smembers(k('dirty'))).sort()).toEqual(['1', '2', '3']);
+        expect(await store.exists(k('dirty:syncing'))).toBe(false);
+      });
+
+      it('includes a claim left behind by a run that crashed in the next claim', async () => {
+        await store.sadd(k('dirty'), ['1', '2']);
+        await store.claimSet(k('dirty'), k('dirty:syncing'));
+        // The run dies here: neither del nor returnClaim. Later changes mark others dirty.
+        await store.sadd(k('dirty'), ['3']);
+        expect((await store.claimSet(k('dirty'), k('dirty:syncing'))).sort()).toEqual(['1', '2', '3']);
+        expect(await store.exists(k('dirty'))).toBe(false);
+      });
+
+      it('claims nothing from an empty set and creates no keys', async () => {
+        expect(await store.claimSet(k('dirty'), k('dirty:syncing'))).toEqual([]);
+        expect(await store.exists(k('dirty'))).toBe(false);
+        expect(await store.exists(k('dirty:syncing'))).toBe(false);
+      });
+
+      it('returning a claim that does not exist changes nothing', async () => {
+        await store.returnClaim(k('dirty'), k('dirty:syncing'));
+        expect(await store.exists(k('dirty'))).toBe(false);
+        await store.sadd(k('dirty'), ['5']);
+        await store.returnClaim(k('dirty'), k('dirty:syncing'));
+        expect(await store.smembers(k('dirty'))).toEqual(['5']);
+      });
+    });
+
+    describe('transact', () => {
+      it('applies every change when every expectation holds', async () => {
+        await store.hset(k('from'), { slot: 'pipe', other: 'x' });
+        await store.sadd(k('old'), ['7']);
+        const result = await store.transact({
+          expect: [
+            { key: k('from'), field: 'slot', value: 'pipe' },
+            { key: k('to'), field: 'slot', value: null },
+          ],
+          hset: [{ key: k('to'), field: 'slot', value: 'pipe' }],
+          hdel: [{ key: k('from'), field: 'slot' }],
+          sadd: [{ key: k('new'), member: '7' }],
+          srem: [{ key: k('old'), member: '7' }],
+        });
+        expect(result).toEqual({ ok: true });
+        expect(await store.hgetall(k('from'))).toEqual({ other: 'x' });
+        expect(await store.hgetall(k('to'))).toEqual({ slot: 'pipe' });
+        expect(await store.smembers(k('new'))).toEqual(['7']);
+        expect(await store.exists(k('old'))).toBe(false);
+      });
+
+      it('writes nothing at all when one expectation fails, and names the first that failed', async () => {
+        await store.hset(k('a'), { f: '1' });
+        await store.hset(k('b'), { f: '2' });
+        await store.sadd(k('s'), ['m']);
+        const result = await store.transact({
+          expect: [
+            { key: k('a'), field: 'f', value: '1' },
+            { key: k('b'), field: 'f', value: 'stale' },
+            { key: k('a'), field: 'missing', value: 'also wrong' },
+          ],
+          hset: [{ key: k('a'), field: 'f', value: 'changed' }, { key: k('c'), field: 'f', value: 'new' }],
+          hdel: [{ key: k('b'), field: 'f' }],
+          sadd: [{ key: k('s'), member: 'added' }],
+          srem: [{ key: k('s'), member: 'm' }],
+          del: [k('a')],
+        });
+        expect(result).toEqual({ ok: false, failed: 1 });
+        expect(await store.hgetall(k('a'))).toEqual({ f: '1' });
+        expect(await store.hgetall(k('b'))).toEqual({ f: '2' });
+        expect(await store.exists(k('c'))).toBe(false);
+        expect(await store.smembers(k('s'))).toEqual(['m']);
+      });
+
+      it('treats an expected null as "the field must be absent"', async () => {
+        const claim = { expect: [{ key: k('ground'), field: 'item-1', value: null }], hset: [{ key: k('ground'), field: 'item-1', value: 'taken' }] };
+        expect(await store.transact(claim)).toEqual({ ok: true });
+        // Someone else's identical attempt now finds the field present.
+        expect(await store.transact(claim)).toEqual({ ok: false, failed: 0 });
+        expect(await store.hget(k('ground'), 'item-1')).toBe('taken');
+      });
+
+      it('lets exactly one of two racing transactions on the same guard win', async () => {
+        await store.hset(k('ground'), { 'item-1': 'pipe' });
+        const take = (player: string) =>
+          store.transact({
+            expect: [{ key: k('ground'), field: 'item-1', value: 'pipe' }],
+            hdel: [{ key: k('ground'), field: 'item-1' }],
+            hset: [{ key: k(`inventory-${player}`), field: '0', value: 'pipe' }],
+          });
+        const results = await Promise.all([take('a'), take('b')]);
+        expect(results.filter((result) => result.ok)).toHaveLength(1);
+        const holders = await store.hgetallMany([k('inventory-a'), k('inventory-b')]);
+        expect(holders.filter((inventory) => inventory['0'] === 'pipe')).toHaveLength(1);
+        expect(await store.exists(k('ground'))).toBe(false);
+      });
+
+      it('makes a hash or set emptied by the transaction stop existing', async () => {
+        await store.hset(k('h'), { only: '1' });
+        await store.sadd(k('s'), ['only']);
+        const result = await store.transact({
+          expect: [],
+          hdel: [{ key: k('h'), field: 'only' }],
+          srem: [{ key: k('s'), member: 'only' }],
+        });
+        expect(result).toEqual({ ok: true });
+        expect(await store.exists(k('h'))).toBe(false);
+        expect(await store.exists(k('s'))).toBe(false);
+      });
+
+      it('del removes whole keys, after the other changes of the same transaction', async () => {
+        await store.hset(k('player'), { name: 'Wren', hp: '10' });
+        await store.sadd(k('members'), ['1', '2']);
+        const result = await store.transact({
+          expect: [{ key: k('player'), field: 'name', value: 'Wren' }],
+          hset: [{ key: k('player'), field: 'hp', value: '11' }, { key: k('kept'), field: 'f', value: 'v' }],
+          sadd: [{ key: k('members'), member: '3' }],
+          del: [k('player'), k('members'), k('missing')],
+        });
+        expect(result).toEqual({ ok: true });
+        expect(await store.exists(k('player'))).toBe(false);
+        expect(await store.hgetall(k('player'))).toEqual({});
+        expect(await store.exists(k('members'))).toBe(false);
+        expect(await store.hgetall(k('kept'))).toEqual({ f: 'v' });
+      });
+
+      it('del removes a window counter too, which then starts again at 1', async () => {
+        await store.incrWindow(k('rate'), 60_000);
+        await store.incrWindow(k('rate'), 60_000);
+        expect(await store.transact({ expect: [], del: [k('rate')] })).toEqual({ ok: true });
+        expect(await store.exists(k('rate'))).toBe(false);
+        expect(await store.incrWindow(k('rate'), 60_000)).toBe(1);
+      });
+
+      it('increments fields, an absent one from 0, after the hset and hdel of the same transaction', async () => {
+        await store.hset(k('p'), { version: '41', gone: '10', reset: '99' });
+        const result = await store.transact({
+          expect: [{ key: k('p'), field: 'version', value: '41' }],
+          hset: [{ key: k('p'), field: 'reset', value: '5' }],
+          hdel: [{ key: k('p'), field: 'gone' }],
+          hincrby: [
+            { key: k('p'), field: 'version', by: 1 },
+            { key: k('p'), field: 'reset', by: 2 },
+            { key: k('p'), field: 'gone', by: 3 },
+            { key: k('p'), field: 'new', by: -4 },
+            { key: k('p'), field: 'version', by: 10 },
+            { key: k('other'), field: 'n', by: 0 },
+          ],
+        });
+        expect(result).toEqual({ ok: true });
+        expect(await store.hgetall(k('p'))).toEqual({ version: '52', reset: '7', gone: '3', new: '-4' });
+        expect(await store.hgetall(k('other'))).toEqual({ n: '0' });
+      });
+
+      it('refuses to increment a field that is not an integer, and writes nothing', async () => {
+        for (const bad of ['abc', '1.5', '007', '', '-0', ' 1', '+1', '1e3']) {
+          await store.hset(k('p'), { n: bad, kept: 'x' });
+          const tx: HotTransaction = {
+            expect: [{ key: k('p'), field: 'kept', value: 'x' }],
+            hset: [{ key: k('p'), field: 'kept', value: 'changed' }],
+            hincrby: [{ key: k('p'), field: 'n', by: 1 }],
+            sadd: [{ key: k('s'), member: 'm' }],
+          };
+          await expect(store.transact(tx), `value ${JSON.stringify(bad)}`).rejects.toThrow('ERR hash value is not an integer');
+          expect(await store.hgetall(k('p'))).toEqual({ n: bad, kept: 'x' });
+          expect(await store.exists(k('s'))).toBe(false);
+        }
+      });
+
+      it('refuses an increment beyond the safe integers, or by a non-integer, and writes nothing', async () => {
+        await store.hset(k('p'), { top: String(Number.MAX_SAFE_INTEGER), huge: '99999999999999999999' });
+        const attempt = (field: string, by: number) =>
+          store.transact({ expect: [], hset: [{ key: k('p'), field: 'touched', value: 'yes' }], hincrby: [{ key: k('p'), field, by }] });
+        await expect(attempt('top', 1)).rejects.toThrow('ERR increment or decrement would overflow');
+        await expect(attempt('huge', -1)).rejects.toThrow('ERR increment or decrement would overflow');
+        await expect(attempt('top', 0.5)).rejects.toThrow(RangeError);
+        await expect(attempt('top', Number.MAX_SAFE_INTEGER + 2)).rejects.toThrow(RangeError);
+        expect(await store.hget(k('p'), 'touched')).toBeNull();
+        expect(await attempt('top', -1)).toEqual({ ok: true });
+        expect(await store.hget(k('p'), 'top')).toBe(String(Number.MAX_SAFE_INTEGER - 1));
+      });
+
+      it('keeps every string exactly, as values, fields and expectations', async () => {
+        const odd = ['', 'null', '-1', '0', '1e+15', ' padded ', 'quote " and \\ backslash', 'line\nbreak', 'nul\u0000byte', 'emoji 🔥 ünïcödé', '{"item_id":"pipe","qty":1}', '[]', '{}'];
+        const hset = odd.map((value, i) => ({ key: k('h'), field: `${value}#${String(i)}`, value }));
+        expect(await store.transact({ expect: odd.map((_, i) => ({ key: k('h'), field: `${odd[i] ?? ''}#${String(i)}`, value: null })), hset })).toEqual({ ok: true });
+        expect(await store.hgetall(k('h'))).toEqual(Object.fromEntries(hset.map(({ field, value }) => [field, value])));
+        const again = await store.transact({ expect: hset.map(({ key, field, value }) => ({ key, field, value })), hdel: hset.map(({ key, field }) => ({ key, field })) });
+        expect(again).toEqual({ ok: true });
+        expect(await store.exists(k('h'))).toBe(false);
+        await store.sadd(k('s'), odd);
+        expect((await store.smembers(k('s'))).sort()).toEqual([...odd].sort());
+      });
+
+      it('tells an empty string from an absent field', async () => {
+        await store.hset(k('h'), { empty: '' });
+        expect(await store.transact({ expect: [{ key: k('h'), field: 'empty', value: null }] })).toEqual({ ok: false, failed: 0 });
+        expect(await store.transact({ expect: [{ key: k('h'), field: 'missing', value: '' }] })).toEqual({ ok: false, failed: 0 });
+        expect(await store.transact({ expect: [{ key: k('h'), field: 'empty', value: '' }] })).toEqual({ ok: true });
+      });
+
+      it('accepts a transaction with nothing in it', async () => {
+        expect(await store.transact({ expect: [] })).toEqual({ ok: true });
+        expect(await store.transact({ expect: [], hset: [], hdel: [], sadd: [], srem: [], hincrby: [], del: [] })).toEqual({ ok: true });
+      });
+
+      it('sets before it deletes: hset then hdel of one field, sadd then srem of one member, leave nothing', async () => {
+        const result = await store.transact({
+          expect: [{ key: k('h'), field: 'f', value: null }],
+          hset: [{ key: k('h'), field: 'f', value: 'v' }],
+          hdel: [{ key: k('h'), field: 'f' }],
+          sadd: [{ key: k('s'), member: 'm' }],
+          srem: [{ key: k('s'), member: 'm' }],
+        });
+        expect(result).toEqual({ ok: true });
+        expect(await store.exists(k('h'))).toBe(false);
+        expect(await store.exists(k('s'))).toBe(false);
+      });
+
+      it('checks every expectation against the state before any of its changes', async () => {
+        await store.hset(k('h'), { a: '1' });
+        const tx: HotTransaction = {
+          expect: [
+            { key: k('h'), field: 'a', value: '1' },
+            { key: k('h'), field: 'b', value: null },
+          ],
+          hset: [{ key: k('h'), field: 'b', value: '2' }],
+          hdel: [{ key: k('h'), field: 'a' }],
+        };
+        expect(await store.transact(tx)).toEqual({ ok: true });
+        expect(await store.transact(tx)).toEqual({ ok: false, failed: 0 });
+        expect(await store.hgetall(k('h'))).toEqual({ b: '2' });
+      });
+
+      it('gives exactly one winner to many workers racing for one ground item, round after round', async () => {
+        const workers = await fixture.peers(20);
+        const inventories = workers.map((_, i) => k(`inventory-${String(i)}`));
+        const inventoryOf = (i: number) => inventories[i] ?? k('nobody');
+        for (let round = 0; round < 200; round += 1) {
+          const item = `item-${String(round)}`;
+          const raw = JSON.stringify({ item_id: 'pipe', qty: 1, round });
+          await store.hset(k('ground'), { [item]: raw });
+          const results = await Promise.all(
+            workers.map((worker, i) =>
+              worker.transact({
+                expect: [{ key: k('ground'), field: item, value: raw }],
+                hdel: [{ key: k('ground'), field: item }],
+                hset: [{ key: inventoryOf(i), field: item, value: raw }],
+              }),
+            ),
+          );
+          expect(results.filter((result) => result.ok), `round ${String(round)}`).toHaveLength(1);
+          expect(results.filter((result) => !result.ok)).toEqual(Array.from({ length: workers.length - 1 }, () => ({ ok: false, failed: 0 })));
+          const [ground, ...held] = await store.hgetallMany([k('ground'), ...inventories]);
+          expect(ground?.[item]).toBeUndefined();
+          expect(held.filter((inventory) => inventory[item] === raw), `round ${String(round)}`).toHaveLength(1);
+        }
+        const everything = await store.hgetallMany(inventories);
+        expect(everything.reduce((total, inventory) => total + Object.keys(inventory).length, 0)).toBe(200);
+      });
+    });
+
+    describe('kinds of keys', () => {
+      it('refuses to use a set, a hash or a counter as another kind, changing nothing', async () => {
+        await store.sadd(k('s'), ['m']);
+        await store.hset(k('h'), { f: '1' });
+        await store.incrWindow(k('c'), 60_000);
+        await expect(store.hget(k('s'), 'f')).rejects.toThrow(WRONGTYPE);
+        await expect(store.hgetall(k('c'))).rejects.toThrow(WRONGTYPE);
+        await expect(store.hgetallMany([k('h'), k('s')])).rejects.toThrow(WRONGTYPE);
+        await expect(store.hset(k('s'), { f: '1' })).rejects.toThrow(WRONGTYPE);
+        await expect(store.sadd(k('h'), ['m'])).rejects.toThrow(WRONGTYPE);
+        await expect(store.smembers(k('c'))).rejects.toThrow(WRONGTYPE);
+        await expect(store.incrWindow(k('h'), 1000)).rejects.toThrow(WRONGTYPE);
+        await expect(store.claimSet(k('h'), k('claim'))).rejects.toThrow(WRONGTYPE);
+        await expect(store.claimSet(k('s'), k('h'))).rejects.toThrow(WRONGTYPE);
+        await expect(store.returnClaim(k('h'), k('s'))).rejects.toThrow(WRONGTYPE);
+        expect(await store.smembers(k('s'))).toEqual(['m']);
+        expect(await store.hgetall(k('h'))).toEqual({ f: '1' });
+        expect(await store.exists(k('claim'))).toBe(false);
+        expect(await store.incrWindow(k('c'), 60_000)).toBe(2);
+      });
+
+      it('refuses a transaction that uses a key as the wrong kind before checking or writing anything', async () => {
+        await store.sadd(k('s'), ['m']);
+        await store.incrWindow(k('c'), 60_000);
+        const writes = { hset: [{ key: k('h'), field: 'f', value: 'v' }], sadd: [{ key: k('other'), member: 'x' }] };
+        const wrong: HotTransaction[] = [
+          { expect: [{ key: k('h'), field: 'f', value: 'stale' }], ...writes, hdel: [{ key: k('s'), field: 'm' }] },
+          { expect: [{ key: k('c'), field: 'f', value: null }], ...writes },
+          { expect: [], ...writes, srem: [{ key: k('h'), member: 'x' }] },
+          { expect: [], ...writes, hincrby: [{ key: k('s'), field: 'n', by: 1 }] },
+        ];
+        for (const [i, tx] of wrong.entries()) {
+          await expect(store.transact(tx), `transaction ${String(i)}`).rejects.toThrow(WRONGTYPE);
+        }
+        expect(await store.exists(k('h'))).toBe(false);
+        expect(await store.exists(k('other'))).toBe(false);
+        expect(await store.smembers(k('s'))).toEqual(['m']);
+      });
+    });
+  });
+}
