@@ -20,6 +20,8 @@ export interface Config {
   /** HS256 secret for session tokens; when unset, one is generated once and kept in the durable store. */
   tokenSecret: string | undefined;
   tokenTtlSeconds: number;
+  /** Bearer token for /api/admin/*; the admin API is off when unset. */
+  adminToken: string | undefined;
   syncIntervalMs: number;
   cleanupIntervalMs: number;
   disconnectLingerMs: number;
@@ -56,6 +58,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     contentDir: resolve(env.CINDER_CONTENT_DIR ?? './content/ashlands'),
     tokenSecret: env.CINDER_TOKEN_SECRET || undefined,
     tokenTtlSeconds: int('CINDER_TOKEN_TTL_SECONDS', 24 * 3600, env),
+    adminToken: env.CINDER_ADMIN_TOKEN || undefined,
     syncIntervalMs: int('CINDER_SYNC_INTERVAL_MS', 5000, env),
     cleanupIntervalMs: int('CINDER_CLEANUP_INTERVAL_MS', 30_000, env),
     disconnectLingerMs: int('CINDER_DISCONNECT_LINGER_MS', 3600_000, env),

@@ -12,6 +12,7 @@ import type { Config } from './config.ts';
 import type { Catalog } from './content/catalog.ts';
 import type { Rng } from './domain/rng.ts';
 import { busEvents } from './gateway/busEvents.ts';
+import { registerAdminRoutes } from './gateway/admin.ts';
 import { registerHttpRoutes } from './gateway/http.ts';
 import { LocalFanout } from './gateway/LocalFanout.ts';
 import { PlayerConnection } from './gateway/PlayerConnection.ts';
@@ -85,6 +86,14 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     workerId,
     onlineCount: () => fanout.size,
     failureOf: adapters.failureOf,
+  });
+  // A manual save is a forced sync of everything dirty, under the sync lease like the job.
+  registerAdminRoutes(app, ctx, config.adminToken, async () => {
+    let report: unknown;
+    await scheduler.runNow({ ...syncJob, run: async () => {
+      report = await gsm.syncDirty();
+    } });
+    return report;
   });
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(await readFile(STATUS_PAGE, 'utf8')));
   app.get('/ws', { websocket: true }, (socket) => {

@@ -14,6 +14,8 @@ export interface ServerProcess {
   logs: string[];
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
+  /** SIGKILL: a crash, no shutdown work. */
+  kill(): Promise<void>;
 }
 
 export async function tempDataDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
@@ -21,8 +23,8 @@ export async function tempDataDir(): Promise<{ dir: string; remove: () => Promis
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export async function startServerProcess(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+export async function startServerProcess(dataDir: string, env: Record<string, string> = {}, args: string[] = []): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
     env: {
       ...process.env,
       PORT: '0',
@@ -66,6 +68,11 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
     dataDir,
     child,
     logs,
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    },
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
       child.kill('SIGTERM');

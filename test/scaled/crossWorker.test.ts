@@ -1,0 +1,75 @@
+// Players on different worker processes see each other: arrivals, departures, chat, items and
+// announcements cross workers through Redis pub/sub.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerPlayer } from '../support/accounts.ts';
+import { GameClient } from '../support/GameClient.ts';
+import { ADMIN_TOKEN, startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
+import { slotOf, type PlayView } from '../support/views.ts';
+
+let world: ScaledWorld;
+const clients: GameClient[] = [];
+
+async function joinAt(workerIndex: number): Promise<{ client: GameClient; id: number; view: PlayView }> {
+  const worker = world.workers[workerIndex];
+  if (!worker) throw new Error(`no worker ${workerIndex}`);
+  const { token, id } = await registerPlayer(worker.baseUrl);
+  const client = await GameClient.connect(worker.wsUrl);
+  clients.push(client);
+  return { client, id, view: await client.ok<PlayView>('auth', { token }) };
+}
+
+beforeAll(async () => {
+  world = await startScaledWorld({ workers: 2 });
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  await world.stop();
+});
+
+describe('across workers', () => {
+  it('the two workers are different processes', async () => {
+    const pids = await Promise.all(world.workers.map(async (w) => ((await (await fetch(`${w.baseUrl}/api/health`)).json()) as { pid: number }).pid));
+    expect(new Set(pids).size).toBe(2);
+  });
+
+  it('arrivals, chat, departures and pickups reach players on the other worker', async () => {
+    const ada = await joinAt(0);
+    const bo = await joinAt(1);
+    expect(bo.view.location.players.map((p) => p.id)).toContain(ada.id);
+    await ada.client.event<{ player: { id: number } }>('player_arrived', (d) => d.player.id === bo.id);
+
+    await bo.client.ok('say', { text: 'from the second worker' });
+    expect((await ada.client.event<{ from: { id: number }; text: string }>('said', (d) => d.from.id === bo.id)).text).toBe('from the second worker');
+
+    const inventory = await ada.client.ok<PlayView>('inventory');
+    const { dropped } = await ada.client.ok<{ dropped: { id: string } }>('drop', { slot: slotOf(inventory.inventory.items, 'canned-beans').slot, qty: 1 });
+    await bo.client.event<{ item: { id: string } }>('item_dropped', (d) => d.item.id === dropped.id);
+    await bo.client.ok('pickup', { groundItemId: dropped.id });
+    const taken = await ada.client.event<{ player: { id: number }; item: { id: string } }>('item_picked_up', (d) => d.item.id === dropped.id);
+    expect(taken.player.id).toBe(bo.id);
+
+    const moved = await bo.client.ok<PlayView>('move', { direction: 'north' });
+    const left = await ada.client.event<{ player: { id: number }; to: { id: string } }>('player_left', (d) => d.player.id === bo.id);
+    expect(left.to.id).toBe(moved.location.id);
+  });
+
+  it('an announcement reaches every player on every worker', async () => {
+    const listeners = [await joinAt(0), await joinAt(1), await joinAt(1)];
+    const response = await fetch(`${world.workers[0]?.baseUrl ?? ''}/api/admin/announce`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: JSON.stringify({ text: 'The bell rings: raiders at the north gate.' }),
+    });
+    expect(response.status).toBe(202);
+    for (const { client } of listeners) {
+      expect(await client.event<{ text: string }>('announcement')).toEqual({ text: 'The bell rings: raiders at the north gate.' });
+    }
+    const refused = await fetch(`${world.workers[1]?.baseUrl ?? ''}/api/admin/announce`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'no token' }),
+    });
+    expect(refused.status).toBe(401);
+  });
+});
