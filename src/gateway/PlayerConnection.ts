@@ -43,6 +43,9 @@ const OPEN = 1;
 
 /** Replaced by a newer session: an application close code (4000–4999). */
 export const CLOSE_REPLACED = 4001;
+const DISCONNECT_ATTEMPTS = 30;
+const DISCONNECT_RETRY_MS = 1000;
+
 /** WebSocket's standard "going away". */
 export const CLOSE_SHUTDOWN = 1001;
 
@@ -169,10 +172,21 @@ export class PlayerConnection implements Recipient {
     this.state = 'closed';
     this.deps.fanout.leave(this);
     if (!wasPlaying) return;
+    await this.markDisconnected(1);
+  }
+
+  /**
+   * Records the disconnect (and its forced sync). While a store is unreachable this retries in
+   * the background, so the character is not left shown as connected once it returns; a shutdown
+   * waits only for the first attempt.
+   */
+  private async markDisconnected(attempt: number): Promise<void> {
     try {
       await disconnect(this.deps.ctx, this.characterId, { workerId: this.deps.workerId, sessionId: this.sessionId });
     } catch (error) {
-      this.deps.log.error({ err: error, characterId: this.characterId }, 'disconnect failed');
+      const retry = attempt < DISCONNECT_ATTEMPTS && this.deps.failureOf(error) !== null;
+      this.deps.log.warn({ err: error, characterId: this.characterId, attempt, retry }, 'disconnect not recorded');
+      if (retry) setTimeout(() => void this.markDisconnected(attempt + 1), DISCONNECT_RETRY_MS * attempt).unref();
     }
   }
 }
