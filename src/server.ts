@@ -15,7 +15,7 @@ import { busEvents } from './gateway/busEvents.ts';
 import { registerAdminRoutes } from './gateway/admin.ts';
 import { registerHttpRoutes } from './gateway/http.ts';
 import { LocalFanout } from './gateway/LocalFanout.ts';
-import { PlayerConnection } from './gateway/PlayerConnection.ts';
+import { PlayerConnection, type ConnectionDeps } from './gateway/PlayerConnection.ts';
 import { Backoff, SYNC_BACKOFF } from './jobs/Backoff.ts';
 import { JobScheduler, type JobDefinition } from './jobs/JobScheduler.ts';
 import type { GameContext } from './services/context.ts';
@@ -96,20 +96,23 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     return report;
   });
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(await readFile(STATUS_PAGE, 'utf8')));
-  app.get('/ws', { websocket: true }, (socket) => {
-    const connection = new PlayerConnection(socket, {
-      ctx,
-      fanout,
-      tokens,
-      workerId,
-      log,
-      maxMessageBytes: config.maxMessageBytes,
-      actionBurst: config.actionBurst,
-      actionsPerSecond: config.actionsPerSecond,
-      maxQueued: 64,
-      isShuttingDown: () => shuttingDown,
-      failureOf: adapters.failureOf,
-    });
+  const connectionDeps: ConnectionDeps = {
+    ctx,
+    fanout,
+    tokens,
+    workerId,
+    log,
+    maxMessageBytes: config.maxMessageBytes,
+    actionBurst: config.actionBurst,
+    actionsPerSecond: config.actionsPerSecond,
+    maxQueued: 64,
+    // Token guessing over WebSockets is limited per address, like logins, across all workers.
+    authAttempts: { limit: config.loginAttempts * 5, windowMs: config.loginWindowMs },
+    isShuttingDown: () => shuttingDown,
+    failureOf: adapters.failureOf,
+  };
+  app.get('/ws', { websocket: true }, (socket, request) => {
+    const connection = new PlayerConnection(socket, connectionDeps, request.ip);
     connections.add(connection);
     socket.on('close', () => connections.delete(connection));
   });

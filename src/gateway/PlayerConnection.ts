@@ -25,6 +25,7 @@ export interface ConnectionDeps {
   actionsPerSecond: number;
   /** Actions waiting their turn beyond this are refused, so a flooding client cannot grow memory. */
   maxQueued: number;
+  authAttempts: { limit: number; windowMs: number };
   isShuttingDown: () => boolean;
   failureOf: (error: unknown) => StoreFailure;
 }
@@ -62,6 +63,7 @@ export class PlayerConnection implements Recipient {
   constructor(
     private readonly socket: ClientSocket,
     private readonly deps: ConnectionDeps,
+    private readonly remoteAddress: string,
   ) {
     this.bucket = new TokenBucket(deps.actionBurst, deps.actionsPerSecond);
     socket.on('message', (raw, isBinary) => {
@@ -140,6 +142,10 @@ export class PlayerConnection implements Recipient {
       if (this.state !== 'anonymous') throw new GameError('E_ALREADY_AUTHENTICATED');
       this.state = 'authenticating';
       try {
+        const { limit, windowMs } = this.deps.authAttempts;
+        if ((await ctx.gsm.countAttempt('ws-auth', this.remoteAddress, windowMs)) > limit) {
+          throw new GameError('E_RATE_LIMITED', 'Too many authentication attempts; wait a minute.');
+        }
         const claims = await this.deps.tokens.verify(action.data.token);
         this.characterId = claims.characterId;
         const view = await connect(ctx, claims.characterId, { workerId: this.deps.workerId, sessionId: this.sessionId });

@@ -110,7 +110,7 @@ describe('bad REST input', () => {
 });
 
 describe('login rate limit', () => {
-  it('refuses further attempts on one name after the limit, even with the right password', async () => {
+  it('refuses further logins on one name and token guesses from one address after the limit', async () => {
     const limited = await startInProcessServer({ CINDER_LOGIN_ATTEMPTS: '3' });
     try {
       const player = await registerPlayer(limited.baseUrl);
@@ -118,6 +118,15 @@ describe('login rate limit', () => {
         expect((await post(limited.baseUrl, '/api/auth/login', { username: player.username, password: 'wrong password' })).status).toBe(401);
       }
       expect(await post(limited.baseUrl, '/api/auth/login', { username: player.username, password: player.password })).toMatchObject({ status: 429, json: { error: { code: 'E_RATE_LIMITED' } } });
+
+      // Guessing tokens over WebSockets is limited per address too (five times the login limit).
+      const guesser = await GameClient.connect(limited.wsUrl);
+      const codes: unknown[] = [];
+      for (let attempt = 0; attempt < 16; attempt++) codes.push((await guesser.request('auth', { token: 'guess' })).data.code);
+      expect(codes.slice(0, 15)).toEqual(Array<string>(15).fill('E_BAD_TOKEN'));
+      expect(codes[15]).toBe('E_RATE_LIMITED');
+      expect(await guesser.request('auth', { token: player.token })).toMatchObject({ type: 'error', data: { code: 'E_RATE_LIMITED' } });
+      await guesser.close();
     } finally {
       await limited.stop();
     }
