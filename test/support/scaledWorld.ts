@@ -33,6 +33,7 @@ export async function startScaledWorld(options: { workers?: number; env?: Record
     CINDER_WORKER_TIMEOUT_MS: '1000',
     CINDER_DEAD_WORKER_CLEANUP_INTERVAL_MS: '300',
     CINDER_SYNC_INTERVAL_MS: '500',
+    CINDER_LOGIN_ATTEMPTS: '100000',
     CINDER_ACTION_BURST: '100000',
     CINDER_ACTIONS_PER_SECOND: '100000',
     ...options.env,
