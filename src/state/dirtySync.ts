@@ -37,9 +37,15 @@ export class DirtySync {
     }
   }
 
+  /**
+   * A forced save of one character, with the ground where they stand: what they last dropped or
+   * picked up there is then in one place in the durable store, not in both or neither.
+   */
   async syncPlayer(characterId: number): Promise<void> {
     const id = String(characterId);
-    await this.durable.writeBatch(await this.collect({ position: [id], inventory: [id], equipment: [id], ground: [] }));
+    const locationId = await this.hot.hget(keys.player(characterId), 'location_id');
+    const ground = locationId === null ? [] : [locationId];
+    await this.durable.writeBatch(await this.collect({ position: [id], inventory: [id], equipment: [id], ground }));
   }
 
   /** Reads the current hot values of everything claimed, in one pipelined round trip (plus one for unique items). */

@@ -319,7 +319,7 @@ describe('leaveWorld', () => {
   it('saves the player at once, without waiting for a batch sync', async () => {
     const player = await newPlayer();
     await move(player.id, placeA);
-    await drop(player.id, 0, 5);
+    const groundId = await drop(player.id, 0, 5);
     const writesBefore = durable.writes;
 
     expect(await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' })).toBe(true);
@@ -327,6 +327,8 @@ describe('leaveWorld', () => {
     const after = await saved(player.id);
     expect(after.character.locationId).toBe(placeA);
     expect(slots(after)).toEqual([[1, 'rusty-pipe', 1], [2, 'scrap-metal', 10]]);
+    // What they dropped just before leaving is saved on the ground in the same write.
+    expect(await groundSaved(placeA, groundId)).toMatchObject({ qty: 5 });
     // They stay in the location, shown as disconnected.
     expect(await gsm.playersIn(placeA)).toEqual([{ id: player.id, name: player.name, connected: false }]);
   });
