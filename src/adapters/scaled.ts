@@ -3,7 +3,7 @@
 import type { Log } from '../log.ts';
 import type { Adapters } from './Adapters.ts';
 import { RedisBus } from './bus/RedisBus.ts';
-import { isDurableStoreUnavailable, openPostgres } from './durable/pgClient.ts';
+import { cameFromPostgres, isDurableStoreUnavailable, openPostgres } from './durable/pgClient.ts';
 import { SqlDurableStore } from './durable/SqlDurableStore.ts';
 import { isHotStoreUnavailable, RedisHotStore } from './hot/RedisHotStore.ts';
 import { RedisLocks } from './locks/RedisLocks.ts';
@@ -36,6 +36,8 @@ export async function openScaledAdapters(redisUrl: string, databaseUrl: string, 
     bus,
     locks,
     failureOf: (error) => {
+      // A refused or cut connection reads the same from Redis and PostgreSQL: PostgreSQL's are marked.
+      if (cameFromPostgres(error) && isDurableStoreUnavailable(error)) return 'durable';
       if (isHotStoreUnavailable(error)) return 'hot';
       if (isDurableStoreUnavailable(error)) return 'durable';
       return null;

@@ -25,7 +25,14 @@ export class JobScheduler {
   start(job: JobDefinition): void {
     if (job.intervalMs <= 0) return;
     const timer = setInterval(() => {
-      const run = this.tick(job).finally(() => this.running.delete(run));
+      // A tick that cannot even take its leases (Redis away) must not reject unhandled: that
+      // would kill the worker. The next tick tries again.
+      const run = this.tick(job)
+        .catch((error: unknown) => {
+          this.log.warn({ err: error, job: job.name }, 'job tick failed; it runs again next tick');
+          return false;
+        })
+        .finally(() => this.running.delete(run));
       this.running.add(run);
     }, job.intervalMs);
     timer.unref();

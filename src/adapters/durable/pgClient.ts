@@ -13,11 +13,29 @@ export interface PostgresOptions {
   onIdleError?: (error: Error) => void;
 }
 
+const FROM_POSTGRES = Symbol('cinder.fromPostgres');
+
+/**
+ * Rethrows `error` marked as coming from PostgreSQL: a network error (ECONNREFUSED, ECONNRESET, …)
+ * looks the same whichever store's socket it came from, and only the mark tells them apart.
+ */
+function fromPostgres(error: unknown): never {
+  if (typeof error === 'object' && error !== null && Object.isExtensible(error)) {
+    Object.defineProperty(error, FROM_POSTGRES, { value: true });
+  }
+  throw error;
+}
+
+/** True when `error` was thrown by a client from openPostgres. */
+export function cameFromPostgres(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && FROM_POSTGRES in error;
+}
+
 function transactionClient(conn: PoolClient): SqlClient {
   const client: SqlClient = {
-    query: async (text, params) => ({ rows: (await conn.query<Row>(text, params)).rows }),
+    query: async (text, params) => ({ rows: (await conn.query<Row>(text, params).catch(fromPostgres)).rows }),
     exec: async (script) => {
-      await conn.query(script);
+      await conn.query(script).catch(fromPostgres);
     },
     transaction: (fn) => fn(client),
     close: () => Promise.reject(new Error('close the client, not a transaction')),
@@ -45,13 +63,13 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Promis
   });
 
   return Promise.resolve({
-    query: async (text, params) => ({ rows: (await pool.query<Row>(text, params)).rows }),
+    query: async (text, params) => ({ rows: (await pool.query<Row>(text, params).catch(fromPostgres)).rows }),
     // Without parameters pg uses the simple query protocol, which accepts several statements.
     exec: async (script) => {
-      await pool.query(script);
+      await pool.query(script).catch(fromPostgres);
     },
     transaction: async (fn) => {
-      const conn = await pool.connect();
+      const conn = await pool.connect().catch(fromPostgres);
       // A checked-out connection has no pool listener: one that dies between two statements
       // would emit 'error' unheard and crash the process. Keep the error to discard the connection.
       let broken: Error | undefined;
@@ -60,9 +78,9 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Promis
       };
       conn.on('error', onError);
       try {
-        await conn.query('BEGIN');
+        await conn.query('BEGIN').catch(fromPostgres);
         const result = await fn(transactionClient(conn));
-        await conn.query('COMMIT');
+        await conn.query('COMMIT').catch(fromPostgres);
         return result;
       } catch (error) {
         try {

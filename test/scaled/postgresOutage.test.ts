@@ -1,0 +1,368 @@
+// PostgreSQL stopped and started again while players play (DESIGN.md §8, docs/scaling.md "What
+// happens when something fails"): play goes on in Redis without a single refusal, the dirty sets
+// keep what PostgreSQL has not seen, registration answers E_STORAGE_UNAVAILABLE (503), and once
+// PostgreSQL is back the sync writes every change made during the outage by itself.
+import { Redis } from 'ioredis';
+import { Client as PgClient } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { post, registerPlayer } from '../support/accounts.ts';
+import { GameClient } from '../support/GameClient.ts';
+import { ADMIN_TOKEN, startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
+import type { ServerProcess } from '../support/serverProcess.ts';
+import type { PostgresServerHandle } from '../support/services/postgresServer.ts';
+
+interface Slot {
+  slot: number;
+  itemId: string;
+  qty: number;
+  uniqueItemId?: string;
+}
+
+interface Worn {
+  itemId: string;
+  uniqueItemId?: string;
+}
+
+interface Held {
+  locationId: string;
+  inventory: Slot[];
+  equipment: Record<string, Worn>;
+}
+
+interface GroundSeen {
+  id: string;
+  itemId: string;
+  qty: number;
+  uniqueItemId?: string;
+}
+
+interface ReplyData {
+  self?: { locationId: string };
+  location?: { id: string; ground: GroundSeen[]; players: { id: number; connected: boolean }[] };
+  inventory?: { items: Slot[] };
+  equipment?: Record<string, Worn | undefined>;
+  ground?: GroundSeen[];
+  dropped?: GroundSeen;
+}
+
+const SQUARE = 'emberwell-square';
+const MARKET = 'scrap-market';
+const WAY: Record<string, { direction: string; to: string }> = {
+  [SQUARE]: { direction: 'east', to: MARKET },
+  [MARKET]: { direction: 'west', to: SQUARE },
+};
+/** Longer than the 400 ms move cooldown of the Ashlands, so that no move is refused for it. */
+const MOVE_SPACING_MS = 600;
+
+function slotView(item: Slot): Slot {
+  return { slot: item.slot, itemId: item.itemId, qty: item.qty, ...(item.uniqueItemId === undefined ? {} : { uniqueItemId: item.uniqueItemId }) };
+}
+
+function wornView(item: Worn): Worn {
+  return { itemId: item.itemId, ...(item.uniqueItemId === undefined ? {} : { uniqueItemId: item.uniqueItemId }) };
+}
+
+function normalInventory(items: Slot[]): Slot[] {
+  return items.map(slotView).sort((a, b) => a.slot - b.slot);
+}
+
+function normalEquipment(equipment: Record<string, Worn | undefined>): Record<string, Worn> {
+  const entries = Object.entries(equipment).flatMap(([slot, worn]) => (worn ? [[slot, wornView(worn)] as const] : []));
+  return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function groundView(items: GroundSeen[]): GroundSeen[] {
+  return items
+    .map((item) => ({ id: item.id, itemId: item.itemId, qty: item.qty, ...(item.uniqueItemId === undefined ? {} : { uniqueItemId: item.uniqueItemId }) }))
+    .sort((a, b) => (a.id < b.id ? -1 : 1));
+}
+
+/** Polls `condition` every 50 ms; fails naming `what` after `timeoutMs`. */
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * A player who plays without ever racing anyone: it picks up only what it dropped itself, and
+ * moves only when the cooldown has passed, so every action it sends must be answered `ok`.
+ */
+class Player {
+  client!: GameClient;
+  held: Held = { locationId: '', inventory: [], equipment: {} };
+  /** Every acknowledged action with the state its reply showed. */
+  readonly acked: { type: string; held: Held }[] = [];
+  private readonly drops: { id: string; locationId: string }[] = [];
+  private lastMoveAt = -Infinity;
+  private turn = 0;
+
+  constructor(
+    readonly label: string,
+    readonly id: number,
+    readonly token: string,
+  ) {}
+
+  async join(worker: ServerProcess): Promise<void> {
+    this.client = await GameClient.connect(worker.wsUrl);
+    await this.act('auth', { token: this.token });
+    await this.act('inventory');
+  }
+
+  async act(type: string, data?: Record<string, unknown>): Promise<ReplyData> {
+    const reply = await this.client.request<ReplyData>(type, data);
+    if (reply.type !== 'ok') throw new Error(`${this.label}: ${type} ${JSON.stringify(data)} was refused: ${JSON.stringify(reply.data)}`);
+    const { self, inventory, equipment, dropped } = reply.data;
+    this.held = {
+      locationId: self?.locationId ?? this.held.locationId,
+      inventory: inventory ? normalInventory(inventory.items) : this.held.inventory,
+      equipment: equipment ? normalEquipment(equipment) : this.held.equipment,
+    };
+    if (dropped) this.drops.push({ id: dropped.id, locationId: this.held.locationId });
+    if (type === 'pickup') this.drops.splice(this.drops.findIndex((drop) => drop.id === data?.groundItemId), 1);
+    if (type === 'move') this.lastMoveAt = performance.now();
+    if (type !== 'auth') this.acked.push({ type, held: this.held });
+    return reply.data;
+  }
+
+  async play(stop: () => boolean): Promise<void> {
+    while (!stop()) await this.step();
+  }
+
+  private async step(): Promise<void> {
+    this.turn++;
+    const way = WAY[this.held.locationId];
+    if (way && performance.now() - this.lastMoveAt >= MOVE_SPACING_MS) {
+      await this.act('move', { direction: way.direction });
+      return;
+    }
+    const mine = this.drops.find((drop) => drop.locationId === this.held.locationId);
+    const stack = this.held.inventory.find((slot) => slot.itemId !== 'rusty-pipe');
+    const pipe = this.held.inventory.find((slot) => slot.itemId === 'rusty-pipe');
+    switch (this.turn % 4) {
+      case 0:
+        if (stack) {
+          await this.act('drop', { slot: stack.slot, qty: 1 });
+          return;
+        }
+        break;
+      case 1:
+        if (mine) {
+          await this.act('pickup', { groundItemId: mine.id });
+          return;
+        }
+        break;
+      case 2:
+        if (pipe) {
+          await this.act('equip', { slot: pipe.slot });
+          return;
+        }
+        if (this.held.equipment.mainHand) {
+          await this.act('unequip', { slot: 'mainHand' });
+          return;
+        }
+        break;
+      default:
+        break;
+    }
+    await this.act('say', { text: `${this.label} turn ${this.turn}` });
+  }
+}
+
+async function adminSave(worker: ServerProcess): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${worker.baseUrl}/api/admin/save`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** Location, inventory and equipment of each character, and the ground of each location, as PostgreSQL holds them. */
+async function durableWorld(databaseUrl: string): Promise<{ characters: Map<number, Held>; ground: Map<string, GroundSeen[]> }> {
+  const pg = new PgClient({ connectionString: databaseUrl });
+  await pg.connect();
+  try {
+    const characters = await pg.query<{ id: string; location_id: string }>('SELECT id, location_id FROM characters');
+    const inventory = await pg.query<{ character_id: string; slot: number; item_id: string; qty: number; unique_item_id: string | null }>(
+      'SELECT character_id, slot, item_id, qty, unique_item_id FROM inventory',
+    );
+    const equipment = await pg.query<{ character_id: string; slot: string; item_id: string; unique_item_id: string | null }>(
+      'SELECT character_id, slot, item_id, unique_item_id FROM equipment',
+    );
+    const ground = await pg.query<{ id: string; location_id: string; item_id: string; qty: number; unique_item_id: string | null }>(
+      'SELECT id, location_id, item_id, qty, unique_item_id FROM ground_items',
+    );
+    const held = new Map<number, Held>(characters.rows.map((row) => [Number(row.id), { locationId: row.location_id, inventory: [], equipment: {} }]));
+    const of = (id: string): Held => {
+      const found = held.get(Number(id));
+      if (!found) throw new Error(`a row for unknown character ${id}`);
+      return found;
+    };
+    for (const row of inventory.rows) {
+      of(row.character_id).inventory.push({ slot: row.slot, itemId: row.item_id, qty: row.qty, uniqueItemId: row.unique_item_id ?? undefined });
+    }
+    for (const row of equipment.rows) of(row.character_id).equipment[row.slot] = { itemId: row.item_id, uniqueItemId: row.unique_item_id ?? undefined };
+    for (const entry of held.values()) {
+      entry.inventory = normalInventory(entry.inventory);
+      entry.equipment = normalEquipment(entry.equipment);
+    }
+    const byLocation = new Map<string, GroundSeen[]>();
+    for (const row of ground.rows) {
+      const items = byLocation.get(row.location_id) ?? [];
+      items.push({ id: row.id, itemId: row.item_id, qty: row.qty, uniqueItemId: row.unique_item_id ?? undefined });
+      byLocation.set(row.location_id, items);
+    }
+    return { characters: held, ground: new Map([...byLocation].map(([location, items]) => [location, groundView(items)])) };
+  } finally {
+    await pg.end();
+  }
+}
+
+let world: ScaledWorld;
+let postgres: PostgresServerHandle;
+let redis: Redis;
+const players: Player[] = [];
+/** Set to end every play loop; afterAll sets it too, so a failed test leaves none running. */
+let stopping = false;
+let loops: Promise<void>[] = [];
+
+/** Every player plays until `stopping`; a loop's failure surfaces when `endPlay` awaits it. */
+function startPlay(): void {
+  stopping = false;
+  loops = players.map((player) => player.play(() => stopping));
+  for (const loop of loops) loop.catch(() => undefined);
+}
+
+async function endPlay(): Promise<void> {
+  stopping = true;
+  await Promise.all(loops);
+}
+
+function workerAt(index: number): ServerProcess {
+  const worker = world.workers[index];
+  if (!worker) throw new Error(`no worker ${index}`);
+  return worker;
+}
+
+/** What each player's last reply showed, and the ground of both locations as players see it now. */
+async function expectedWorld(): Promise<{ characters: Map<number, Held>; ground: Map<string, GroundSeen[]> }> {
+  const ground = new Map<string, GroundSeen[]>();
+  for (const player of players) {
+    const look = await player.client.ok<ReplyData>('look');
+    if (look.location) ground.set(look.location.id, groundView(look.location.ground));
+  }
+  return { characters: new Map(players.map((player) => [player.id, player.acked.at(-1)?.held ?? player.held])), ground };
+}
+
+/** PostgreSQL's view restricted to the players and locations of `expected`. */
+async function durableMatching(expected: Awaited<ReturnType<typeof expectedWorld>>) {
+  const durable = await durableWorld(world.databaseUrl);
+  return {
+    characters: new Map([...expected.characters.keys()].map((id) => [id, durable.characters.get(id)])),
+    ground: new Map([...expected.ground.keys()].map((location) => [location, durable.ground.get(location) ?? []])),
+  };
+}
+
+/** A comparable text for a world view (JSON.stringify alone would turn each Map into {}). */
+function canonical(view: { characters: Map<number, Held | undefined>; ground: Map<string, GroundSeen[]> }): string {
+  return JSON.stringify({
+    characters: [...view.characters].sort(([a], [b]) => a - b),
+    ground: [...view.ground].sort(([a], [b]) => a.localeCompare(b)),
+  });
+}
+
+beforeAll(async () => {
+  world = await startScaledWorld({ workers: 2, dedicatedPostgres: true });
+  if (!world.postgres) throw new Error('the world has no PostgreSQL of its own');
+  postgres = world.postgres;
+  redis = new Redis(world.redis.url);
+}, 120_000);
+
+afterAll(async () => {
+  stopping = true;
+  await Promise.allSettled(loops);
+  // A failure during the outage must not leave the workers' final sync without a database.
+  if (!postgres.running) await postgres.restart();
+  await Promise.all(
+    players.map(async (player) => {
+      await (player.client as GameClient | undefined)?.close();
+    }),
+  );
+  await redis.quit();
+  await world.stop();
+}, 60_000);
+
+describe('PostgreSQL stopped and restarted mid-session', () => {
+  it('lets play go on unrefused, refuses registration clearly, and writes every change once it is back', async () => {
+    const w0 = workerAt(0);
+    const w1 = workerAt(1);
+    for (const [index, worker] of [w0, w0, w1, w1].entries()) {
+      const { token, id } = await registerPlayer(worker.baseUrl);
+      const player = new Player(`player${index}`, id, token);
+      players.push(player);
+      await player.join(worker);
+    }
+
+    // Play, then a forced save: PostgreSQL holds exactly what the players' replies showed.
+    startPlay();
+    await until(() => players.every((player) => player.acked.length >= 12), 'some play before the outage');
+    await endPlay();
+    expect((await adminSave(w1)).status).toBe(200);
+    const beforeOutage = await expectedWorld();
+    expect(await durableMatching(beforeOutage)).toEqual(beforeOutage);
+
+    // PostgreSQL goes away. Play goes on for several sync intervals (500 ms) and every action is ok.
+    await postgres.stop();
+    expect(postgres.running).toBe(false);
+    const stoppedAt = performance.now();
+    const ackedAtStop = players.map((player) => player.acked.length);
+    startPlay();
+    await until(
+      () => performance.now() - stoppedAt > 2_500 && players.every((player, index) => player.acked.length >= (ackedAtStop[index] ?? 0) + 12),
+      'play during the outage',
+    );
+
+    // Registration answers a clear 503, and so does a forced save; the dirty sets keep every player.
+    const refused = await post(w0.baseUrl, '/api/auth/register', { username: 'during_pg_outage', password: 'ash-and-embers' });
+    expect({ status: refused.status, code: (refused.json.error as { code?: string } | undefined)?.code }).toEqual({ status: 503, code: 'E_STORAGE_UNAVAILABLE' });
+    const save = await adminSave(w1);
+    expect({ status: save.status, code: (save.body.error as { code?: string } | undefined)?.code }).toEqual({ status: 503, code: 'E_STORAGE_UNAVAILABLE' });
+    const dirty = new Set([...(await redis.smembers('dirty:inventory')), ...(await redis.smembers('dirty:inventory:syncing'))]);
+    for (const player of players) expect(dirty.has(String(player.id)), `${player.label} in the dirty inventory set`).toBe(true);
+    await endPlay();
+
+    // A player in the world can still switch worker: the session lives in Redis, not PostgreSQL.
+    const switching = players[1];
+    if (!switching) throw new Error('no second player');
+    const old = switching.client;
+    await switching.join(w1);
+    expect((await old.whenClosed()).code).toBe(4001);
+    await switching.act('inventory');
+    startPlay();
+    await until(() => players.every((player, index) => player.acked.length >= (ackedAtStop[index] ?? 0) + 24), 'more play during the outage');
+    await endPlay();
+    const changed = await expectedWorld();
+    expect(changed).not.toEqual(beforeOutage);
+    for (const worker of world.workers) expect(worker.child.exitCode, 'worker exit code').toBeNull();
+
+    // PostgreSQL returns. Without any help, the sync job (after its backoff) writes everything
+    // that changed during the outage.
+    await postgres.restart();
+    const recoveryStarted = performance.now();
+    await until(async () => canonical(await durableMatching(changed)) === canonical(changed), 'the sync job to catch up', 45_000);
+    const recoveredAfterMs = Math.round(performance.now() - recoveryStarted);
+    expect(await durableMatching(changed)).toEqual(changed);
+
+    // A forced save works again, registration too, and the new player plays.
+    await until(async () => (await adminSave(w0)).status === 200, 'a forced save to succeed', 10_000);
+    const { token, id } = await registerPlayer(w0.baseUrl, 'after_pg_outage');
+    const newcomer = new Player('newcomer', id, token);
+    players.push(newcomer);
+    await newcomer.join(w1);
+    await newcomer.act('move', { direction: 'east' });
+    expect((await adminSave(w1)).status).toBe(200);
+    const final = await expectedWorld();
+    expect(await durableMatching(final)).toEqual(final);
+    const during = players.slice(0, 4).reduce((sum, player, index) => sum + player.acked.length - (ackedAtStop[index] ?? 0), 0);
+    console.info(`[postgresOutage] ${during} actions acknowledged during the outage; the sync job wrote them ${recoveredAfterMs} ms after PostgreSQL returned`);
+  }, 120_000);
+});
