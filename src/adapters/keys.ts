@@ -17,6 +17,8 @@ export const keys = {
   worker: (workerId: string) => `worker:${workerId}`,
   /** Every worker that registered and has not been cleaned up: how dead ones are found. */
   workers: () => 'workers',
+  /** Registered workers seen without a heartbeat key: field worker id → when first seen so. */
+  workersSuspected: () => 'workers:suspected',
   /** The characters whose session a worker holds. */
   workerPlayers: (workerId: string) => `worker:${workerId}:players`,
   dirty: (kind: DirtyKind) => `dirty:${kind}`,

@@ -12,17 +12,23 @@ export async function connect(ctx: GameContext, characterId: number, session: Se
   return look(ctx, characterId);
 }
 
+/**
+ * Others learn of the disconnect first; then the character is saved. A failed save is not lost:
+ * the character stays marked dirty for the batch sync.
+ */
 export async function disconnect(ctx: GameContext, characterId: number, session: Session): Promise<void> {
-  if (!(await ctx.gsm.leaveWorld(characterId, session))) return;
+  if (!(await ctx.gsm.markDisconnected(characterId, session))) return;
   const player = await ctx.gsm.readPlayer(characterId);
-  if (!player) return;
-  ctx.events.toLocation(player.character.locationId, 'player_disconnected', { player: { ...publicPlayer(player), connected: false } });
+  if (player) {
+    ctx.events.toLocation(player.character.locationId, 'player_disconnected', { player: { ...publicPlayer(player), connected: false } });
+  }
+  await ctx.gsm.syncPlayer(characterId);
 }
 
 /** Workers whose heartbeat stopped: their players are shown as disconnected and saved. */
-export async function releaseDeadWorkers(ctx: GameContext): Promise<number> {
+export async function releaseDeadWorkers(ctx: GameContext, self: string, graceMs: number): Promise<number> {
   let released = 0;
-  for (const workerId of await ctx.gsm.deadWorkers()) {
+  for (const workerId of await ctx.gsm.deadWorkers(self, graceMs)) {
     for (const { id, name, locationId } of await ctx.gsm.releaseDeadWorker(workerId)) {
       ctx.events.toLocation(locationId, 'player_disconnected', { player: { id, name, connected: false } });
       released++;

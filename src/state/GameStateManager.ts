@@ -126,9 +126,20 @@ export class GameStateManager {
     return (await this.hot.transact(tx)).ok;
   }
 
-  /** Marks the character disconnected if `sessionId` still owns them, then syncs them at once. */
+  /** Marks the character disconnected if `session` still owns them, then saves them at once. */
   async leaveWorld(characterId: number, session: Session): Promise<boolean> {
+    const left = await this.markDisconnected(characterId, session);
+    if (left) await this.syncPlayer(characterId);
+    return left;
+  }
+
+  /**
+   * Marks the character disconnected if `session` still owns them, and dirty, so that the batch
+   * sync writes them even if the forced save that should follow fails.
+   */
+  async markDisconnected(characterId: number, session: Session): Promise<boolean> {
     await this.hot.srem(keys.workerPlayers(session.workerId), [String(characterId)]);
+    const id = String(characterId);
     const result = await this.hot.transact({
       expect: [{ key: keys.player(characterId), field: 'session_id', value: session.sessionId }],
       hset: [
@@ -136,9 +147,13 @@ export class GameStateManager {
         { key: keys.player(characterId), field: 'disconnected_at', value: String(this.now()) },
         { key: keys.player(characterId), field: 'session_id', value: '' },
       ],
-      srem: [{ key: keys.presenceOnline(), member: String(characterId) }],
+      srem: [{ key: keys.presenceOnline(), member: id }],
+      sadd: [
+        { key: keys.dirty('position'), member: id },
+        { key: keys.dirty('inventory'), member: id },
+        { key: keys.dirty('equipment'), member: id },
+      ],
     });
-    if (result.ok) await this.syncPlayer(characterId);
     return result.ok;
   }
 
@@ -152,14 +167,29 @@ export class GameStateManager {
 
   async deregisterWorker(workerId: string): Promise<void> {
     await this.hot.del([keys.worker(workerId), keys.workerPlayers(workerId)]);
+    await this.hot.hdel(keys.workersSuspected(), [workerId]);
     await this.hot.srem(keys.workers(), [workerId]);
   }
 
-  /** Registered workers whose heartbeat key has expired. */
-  async deadWorkers(): Promise<string[]> {
+  /**
+   * Registered workers (other than `self`) whose heartbeat key has been missing for at least
+   * `graceMs`. The grace matters after a Redis outage longer than the heartbeat TTL: every
+   * key expired, and live workers need a beat or two to put theirs back.
+   */
+  async deadWorkers(self: string, graceMs: number): Promise<string[]> {
+    const now = this.now();
+    const suspected = await this.hot.hgetall(keys.workersSuspected());
     const dead: string[] = [];
     for (const workerId of await this.hot.smembers(keys.workers())) {
-      if (!(await this.hot.exists(keys.worker(workerId)))) dead.push(workerId);
+      if (workerId === self) continue;
+      const since = suspected[workerId];
+      if (await this.hot.exists(keys.worker(workerId))) {
+        if (since !== undefined) await this.hot.hdel(keys.workersSuspected(), [workerId]);
+      } else if (since === undefined) {
+        await this.hot.hset(keys.workersSuspected(), { [workerId]: String(now) });
+      } else if (now - Number(since) >= graceMs) {
+        dead.push(workerId);
+      }
     }
     return dead;
   }

@@ -302,6 +302,13 @@ describe('PostgreSQL stopped and restarted mid-session', () => {
       await player.join(worker);
     }
 
+    // Two bystanders in the starting location: one will leave during the outage, one watches.
+    const watcher = await GameClient.connect(w1.wsUrl);
+    await watcher.ok('auth', { token: (await registerPlayer(w1.baseUrl)).token });
+    const leaver = await registerPlayer(w0.baseUrl);
+    const leaving = await GameClient.connect(w0.wsUrl);
+    await leaving.ok('auth', { token: leaver.token });
+
     // Play, then a forced save: PostgreSQL holds exactly what the players' replies showed.
     startPlay();
     await until(() => players.every((player) => player.acked.length >= 12), 'some play before the outage');
@@ -326,6 +333,11 @@ describe('PostgreSQL stopped and restarted mid-session', () => {
     expect({ status: refused.status, code: (refused.json.error as { code?: string } | undefined)?.code }).toEqual({ status: 503, code: 'E_STORAGE_UNAVAILABLE' });
     const save = await adminSave(w1);
     expect({ status: save.status, code: (save.body.error as { code?: string } | undefined)?.code }).toEqual({ status: 503, code: 'E_STORAGE_UNAVAILABLE' });
+    // A disconnect cannot be saved now, but others still learn of it at once.
+    await leaving.close();
+    const gone = await watcher.event<{ player: { id: number; connected: boolean } }>('player_disconnected', (d) => d.player.id === leaver.id);
+    expect(gone.player.connected).toBe(false);
+    await watcher.close();
     const dirty = new Set([...(await redis.smembers('dirty:inventory')), ...(await redis.smembers('dirty:inventory:syncing'))]);
     for (const player of players) expect(dirty.has(String(player.id)), `${player.label} in the dirty inventory set`).toBe(true);
     await endPlay();

@@ -85,8 +85,8 @@ async function totals(): Promise<Record<string, number>> {
 }
 
 beforeAll(async () => {
-  // Heartbeat keys outlive the outage here: see the skipped test at the end for an outage longer
-  // than CINDER_WORKER_TIMEOUT_MS, which live workers do not survive unharmed yet.
+  // Heartbeat keys outlive the outage here: the test at the end covers an outage longer
+  // than CINDER_WORKER_TIMEOUT_MS, which the dead-worker grace lets live workers survive.
   world = await startScaledWorld({ workers: 2, env: { CINDER_WORKER_TIMEOUT_MS: '10000' } });
 }, 120_000);
 
@@ -225,15 +225,11 @@ describe('Redis stopped and restarted mid-session', () => {
   }, 90_000);
 });
 
-// KNOWN BUG, skipped until fixed: Redis keeps key expiry in absolute time, so an outage longer
-// than CINDER_WORKER_TIMEOUT_MS expires every worker's heartbeat key. When Redis returns, the
-// first worker whose dead-worker job runs before another worker (or itself) has beaten again
-// takes that live worker for dead and releases its players: `player_disconnected` to everyone,
-// `connected: false`, out of presence:online, session_id cleared, worker:ID:players deleted.
-// Their sockets keep working, but they stay marked disconnected (and would be evicted as faded
-// after the linger time while still playing). Remove `.skip` to reproduce.
+// An outage longer than CINDER_WORKER_TIMEOUT_MS expires every worker's heartbeat key. Live
+// workers must not be taken for dead when Redis returns: they beat again within the grace the
+// dead-worker job gives a missing heartbeat.
 describe('Redis away for longer than the worker timeout', () => {
-  it.skip('leaves the players of live workers connected', async () => {
+  it('leaves the players of live workers connected', async () => {
     const short = await startScaledWorld({ workers: 2 });
     const clients: GameClient[] = [];
     const probe = new Redis(short.redis.url, { lazyConnect: true });

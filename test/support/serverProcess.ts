@@ -74,7 +74,8 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
       await once(child, 'exit');
     },
     async stop() {
-      if (child.exitCode !== null) return child.exitCode;
+      // A child killed by a signal has a signalCode and no exitCode: it is gone all the same.
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
       return code;
