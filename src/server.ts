@@ -144,7 +144,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   const deadWorkersJob: JobDefinition = {
     name: 'dead-worker-cleanup',
     intervalMs: config.deadWorkerCleanupIntervalMs,
-    run: () => releaseDeadWorkers(ctx),
+    run: () => releaseDeadWorkers(ctx, workerId, config.workerTimeoutMs),
   };
   scheduler.start(syncJob);
   scheduler.start(cleanupJob);
