@@ -1,0 +1,86 @@
+// `npm start -- --workers 2`: one primary, two workers sharing the port; a worker that dies is
+// replaced; SIGTERM stops everything gracefully.
+import { get, type ClientRequest } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { registerPlayer } from '../support/accounts.ts';
+import { GameClient } from '../support/GameClient.ts';
+import { startServerProcess, tempDataDir, type ServerProcess } from '../support/serverProcess.ts';
+import { createDatabase } from '../support/services/postgresServer.ts';
+import { startRedisServer, type RedisServerHandle } from '../support/services/redisServer.ts';
+
+/** The worker pid that answers a fresh connection (no keep-alive, so each request may land elsewhere). */
+function healthPid(baseUrl: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // A connection handed to a worker at the moment it dies is never answered: give up on it.
+    get(`${baseUrl}/api/health`, { agent: false, timeout: 1000 }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      response.on('end', () => {
+        resolve((JSON.parse(body) as { pid: number }).pid);
+      });
+    })
+      .on('timeout', function (this: ClientRequest) {
+        this.destroy(new Error('no answer'));
+      })
+      .on('error', reject);
+  });
+}
+
+async function pidsAnswering(baseUrl: string, want: number): Promise<Set<number>> {
+  const pids = new Set<number>();
+  for (let attempt = 0; attempt < 200 && pids.size < want; attempt++) {
+    const pid = await healthPid(baseUrl).catch(() => null);
+    if (pid !== null) pids.add(pid);
+  }
+  return pids;
+}
+
+let redis: RedisServerHandle | undefined;
+let cluster: ServerProcess | undefined;
+const cleanups: (() => Promise<unknown>)[] = [];
+
+afterAll(async () => {
+  await cluster?.stop();
+  await redis?.dispose();
+  for (const cleanup of cleanups) await cleanup();
+});
+
+describe('--workers', () => {
+  it('serves from two worker processes, replaces one that dies, and stops cleanly', async () => {
+    const sharedUrl = process.env.DATABASE_URL;
+    if (!sharedUrl) throw new Error('DATABASE_URL is not set: run through npm test');
+    redis = await startRedisServer();
+    const databaseUrl = await createDatabase(sharedUrl, `cinder_cluster_${randomBytes(6).toString('hex')}`);
+    const data = await tempDataDir();
+    cleanups.push(data.remove);
+    cluster = await startServerProcess(data.dir, { REDIS_URL: redis.url, DATABASE_URL: databaseUrl, CINDER_LOGIN_ATTEMPTS: '1000' }, ['--workers', '2']);
+
+    const pids = await pidsAnswering(cluster.baseUrl, 2);
+    expect(pids.size).toBe(2);
+    expect(pids.has(cluster.child.pid ?? -1)).toBe(false);
+
+    // Two players, wherever the kernel put their sockets, play together.
+    const a = await registerPlayer(cluster.baseUrl);
+    const b = await registerPlayer(cluster.baseUrl);
+    const ada = await GameClient.connect(cluster.wsUrl);
+    const bo = await GameClient.connect(cluster.wsUrl);
+    await ada.ok('auth', { token: a.token });
+    await bo.ok('auth', { token: b.token });
+    await ada.ok('say', { text: 'one port, two workers' });
+    expect((await bo.event<{ text: string }>('said')).text).toBe('one port, two workers');
+    await ada.close();
+    await bo.close();
+
+    // A worker killed outright is replaced by the primary.
+    const [victim] = [...pids];
+    process.kill(victim ?? -1, 'SIGKILL');
+    const after = await pidsAnswering(cluster.baseUrl, 2);
+    expect(after.size).toBe(2);
+    expect(after.has(victim ?? -1)).toBe(false);
+
+    // SIGTERM to the primary: every worker shuts down gracefully, exit code 0.
+    expect(await cluster.stop()).toBe(0);
+    cluster = undefined;
+  });
+});
