@@ -21,6 +21,7 @@ import { JobScheduler, type JobDefinition } from './jobs/JobScheduler.ts';
 import type { GameContext } from './services/context.ts';
 import { evictLingering, releaseDeadWorkers } from './services/presence.ts';
 import { GameStateManager } from './state/GameStateManager.ts';
+import { meteredJob, meteredSocket, meteredSync, metricsText } from './metrics.ts';
 
 export interface ServerOptions {
   config: Config;
@@ -91,11 +92,15 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   registerAdminRoutes(app, ctx, config.adminToken, async () => {
     let report: unknown;
     await scheduler.runNow({ ...syncJob, run: async () => {
-      report = await gsm.syncDirty();
+      report = await meteredSync(() => gsm.syncDirty());
     } });
     return report;
   });
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(await readFile(STATUS_PAGE, 'utf8')));
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await metricsText();
+    return reply.type(contentType).send(body);
+  });
   const connectionDeps: ConnectionDeps = {
     ctx,
     fanout,
@@ -112,7 +117,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     failureOf: adapters.failureOf,
   };
   app.get('/ws', { websocket: true }, (socket, request) => {
-    const connection = new PlayerConnection(socket, connectionDeps, request.ip);
+    const connection = new PlayerConnection(meteredSocket(socket), connectionDeps, request.ip);
     connections.add(connection);
     socket.on('close', () => connections.delete(connection));
   });
@@ -126,7 +131,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     run: async () => {
       if (!syncBackoff.shouldRunAt(Date.now())) return;
       try {
-        const report = await gsm.syncDirty();
+        const report = await meteredSync(() => gsm.syncDirty());
         syncBackoff.succeeded();
         if (report.characters + report.inventories + report.equipment + report.ground > 0) log.debug({ report }, 'synced');
       } catch (error) {
@@ -146,9 +151,9 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     intervalMs: config.deadWorkerCleanupIntervalMs,
     run: () => releaseDeadWorkers(ctx, workerId, config.workerTimeoutMs),
   };
-  scheduler.start(syncJob);
-  scheduler.start(cleanupJob);
-  scheduler.start(deadWorkersJob);
+  scheduler.start(meteredJob(syncJob));
+  scheduler.start(meteredJob(cleanupJob));
+  scheduler.start(meteredJob(deadWorkersJob));
 
   // Each worker proves it is alive; when it stops (or is killed) its key expires and the
   // dead-worker job releases its players.
@@ -179,7 +184,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
       await scheduler.stop();
       await Promise.all([...connections].map((connection) => connection.shutdown()));
       await scheduler.runNow({ ...syncJob, run: async () => {
-        log.info({ report: await gsm.syncDirty() }, 'final sync done');
+        log.info({ report: await meteredSync(() => gsm.syncDirty()) }, 'final sync done');
       } });
       await gsm.deregisterWorker(workerId);
       await app.close();

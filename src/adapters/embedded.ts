@@ -2,6 +2,7 @@
 // in-process bus and locks. One process, nothing to install.
 import { join } from 'node:path';
 import { LocalBus } from './bus/LocalBus.ts';
+import { meteredSqlClient } from './durable/meteredSqlClient.ts';
 import { SqlDurableStore } from './durable/SqlDurableStore.ts';
 import { openPglite } from './durable/pgliteClient.ts';
 import { MemoryHotStore } from './hot/MemoryHotStore.ts';
@@ -10,7 +11,7 @@ import type { Adapters } from './Adapters.ts';
 
 /** `dataDir` undefined keeps PGlite in memory (tests); otherwise its files live in dataDir/pglite. */
 export async function openEmbeddedAdapters(dataDir: string | undefined): Promise<Adapters> {
-  const client = await openPglite(dataDir === undefined ? undefined : join(dataDir, 'pglite'));
+  const client = meteredSqlClient(await openPglite(dataDir === undefined ? undefined : join(dataDir, 'pglite')));
   return {
     hot: new MemoryHotStore(),
     durable: await SqlDurableStore.open(client),

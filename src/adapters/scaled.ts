@@ -3,6 +3,7 @@
 import type { Log } from '../log.ts';
 import type { Adapters } from './Adapters.ts';
 import { RedisBus } from './bus/RedisBus.ts';
+import { meteredSqlClient } from './durable/meteredSqlClient.ts';
 import { cameFromPostgres, isDurableStoreUnavailable, openPostgres } from './durable/pgClient.ts';
 import { SqlDurableStore } from './durable/SqlDurableStore.ts';
 import { isHotStoreUnavailable, RedisHotStore } from './hot/RedisHotStore.ts';
@@ -24,12 +25,12 @@ export async function openScaledAdapters(redisUrl: string, databaseUrl: string, 
   });
   const bus = await RedisBus.connect(redisUrl, options);
   const locks = await RedisLocks.connect(redisUrl, options);
-  const client = await openPostgres(databaseUrl, {
+  const client = meteredSqlClient(await openPostgres(databaseUrl, {
     max: poolSize,
     onIdleError: (error: Error) => {
       log.warn({ err: error }, 'PostgreSQL connection lost');
     },
-  });
+  }));
   return {
     hot,
     durable: await SqlDurableStore.open(client),

@@ -112,3 +112,17 @@ describe('disconnecting', () => {
     );
   });
 });
+
+describe('metrics', () => {
+  it('counts actions, errors and SQL statements for operators at /metrics', async () => {
+    const { client } = await joined((await registerPlayer(server.baseUrl)).token);
+    await client.ok('look');
+    await client.request('move', { direction: 'nowhere-at-all' });
+    const response = await fetch(`${server.baseUrl}/metrics`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toMatch(/^cinder_actions_total\{[^}]*type="look"[^}]*\} [1-9]/m);
+    expect(text).toMatch(/^cinder_errors_total\{[^}]*code="E_INVALID"[^}]*\} [1-9]/m);
+    expect(text).toMatch(/^cinder_sql_statements_total\S* [1-9]/m);
+  });
+});

@@ -1,0 +1,275 @@
+// Operator metrics, served by every worker at GET /metrics in Prometheus text (prom-client), in
+// embedded and scaled mode alike: actions by type, replies and errors by code, connected sockets,
+// batch syncs (runs, rows, duration) and SQL statements. Counters are per process: with several
+// workers, Prometheus scrapes each one and sums. Nothing here parses a frame fully: the action
+// type is read from the frame's first bytes when the client wrote it first, as clients do.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RawData } from 'ws';
+import type { ClientSocket } from './gateway/PlayerConnection.ts';
+import { actionSchemas } from './gateway/protocol.ts';
+import type { SyncReport } from './state/dirtySync.ts';
+
+/** The registry GET /metrics serves (one per process, shared by every server in it). */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+
+const actions = new Counter({
+  name: 'cinder_actions_total',
+  help: 'Client frames received, by action type ("invalid" when the frame names no known action).',
+  labelNames: ['type'] as const,
+  registers: [registry],
+});
+const replies = new Counter({
+  name: 'cinder_replies_total',
+  help: 'Replies sent to clients, ok or error.',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+const errors = new Counter({
+  name: 'cinder_errors_total',
+  help: 'Error replies sent to clients, by stable error code.',
+  labelNames: ['code'] as const,
+  registers: [registry],
+});
+const events = new Counter({
+  name: 'cinder_events_sent_total',
+  help: 'Event frames (not replies) sent to clients.',
+  registers: [registry],
+});
+const sockets = new Gauge({
+  name: 'cinder_connected_sockets',
+  help: 'WebSocket connections open on this worker (authenticated or not).',
+  registers: [registry],
+});
+const syncRuns = new Counter({
+  name: 'cinder_sync_runs_total',
+  help: 'Batch syncs of dirty state to the durable store: written (something was dirty), empty, or failed.',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+const syncRows = new Counter({
+  name: 'cinder_sync_rows_total',
+  help: 'Dirty entries written by batch syncs, by kind (one per character, inventory, equipment, ground location, unique item).',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+const syncDuration = new Histogram({
+  name: 'cinder_sync_duration_seconds',
+  help: 'Duration of batch syncs (claim dirty sets, read hot values, write one transaction), by result.',
+  labelNames: ['result'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+const jobRuns = new Counter({
+  name: 'cinder_job_runs_total',
+  help: 'Background job runs on this worker (the worker that won the tick), by job and result.',
+  labelNames: ['job', 'result'] as const,
+  registers: [registry],
+});
+const jobDuration = new Histogram({
+  name: 'cinder_job_duration_seconds',
+  help: 'Duration of background job runs on this worker, by job.',
+  labelNames: ['job'] as const,
+  buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+const sqlStatements = new Counter({
+  name: 'cinder_sql_statements_total',
+  help: 'SQL statements sent to the durable store, by statement name (sql.ts constant, BEGIN/COMMIT/ROLLBACK, script, other) and by operation (batch_sync or other).',
+  labelNames: ['statement', 'operation'] as const,
+  registers: [registry],
+});
+
+const sqlSeconds = new Histogram({
+  name: 'cinder_sql_statement_duration_seconds',
+  help: 'Time from sending a SQL statement to its result (BEGIN/COMMIT are counted, not timed), by statement and operation.',
+  labelNames: ['statement', 'operation'] as const,
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  registers: [registry],
+});
+
+// ── actions, replies, errors, sockets ─────────────────────────────────────────────
+
+const actionTypes = new Set<string>(Object.keys(actionSchemas));
+// Label children made once: the hot path then skips prom-client's label hashing.
+const byType = new Map([...actionTypes, 'invalid'].map((type) => [type, actions.labels(type)]));
+const okReplies = replies.labels('ok');
+const errorReplies = replies.labels('error');
+
+function actionCounter(type: string) {
+  const counter = byType.get(type);
+  if (counter === undefined) throw new Error(`no counter for action type ${type}`);
+  return counter;
+}
+const TYPE_PREFIX = Buffer.from('{"type":"');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+function textOf(raw: RawData): string {
+  if (Array.isArray(raw)) return Buffer.concat(raw).toString('utf8');
+  return Buffer.from(raw as ArrayBuffer).toString('utf8');
+}
+
+/**
+ * The action a frame names: from its first bytes when it starts with `{"type":"` (the first `type`
+ * key; JSON.parse would keep the last of duplicate keys), else by parsing it.
+ */
+export function actionTypeOf(raw: RawData): string {
+  if (Buffer.isBuffer(raw) && raw.length > TYPE_PREFIX.length && raw.compare(TYPE_PREFIX, 0, TYPE_PREFIX.length, 0, TYPE_PREFIX.length) === 0) {
+    const end = raw.indexOf(QUOTE, TYPE_PREFIX.length);
+    const escape = raw.indexOf(BACKSLASH, TYPE_PREFIX.length);
+    // A name with an escape in it (`\u006cook`) is left to the parser.
+    if (end > 0 && end - TYPE_PREFIX.length <= 64 && (escape < 0 || escape > end)) {
+      const type = raw.toString('latin1', TYPE_PREFIX.length, end);
+      return actionTypes.has(type) ? type : 'invalid';
+    }
+  }
+  try {
+    const parsed: unknown = JSON.parse(textOf(raw));
+    const type = typeof parsed === 'object' && parsed !== null && 'type' in parsed ? parsed.type : undefined;
+    return typeof type === 'string' && actionTypes.has(type) ? type : 'invalid';
+  } catch {
+    return 'invalid';
+  }
+}
+
+const OK_PREFIX = '{"type":"ok"';
+const ERROR_PREFIX = '{"type":"error"';
+const CODE_MARK = '"code":"';
+
+/** Counts one frame the server sends: a reply (ok, or error by code) or an event. */
+export function countSent(frame: string): void {
+  if (frame.startsWith(OK_PREFIX)) {
+    okReplies.inc();
+  } else if (frame.startsWith(ERROR_PREFIX)) {
+    errorReplies.inc();
+    const at = frame.indexOf(CODE_MARK);
+    const end = at < 0 ? -1 : frame.indexOf('"', at + CODE_MARK.length);
+    errors.inc({ code: end < 0 ? 'unknown' : frame.slice(at + CODE_MARK.length, end) });
+  } else {
+    events.inc();
+  }
+}
+
+type MessageListener = (raw: RawData, isBinary: boolean) => void;
+
+/** A client socket that counts what passes through it; the connection uses it as the socket itself. */
+class MeteredSocket implements ClientSocket {
+  constructor(private readonly socket: ClientSocket) {
+    sockets.inc();
+    socket.on('close', () => {
+      sockets.dec();
+    });
+  }
+
+  get readyState(): number {
+    return this.socket.readyState;
+  }
+
+  send(frame: string): void {
+    countSent(frame);
+    this.socket.send(frame);
+  }
+
+  close(code: number, reason: string): void {
+    this.socket.close(code, reason);
+  }
+
+  on(event: 'message', listener: MessageListener): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'message' | 'close' | 'error', listener: MessageListener | (() => void) | ((error: Error) => void)): unknown {
+    if (event === 'message') {
+      const onMessage = listener as MessageListener;
+      return this.socket.on('message', (raw, isBinary) => {
+        actionCounter(isBinary ? 'invalid' : actionTypeOf(raw)).inc();
+        onMessage(raw, isBinary);
+      });
+    }
+    if (event === 'close') return this.socket.on('close', listener as () => void);
+    return this.socket.on('error', listener as (error: Error) => void);
+  }
+}
+
+export function meteredSocket(socket: ClientSocket): ClientSocket {
+  return new MeteredSocket(socket);
+}
+
+// ── batch sync and SQL statements ──────────────────────────────────────────────
+
+// Statements sent while a batch sync runs in this process are labelled batch_sync. (An
+// AsyncLocalStorage would attribute them exactly, but on Node 20 it hooks every promise of the
+// process, a cost every action would pay; a forced sync or a character load that happens to run
+// during a batch sync is counted with it, which in steady state is rare.)
+let syncsRunning = 0;
+
+function operation(): string {
+  return syncsRunning > 0 ? 'batch_sync' : 'other';
+}
+
+export function countSqlStatement(statement: string): void {
+  sqlStatements.inc({ statement, operation: operation() });
+}
+
+/** Counts a statement and records how long it took, however it ended. */
+export async function timeSqlStatement<T>(statement: string, send: () => Promise<T>): Promise<T> {
+  const labels = { statement, operation: operation() };
+  sqlStatements.inc(labels);
+  const started = performance.now();
+  try {
+    return await send();
+  } finally {
+    sqlSeconds.observe(labels, (performance.now() - started) / 1000);
+  }
+}
+
+/** Runs one batch sync, recording its result, rows and duration; SQL statements sent meanwhile count as batch_sync. */
+export async function meteredSync(sync: () => Promise<SyncReport>): Promise<SyncReport> {
+  const started = performance.now();
+  const seconds = () => (performance.now() - started) / 1000;
+  let report: SyncReport;
+  syncsRunning++;
+  try {
+    report = await sync();
+  } catch (error) {
+    syncRuns.inc({ result: 'failed' });
+    syncDuration.observe({ result: 'failed' }, seconds());
+    throw error;
+  } finally {
+    syncsRunning--;
+  }
+  const result = Object.values(report).some((count) => count > 0) ? 'written' : 'empty';
+  syncRuns.inc({ result });
+  syncDuration.observe({ result }, seconds());
+  syncRows.inc({ kind: 'characters' }, report.characters);
+  syncRows.inc({ kind: 'inventories' }, report.inventories);
+  syncRows.inc({ kind: 'equipment' }, report.equipment);
+  syncRows.inc({ kind: 'ground' }, report.ground);
+  syncRows.inc({ kind: 'unique_items' }, report.uniqueItems);
+  return report;
+}
+
+/** A background job whose runs are counted and timed (the job's own name labels them). */
+export function meteredJob<T extends { name: string; run: () => Promise<unknown> }>(job: T): T {
+  return {
+    ...job,
+    run: async () => {
+      const started = performance.now();
+      try {
+        const result = await job.run();
+        jobRuns.inc({ job: job.name, result: 'ok' });
+        return result;
+      } catch (error) {
+        jobRuns.inc({ job: job.name, result: 'failed' });
+        throw error;
+      } finally {
+        jobDuration.observe({ job: job.name }, (performance.now() - started) / 1000);
+      }
+    },
+  };
+}
+
+/** The Prometheus text exposition of every metric, and its content type. */
+export async function metricsText(): Promise<{ contentType: string; body: string }> {
+  return { contentType: registry.contentType, body: await registry.metrics() };
+}
