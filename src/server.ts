@@ -17,7 +17,7 @@ import { registerHttpRoutes } from './gateway/http.ts';
 import { LocalFanout } from './gateway/LocalFanout.ts';
 import { PlayerConnection, type ConnectionDeps } from './gateway/PlayerConnection.ts';
 import { Backoff, SYNC_BACKOFF } from './jobs/Backoff.ts';
-import { JobScheduler, type JobDefinition } from './jobs/JobScheduler.ts';
+import { JobScheduler, LeaseBusyError, type JobDefinition } from './jobs/JobScheduler.ts';
 import type { GameContext } from './services/context.ts';
 import { evictLingering, releaseDeadWorkers } from './services/presence.ts';
 import { GameStateManager } from './state/GameStateManager.ts';
@@ -183,9 +183,17 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
       clearInterval(heartbeat);
       await scheduler.stop();
       await Promise.all([...connections].map((connection) => connection.shutdown()));
-      await scheduler.runNow({ ...syncJob, run: async () => {
-        log.info({ report: await meteredSync(() => gsm.syncDirty()) }, 'final sync done');
-      } });
+      try {
+        await scheduler.runNow({ ...syncJob, run: async () => {
+          log.info({ report: await meteredSync(() => gsm.syncDirty()) }, 'final sync done');
+        } });
+      } catch (error) {
+        // Another worker's sync holds the lease, or PostgreSQL is away: what is still dirty
+        // stays marked in the shared hot store for the next sync. (Embedded mode never gets
+        // here: its hot store dies with the process, so a failure there must fail the exit.)
+        if (!(error instanceof LeaseBusyError) && adapters.failureOf(error) !== 'durable') throw error;
+        log.warn({ err: error }, 'final sync not run here; dirty state stays marked for the next sync');
+      }
       await gsm.deregisterWorker(workerId);
       await app.close();
       await closeAdapters(adapters);

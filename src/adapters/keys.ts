@@ -11,8 +11,11 @@ export const keys = {
   locationPlayers: (locationId: string) => `location:${locationId}:players`,
   ground: (locationId: string) => `ground:${locationId}`,
   presenceOnline: () => 'presence:online',
-  /** Characters present in the world, connected or lingering: what the cleanup job scans. */
-  presenceInWorld: () => 'presence:in_world',
+  /**
+   * Characters disconnected but still in the world: all the cleanup job reads, so its cost
+   * follows the number of lingering characters, not of everyone online.
+   */
+  presenceLingering: () => 'presence:lingering',
   /** A live worker's heartbeat hash; it expires when the worker stops refreshing it. */
   worker: (workerId: string) => `worker:${workerId}`,
   /** Every worker that registered and has not been cleaned up: how dead ones are found. */

@@ -11,6 +11,9 @@ export interface JobDefinition {
   run: () => Promise<unknown>;
 }
 
+/** runNow gave up: another worker kept the job's running lease. */
+export class LeaseBusyError extends Error {}
+
 export class JobScheduler {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly running = new Set<Promise<boolean>>();
@@ -83,7 +86,7 @@ export class JobScheduler {
       }
       await new Promise((resolve) => setTimeout(resolve, retryMs));
     }
-    throw new Error(`${job.name} stayed busy on another worker; not run`);
+    throw new LeaseBusyError(`${job.name} stayed busy on another worker; not run`);
   }
 
   /** Stops scheduling and waits for runs in progress. */

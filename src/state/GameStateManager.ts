@@ -103,7 +103,7 @@ export class GameStateManager {
     if (!player) throw new GameError('E_CONFLICT', 'The character left the world while connecting; try again.');
     await this.hot.sadd(keys.locationPlayers(player.character.locationId), [id]);
     await this.hot.sadd(keys.presenceOnline(), [id]);
-    await this.hot.sadd(keys.presenceInWorld(), [id]);
+    await this.hot.srem(keys.presenceLingering(), [id]);
     await this.hot.sadd(keys.workerPlayers(session.workerId), [id]);
     return { player, lingering };
   }
@@ -149,6 +149,7 @@ export class GameStateManager {
       ],
       srem: [{ key: keys.presenceOnline(), member: id }],
       sadd: [
+        { key: keys.presenceLingering(), member: id },
         { key: keys.dirty('position'), member: id },
         { key: keys.dirty('inventory'), member: id },
         { key: keys.dirty('equipment'), member: id },
@@ -213,7 +214,10 @@ export class GameStateManager {
         ],
         srem: [{ key: keys.presenceOnline(), member: String(id) }],
         // Marked dirty so that a failed forced sync below is still written by the next batch.
-        sadd: [{ key: keys.dirty('position'), member: String(id) }],
+        sadd: [
+          { key: keys.presenceLingering(), member: String(id) },
+          { key: keys.dirty('position'), member: String(id) },
+        ],
       });
       if (!result.ok) continue;
       const player = await this.readPlayer(id);
@@ -233,18 +237,19 @@ export class GameStateManager {
    * them. A character who reconnects meanwhile is left alone (the guard on `connected`).
    */
   async evictLingering(lingerMs: number): Promise<{ id: number; name: string; locationId: string }[]> {
-    const ids = (await this.hot.smembers(keys.presenceInWorld())).map(Number);
+    const ids = (await this.hot.smembers(keys.presenceLingering())).map(Number);
     const hashes = await this.hot.hgetallMany(ids.map((id) => keys.player(id)));
     const evicted: { id: number; name: string; locationId: string }[] = [];
     for (const [index, id] of ids.entries()) {
       const fields = hashes[index] ?? {};
       const character = decodeCharacter(id, fields);
-      if (!character) {
-        await this.hot.srem(keys.presenceInWorld(), [String(id)]);
+      if (!character || fields.connected === '1') {
+        // Gone already, or back: nothing to wait for.
+        await this.hot.srem(keys.presenceLingering(), [String(id)]);
         continue;
       }
       const since = Number(fields.disconnected_at);
-      if (fields.connected !== '0' || !since || since + lingerMs > this.now()) continue;
+      if (!since || since + lingerMs > this.now()) continue;
       await this.syncPlayer(id);
       const player = await this.readPlayer(id);
       const uniqueIds = player ? uniqueIdsOf(player) : [];
@@ -255,7 +260,7 @@ export class GameStateManager {
         ],
         srem: [
           { key: keys.locationPlayers(character.locationId), member: String(id) },
-          { key: keys.presenceInWorld(), member: String(id) },
+          { key: keys.presenceLingering(), member: String(id) },
         ],
         del: [keys.player(id), keys.inventory(id), keys.equipment(id), keys.cooldowns(id), ...uniqueIds.map(keys.uniqueItem)],
       });

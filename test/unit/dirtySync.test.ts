@@ -354,10 +354,12 @@ describe('evictLingering', () => {
     // A change after the disconnect sync (e.g. loot taken from a lingering body) must still be saved.
     await drop(player.id, 2, 10);
 
+    // Only disconnected characters are on the list the cleanup job reads.
+    expect(await hot.smembers(keys.presenceLingering())).toEqual([String(player.id)]);
     const evicted = await gsm.evictLingering(0);
     expect(evicted).toEqual([{ id: player.id, name: player.name, locationId: placeA }]);
     expect(await hot.smembers(keys.locationPlayers(placeA))).not.toContain(String(player.id));
-    expect(await hot.smembers(keys.presenceInWorld())).not.toContain(String(player.id));
+    expect(await hot.smembers(keys.presenceLingering())).not.toContain(String(player.id));
     expect(await gsm.playersIn(placeA)).toEqual([]);
     expect(await gsm.readPlayer(player.id)).toBeNull();
     expect(await hot.exists(keys.uniqueItem(player.pipeId))).toBe(false);
