@@ -7,7 +7,6 @@ import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { DurableStore, SyncBatch } from '../../src/adapters/durable/DurableStore.ts';
 import { openPostgres } from '../../src/adapters/durable/pgClient.ts';
 import { SqlDurableStore } from '../../src/adapters/durable/SqlDurableStore.ts';
 import { closeRedis, connectRedis, RedisHotStore } from '../../src/adapters/hot/RedisHotStore.ts';
@@ -20,6 +19,7 @@ import type { GroundItem, InventoryEntry } from '../../src/domain/model.ts';
 import { GameStateManager } from '../../src/state/GameStateManager.ts';
 import type { PlayerRead } from '../../src/state/playerRead.ts';
 import { createDatabase } from '../support/services/postgresServer.ts';
+import { HookedDurable } from '../support/hookedDurable.ts';
 
 const CONTENT_DIR = fileURLToPath(new URL('../../content/ashlands', import.meta.url));
 /** A Redis database index no other test uses, flushed before each test. */
@@ -31,70 +31,6 @@ function requiredEnv(name: 'REDIS_URL' | 'DATABASE_URL'): string {
   return value;
 }
 
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-}
-
-function deferred(): Deferred {
-  let resolve: () => void = () => undefined;
-  const promise = new Promise<void>((done) => {
-    resolve = done;
-  });
-  return { promise, resolve };
-}
-
-/** The real durable store, with a one-shot hook that runs inside the next writeBatch, before the write. */
-class HookedDurable implements DurableStore {
-  private beforeWrite: (() => Promise<void>) | null = null;
-  writes = 0;
-
-  constructor(private readonly inner: DurableStore) {}
-
-  createAccount(...args: Parameters<DurableStore['createAccount']>) {
-    return this.inner.createAccount(...args);
-  }
-
-  findAccount(username: string) {
-    return this.inner.findAccount(username);
-  }
-
-  loadCharacter(characterId: number) {
-    return this.inner.loadCharacter(characterId);
-  }
-
-  loadGround() {
-    return this.inner.loadGround();
-  }
-
-  sharedSecret(name: string, configured: string | undefined) {
-    return this.inner.sharedSecret(name, configured);
-  }
-
-  async writeBatch(batch: SyncBatch): Promise<void> {
-    this.writes += 1;
-    const hook = this.beforeWrite;
-    this.beforeWrite = null;
-    if (hook) await hook();
-    await this.inner.writeBatch(batch);
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /** The next writeBatch waits until released (then fails if asked); `entered` resolves once it waits. */
-  pauseNextWrite({ fail = false } = {}): { entered: Promise<void>; release: () => void } {
-    const entered = deferred();
-    const gate = deferred();
-    this.beforeWrite = async () => {
-      entered.resolve();
-      await gate.promise;
-      if (fail) throw new Error('database unreachable');
-    };
-    return { entered: entered.promise, release: gate.resolve };
-  }
-}
 
 let catalog: Catalog;
 let databaseName: string;

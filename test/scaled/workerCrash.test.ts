@@ -14,6 +14,7 @@ import { registerPlayer } from '../support/accounts.ts';
 import { GameClient, type ServerMessage } from '../support/GameClient.ts';
 import { ADMIN_TOKEN, startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
 import type { ServerProcess } from '../support/serverProcess.ts';
+import { seededRng } from '../../src/domain/rng.ts';
 
 // ── what a player holds, as replies show it ──────────────────────────────────────────────────
 
@@ -123,18 +124,6 @@ interface Acked {
   held: Held;
 }
 
-/** A small deterministic generator (mulberry32), so each player's choices repeat from run to run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 class Player {
   client!: GameClient;
   held: Held = { locationId: '', inventory: [], equipment: {} };
@@ -154,7 +143,7 @@ class Player {
     readonly token: string,
     seed: number,
   ) {
-    this.random = seeded(seed);
+    this.random = seededRng(seed);
   }
 
   static async register(label: string, worker: ServerProcess, seed: number): Promise<Player> {

@@ -3,7 +3,6 @@
 // in-memory PGlite; the durable store is wrapped only to pause or fail writeBatch on cue.
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { DurableStore, SyncBatch } from '../../src/adapters/durable/DurableStore.ts';
 import { openPglite } from '../../src/adapters/durable/pgliteClient.ts';
 import { SqlDurableStore } from '../../src/adapters/durable/SqlDurableStore.ts';
 import { MemoryHotStore } from '../../src/adapters/hot/MemoryHotStore.ts';
@@ -13,78 +12,11 @@ import { loadContent } from '../../src/content/loader.ts';
 import type { CharacterSnapshot, GroundItem, InventoryEntry } from '../../src/domain/model.ts';
 import { GameStateManager } from '../../src/state/GameStateManager.ts';
 import type { PlayerRead } from '../../src/state/playerRead.ts';
+import { HookedDurable } from '../support/hookedDurable.ts';
 
 const CONTENT_DIR = fileURLToPath(new URL('../../content/ashlands', import.meta.url));
 const T0 = 1_790_000_000_000;
 
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-}
-
-function deferred(): Deferred {
-  let resolve: () => void = () => undefined;
-  const promise = new Promise<void>((done) => {
-    resolve = done;
-  });
-  return { promise, resolve };
-}
-
-/** The real durable store, with a one-shot hook that runs inside the next writeBatch, before the write. */
-class HookedDurable implements DurableStore {
-  beforeWrite: (() => Promise<void>) | null = null;
-  writes = 0;
-
-  constructor(private readonly inner: DurableStore) {}
-
-  createAccount(...args: Parameters<DurableStore['createAccount']>) {
-    return this.inner.createAccount(...args);
-  }
-
-  findAccount(username: string) {
-    return this.inner.findAccount(username);
-  }
-
-  loadCharacter(characterId: number) {
-    return this.inner.loadCharacter(characterId);
-  }
-
-  loadGround() {
-    return this.inner.loadGround();
-  }
-
-  sharedSecret(name: string, configured: string | undefined) {
-    return this.inner.sharedSecret(name, configured);
-  }
-
-  async writeBatch(batch: SyncBatch): Promise<void> {
-    this.writes += 1;
-    const hook = this.beforeWrite;
-    this.beforeWrite = null;
-    if (hook) await hook();
-    await this.inner.writeBatch(batch);
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /** The next writeBatch waits until released (then fails if asked); `entered` resolves when it is waiting. */
-  pauseNextWrite({ fail = false } = {}): { entered: Promise<void>; release: () => void } {
-    const entered = deferred();
-    const gate = deferred();
-    this.beforeWrite = async () => {
-      entered.resolve();
-      await gate.promise;
-      if (fail) throw new Error('database unreachable');
-    };
-    return { entered: entered.promise, release: gate.resolve };
-  }
-
-  failNextWrite(): void {
-    this.beforeWrite = () => Promise.reject(new Error('database unreachable'));
-  }
-}
 
 let catalog: Catalog;
 let sqlStore: SqlDurableStore;

@@ -1,0 +1,71 @@
+// The real durable store with a one-shot hook inside the next writeBatch, before the write:
+// lets a test pause a sync mid-write (or fail it) and act meanwhile.
+import type { DurableStore, SyncBatch } from '../../src/adapters/durable/DurableStore.ts';
+
+export interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+}
+
+export function deferred(): Deferred {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}
+
+export class HookedDurable implements DurableStore {
+  beforeWrite: (() => Promise<void>) | null = null;
+  writes = 0;
+
+  constructor(private readonly inner: DurableStore) {}
+
+  createAccount(...args: Parameters<DurableStore['createAccount']>) {
+    return this.inner.createAccount(...args);
+  }
+
+  findAccount(username: string) {
+    return this.inner.findAccount(username);
+  }
+
+  loadCharacter(characterId: number) {
+    return this.inner.loadCharacter(characterId);
+  }
+
+  loadGround() {
+    return this.inner.loadGround();
+  }
+
+  sharedSecret(name: string, configured: string | undefined) {
+    return this.inner.sharedSecret(name, configured);
+  }
+
+  async writeBatch(batch: SyncBatch): Promise<void> {
+    this.writes += 1;
+    const hook = this.beforeWrite;
+    this.beforeWrite = null;
+    if (hook) await hook();
+    await this.inner.writeBatch(batch);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** The next writeBatch waits until released (then fails if asked); `entered` resolves once it waits. */
+  pauseNextWrite({ fail = false } = {}): { entered: Promise<void>; release: () => void } {
+    const entered = deferred();
+    const gate = deferred();
+    this.beforeWrite = async () => {
+      entered.resolve();
+      await gate.promise;
+      if (fail) throw new Error('database unreachable');
+    };
+    return { entered: entered.promise, release: gate.resolve };
+  }
+
+  failNextWrite(): void {
+    this.beforeWrite = () => Promise.reject(new Error('database unreachable'));
+  }
+}
