@@ -10,31 +10,7 @@ import { GameClient } from '../support/GameClient.ts';
 import { ADMIN_TOKEN, startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
 import type { ServerProcess } from '../support/serverProcess.ts';
 import type { PostgresServerHandle } from '../support/services/postgresServer.ts';
-
-interface Slot {
-  slot: number;
-  itemId: string;
-  qty: number;
-  uniqueItemId?: string;
-}
-
-interface Worn {
-  itemId: string;
-  uniqueItemId?: string;
-}
-
-interface Held {
-  locationId: string;
-  inventory: Slot[];
-  equipment: Record<string, Worn>;
-}
-
-interface GroundSeen {
-  id: string;
-  itemId: string;
-  qty: number;
-  uniqueItemId?: string;
-}
+import { normalInventory, normalEquipment, until, type Slot, type Worn, type Held, type GroundSeen } from '../support/heldState.ts';
 
 interface ReplyData {
   self?: { locationId: string };
@@ -54,36 +30,10 @@ const WAY: Record<string, { direction: string; to: string }> = {
 /** Longer than the 400 ms move cooldown of the Ashlands, so that no move is refused for it. */
 const MOVE_SPACING_MS = 600;
 
-function slotView(item: Slot): Slot {
-  return { slot: item.slot, itemId: item.itemId, qty: item.qty, ...(item.uniqueItemId === undefined ? {} : { uniqueItemId: item.uniqueItemId }) };
-}
-
-function wornView(item: Worn): Worn {
-  return { itemId: item.itemId, ...(item.uniqueItemId === undefined ? {} : { uniqueItemId: item.uniqueItemId }) };
-}
-
-function normalInventory(items: Slot[]): Slot[] {
-  return items.map(slotView).sort((a, b) => a.slot - b.slot);
-}
-
-function normalEquipment(equipment: Record<string, Worn | undefined>): Record<string, Worn> {
-  const entries = Object.entries(equipment).flatMap(([slot, worn]) => (worn ? [[slot, wornView(worn)] as const] : []));
-  return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
-}
-
 function groundView(items: GroundSeen[]): GroundSeen[] {
   return items
     .map((item) => ({ id: item.id, itemId: item.itemId, qty: item.qty, ...(item.uniqueItemId === undefined ? {} : { uniqueItemId: item.uniqueItemId }) }))
     .sort((a, b) => (a.id < b.id ? -1 : 1));
-}
-
-/** Polls `condition` every 50 ms; fails naming `what` after `timeoutMs`. */
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /**

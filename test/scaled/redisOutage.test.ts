@@ -10,6 +10,7 @@ import { GameClient, type Reply } from '../support/GameClient.ts';
 import { startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
 import type { ServerProcess } from '../support/serverProcess.ts';
 import { slotOf, type ItemSlot, type PlayView } from '../support/views.ts';
+import { until } from '../support/heldState.ts';
 
 const SQUARE = 'emberwell-square';
 const MARKET = 'scrap-market';
@@ -25,15 +26,6 @@ interface Joined {
   id: number;
   worker: number;
   client: GameClient;
-}
-
-/** Polls `condition` every 50 ms; fails naming `what` after `timeoutMs`. */
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 let world: ScaledWorld;

@@ -15,33 +15,9 @@ import { GameClient, type ServerMessage } from '../support/GameClient.ts';
 import { ADMIN_TOKEN, startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
 import type { ServerProcess } from '../support/serverProcess.ts';
 import { seededRng } from '../../src/domain/rng.ts';
+import { slotView, wornView, normalInventory, normalEquipment, until, type Slot, type Worn, type Held, type GroundSeen } from '../support/heldState.ts';
 
-// ── what a player holds, as replies show it ──────────────────────────────────────────────────
-
-interface Slot {
-  slot: number;
-  itemId: string;
-  qty: number;
-  uniqueItemId?: string;
-}
-
-interface Worn {
-  itemId: string;
-  uniqueItemId?: string;
-}
-
-interface Held {
-  locationId: string;
-  inventory: Slot[];
-  equipment: Record<string, Worn>;
-}
-
-interface GroundSeen {
-  id: string;
-  itemId: string;
-  qty: number;
-  uniqueItemId?: string;
-}
+// ── what replies carry ──────────────────────────────────────────────────────────────────────
 
 interface ReplyData {
   self?: { id: number; locationId: string };
@@ -67,23 +43,6 @@ const INVENTORY_SLOTS = 28;
 const EXPECTED_REFUSALS = new Set(['E_ITEM_GONE', 'E_TOO_HEAVY', 'E_INVENTORY_FULL']);
 /** Longer than the 400 ms move cooldown of the Ashlands, so that no move is refused for it. */
 const MOVE_SPACING_MS = 600;
-
-function slotView(item: Slot): Slot {
-  return { slot: item.slot, itemId: item.itemId, qty: item.qty, ...(item.uniqueItemId === undefined ? {} : { uniqueItemId: item.uniqueItemId }) };
-}
-
-function wornView(item: Worn): Worn {
-  return { itemId: item.itemId, ...(item.uniqueItemId === undefined ? {} : { uniqueItemId: item.uniqueItemId }) };
-}
-
-function normalEquipment(equipment: Record<string, Worn | undefined>): Record<string, Worn> {
-  const entries = Object.entries(equipment).flatMap(([slot, worn]) => (worn ? [[slot, wornView(worn)] as const] : []));
-  return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
-}
-
-function normalInventory(items: Slot[]): Slot[] {
-  return items.map(slotView).sort((a, b) => a.slot - b.slot);
-}
 
 /** `held` with `entry` added as the server's planAdd places it: top up stacks, then the lowest free slots. */
 function withAdded(held: Held, entry: { itemId: string; qty: number; uniqueItemId?: string }): Held {
@@ -270,15 +229,6 @@ class Player {
 }
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────────────
-
-/** Polls `condition` every 20 ms; fails naming `what` after `timeoutMs`. */
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 function workerAt(index: number): ServerProcess {
   const worker = world.workers[index];
