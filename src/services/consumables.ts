@@ -1,7 +1,7 @@
 // Using a consumable: one unit is spent, its effects apply up to the player's maxima.
 import { GameError } from '../errors.ts';
 import type { GameContext } from './context.ts';
-import { requirePlayer } from './players.ts';
+import { requireBelongings, requirePlayer } from './players.ts';
 import { withRetry } from './retry.ts';
 import { belongingsView, selfView } from './views.ts';
 import { currentVitals } from './vitals.ts';
@@ -24,10 +24,10 @@ export function use(ctx: GameContext, characterId: number, slot: number) {
     const result = await ctx.gsm.consumeItem(player, slot, remaining, { hp, stamina, vitalsAt: now });
     if (!result.ok) throw new GameError('E_CONFLICT');
 
-    const after = await requirePlayer(ctx, characterId);
+    const after = await requireBelongings(ctx, characterId);
     return {
-      self: selfView(ctx, after, now),
-      ...(await belongingsView(ctx, after)),
+      self: selfView(ctx, after.player, now),
+      ...belongingsView(ctx, after),
       used: { itemId: template.id, name: template.name },
       healed: Math.floor(hp) - Math.floor(before.hp),
       restored: Math.floor(stamina) - Math.floor(before.stamina),

@@ -3,7 +3,7 @@ import type { EquipSlot } from '../content/schema.ts';
 import { firstFreeSlot } from '../domain/inventory.ts';
 import { GameError } from '../errors.ts';
 import type { GameContext } from './context.ts';
-import { requirePlayer } from './players.ts';
+import { requireBelongings, requirePlayer } from './players.ts';
 import { withRetry } from './retry.ts';
 import { belongingsView, selfView } from './views.ts';
 
@@ -35,6 +35,6 @@ export function unequip(ctx: GameContext, characterId: number, equipSlot: EquipS
 }
 
 async function belongingsReply(ctx: GameContext, characterId: number) {
-  const after = await requirePlayer(ctx, characterId);
-  return { self: selfView(ctx, after, ctx.now()), ...(await belongingsView(ctx, after)) };
+  const after = await requireBelongings(ctx, characterId);
+  return { self: selfView(ctx, after.player, ctx.now()), ...belongingsView(ctx, after) };
 }

@@ -5,7 +5,7 @@ import { rollLoot } from '../domain/loot.ts';
 import type { GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
 import { GameError } from '../errors.ts';
 import type { GameContext } from './context.ts';
-import { publicPlayer, requirePlayer } from './players.ts';
+import { publicPlayer, requireBelongings, requirePlayer } from './players.ts';
 import { withRetry } from './retry.ts';
 import { belongingsView, cooldownField, groundView, selfView } from './views.ts';
 import { currentVitals } from './vitals.ts';
@@ -58,10 +58,10 @@ export function interact(ctx: GameContext, characterId: number, interactableId: 
     const who = publicPlayer(player);
     ctx.events.toLocation(location.id, 'player_searched', { player: who, interactable: { id: thing.id, name: thing.name } }, characterId);
     for (const item of groundView(ctx, spilled)) ctx.events.toLocation(location.id, 'item_dropped', { player: who, item }, characterId);
-    const after = await requirePlayer(ctx, characterId);
+    const after = await requireBelongings(ctx, characterId);
     return {
-      self: selfView(ctx, after, now),
-      ...(await belongingsView(ctx, after)),
+      self: selfView(ctx, after.player, now),
+      ...belongingsView(ctx, after),
       found: found.map((entry) => ({ itemId: entry.itemId, name: ctx.catalog.items.get(entry.itemId)?.name ?? entry.itemId, qty: entry.qty })),
       spilled: groundView(ctx, spilled),
       readyInMs: readyAt - now,

@@ -3,13 +3,13 @@ import { planAdd } from '../domain/inventory.ts';
 import type { GroundItem } from '../domain/model.ts';
 import { GameError } from '../errors.ts';
 import type { GameContext } from './context.ts';
-import { publicPlayer, refuse, requirePlayer } from './players.ts';
+import { publicPlayer, refuse, requireBelongings, requirePlayer } from './players.ts';
 import { withRetry } from './retry.ts';
 import { belongingsView, groundView, selfView } from './views.ts';
 
 export async function showInventory(ctx: GameContext, characterId: number) {
-  const player = await requirePlayer(ctx, characterId);
-  return { self: selfView(ctx, player, ctx.now()), ...(await belongingsView(ctx, player)) };
+  const belongings = await requireBelongings(ctx, characterId);
+  return { self: selfView(ctx, belongings.player, ctx.now()), ...belongingsView(ctx, belongings) };
 }
 
 export function pickup(ctx: GameContext, characterId: number, groundItemId: string) {
@@ -61,6 +61,6 @@ export function drop(ctx: GameContext, characterId: number, slot: number, qty?: 
 }
 
 async function inventoryReply(ctx: GameContext, characterId: number, ground: GroundItem[]) {
-  const after = await requirePlayer(ctx, characterId);
-  return { self: selfView(ctx, after, ctx.now()), ...(await belongingsView(ctx, after)), ground: groundView(ctx, ground) };
+  const after = await requireBelongings(ctx, characterId);
+  return { self: selfView(ctx, after.player, ctx.now()), ...belongingsView(ctx, after), ground: groundView(ctx, ground) };
 }

@@ -2,15 +2,15 @@
 import type { Direction } from '../content/schema.ts';
 import { GameError } from '../errors.ts';
 import type { GameContext } from './context.ts';
-import { publicPlayer, requirePlayer } from './players.ts';
+import { publicPlayer, requirePlayer, requireSurroundings } from './players.ts';
 import { withRetry } from './retry.ts';
 import { locationView, selfView } from './views.ts';
 import { currentVitals } from './vitals.ts';
 
 export async function look(ctx: GameContext, characterId: number) {
-  const player = await requirePlayer(ctx, characterId);
+  const surroundings = await requireSurroundings(ctx, characterId);
   const now = ctx.now();
-  return { self: selfView(ctx, player, now), location: await locationView(ctx, player, now) };
+  return { self: selfView(ctx, surroundings.player, now), location: locationView(ctx, surroundings, now) };
 }
 
 export function move(ctx: GameContext, characterId: number, direction: Direction) {

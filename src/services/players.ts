@@ -1,12 +1,31 @@
 // Reading the acting player, who must be in the world.
 import { GameError } from '../errors.ts';
+import type { BelongingsRead, SurroundingsRead } from '../state/GameStateManager.ts';
 import type { PlayerRead } from '../state/playerRead.ts';
 import type { GameContext } from './context.ts';
 
 export async function requirePlayer(ctx: GameContext, characterId: number): Promise<PlayerRead> {
   const player = await ctx.gsm.readPlayer(characterId);
-  if (!player) throw new GameError('E_UNAUTHENTICATED', 'Your character is not in the world; reconnect.');
-  return player;
+  return present(player);
+}
+
+/** The acting player with their unique items' wear: what an inventory reply shows. */
+export async function requireBelongings(ctx: GameContext, characterId: number): Promise<BelongingsRead> {
+  return present(await ctx.gsm.readBelongings(characterId));
+}
+
+/** The acting player with their location as they see it: what a look shows. */
+export async function requireSurroundings(ctx: GameContext, characterId: number): Promise<SurroundingsRead> {
+  return present(await ctx.gsm.readSurroundings(characterId));
+}
+
+function present<T>(read: T | null): T {
+  if (read === null) throw notInWorld();
+  return read;
+}
+
+function notInWorld(): GameError {
+  return new GameError('E_UNAUTHENTICATED', 'Your character is not in the world; reconnect.');
 }
 
 export function publicPlayer(player: PlayerRead) {

@@ -3,7 +3,7 @@
 import type { EquipSlot } from '../content/schema.ts';
 import { carriedWeight } from '../domain/inventory.ts';
 import type { GroundItem, UniqueItem } from '../domain/model.ts';
-import { uniqueIdsOf } from '../state/GameStateManager.ts';
+import type { BelongingsRead, SurroundingsRead } from '../state/GameStateManager.ts';
 import type { PlayerRead } from '../state/playerRead.ts';
 import type { GameContext } from './context.ts';
 import { currentVitals } from './vitals.ts';
@@ -55,9 +55,8 @@ export function selfView(ctx: GameContext, player: PlayerRead, now: number) {
   };
 }
 
-/** Inventory and equipment, with the wear of unique items (one extra read). */
-export async function belongingsView(ctx: GameContext, player: PlayerRead) {
-  const uniques = await ctx.gsm.uniqueItems(uniqueIdsOf(player));
+/** Inventory and equipment, with the wear of unique items. */
+export function belongingsView(ctx: GameContext, { player, uniques }: BelongingsRead) {
   return {
     inventory: {
       slots: ctx.catalog.rules.inventorySlots,
@@ -87,15 +86,10 @@ export function cooldownField(locationId: string, interactableId: string): strin
   return `${locationId}/${interactableId}`;
 }
 
-export async function locationView(ctx: GameContext, player: PlayerRead, now: number) {
+export function locationView(ctx: GameContext, { player, players, ground, cooldowns }: SurroundingsRead, now: number) {
   const { locationId, id } = player.character;
   const location = ctx.catalog.locations.get(locationId);
   if (!location) throw new Error(`character ${id} is in unknown location ${locationId}`);
-  const [players, ground, cooldowns] = await Promise.all([
-    ctx.gsm.playersIn(locationId),
-    ctx.gsm.groundAt(locationId),
-    ctx.gsm.cooldowns(id),
-  ]);
   return {
     id: location.id,
     name: location.name,

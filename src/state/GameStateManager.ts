@@ -4,6 +4,7 @@ import type { Catalog } from '../content/catalog.ts';
 import type { EquipSlot } from '../content/schema.ts';
 import type { AccountRecord, DurableStore, NewCharacter, StartingKit } from '../adapters/durable/DurableStore.ts';
 import type { HotStore } from '../adapters/hot/HotStore.ts';
+import type { KeyPattern } from '../adapters/hot/readView.ts';
 import type { HotTransaction } from '../adapters/hot/transaction.ts';
 import { keys } from '../adapters/keys.ts';
 import type { CharacterSnapshot, EquippedItem, GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
@@ -22,6 +23,20 @@ export interface PlayerSummary {
   id: number;
   name: string;
   connected: boolean;
+}
+
+/** The acting player with the wear of the unique items they carry or wear. */
+export interface BelongingsRead {
+  player: PlayerRead;
+  uniques: Map<string, UniqueItem>;
+}
+
+/** The acting player with what a look shows: who else is here, the ground and their cooldowns. */
+export interface SurroundingsRead {
+  player: PlayerRead;
+  players: PlayerSummary[];
+  ground: Map<string, GroundRead>;
+  cooldowns: Record<string, string>;
 }
 
 export interface Session {
@@ -280,6 +295,44 @@ export class GameStateManager {
     return toPlayerRead(characterId, fields ?? {}, inventory ?? {}, equipment ?? {});
   }
 
+  /** The player and their unique items' wear, in one round trip. */
+  async readBelongings(characterId: number): Promise<BelongingsRead | null> {
+    const view = await this.hot.readView({
+      hashes: [keys.player(characterId), keys.inventory(characterId), keys.equipment(characterId)],
+      refs: { from: [1, 2], property: 'unique_item_id', hash: keyPattern(keys.uniqueItem) },
+    });
+    const [fields = {}, inventory = {}, equipment = {}] = view.hashes;
+    const player = toPlayerRead(characterId, fields, inventory, equipment);
+    if (!player) return null;
+    const uniques = new Map<string, UniqueItem>();
+    for (const [id, hash] of view.refs) {
+      const item = decodeUniqueItem(id, hash);
+      if (item) uniques.set(id, item);
+    }
+    return { player, uniques };
+  }
+
+  /** The player and their location as they see it, in one round trip. */
+  async readSurroundings(characterId: number): Promise<SurroundingsRead | null> {
+    const view = await this.hot.readView({
+      hashes: [keys.player(characterId), keys.inventory(characterId), keys.equipment(characterId), keys.cooldowns(characterId)],
+      place: {
+        field: 'location_id',
+        hashes: [keyPattern(keys.ground)],
+        members: { set: keyPattern(keys.locationPlayers), hash: keyPattern(keys.player), fields: ['name', 'connected'] },
+      },
+    });
+    const [fields = {}, inventory = {}, equipment = {}, cooldowns = {}] = view.hashes;
+    const player = toPlayerRead(characterId, fields, inventory, equipment);
+    if (!player || !view.place) return null;
+    const players = view.place.members
+      .flatMap(({ member, fields: [name, connected] }) =>
+        name == null ? [] : [{ id: Number(member), name, connected: connected === '1' }],
+      )
+      .sort((a, b) => a.id - b.id);
+    return { player, players, ground: groundReads(view.place.hashes[0] ?? {}), cooldowns };
+  }
+
   async playersIn(locationId: string): Promise<PlayerSummary[]> {
     const ids = (await this.hot.smembers(keys.locationPlayers(locationId))).map(Number).sort((a, b) => a - b);
     const hashes = await this.hot.hgetallMany(ids.map((id) => keys.player(id)));
@@ -290,8 +343,7 @@ export class GameStateManager {
   }
 
   async groundAt(locationId: string): Promise<Map<string, GroundRead>> {
-    const hash = await this.hot.hgetall(keys.ground(locationId));
-    return new Map(Object.entries(hash).map(([id, raw]) => [id, { item: decodeGround(id, raw), raw }]));
+    return groundReads(await this.hot.hgetall(keys.ground(locationId)));
   }
 
   async uniqueItems(ids: readonly string[]): Promise<Map<string, UniqueItem>> {
@@ -360,6 +412,17 @@ export class GameStateManager {
   syncPlayer(characterId: number): Promise<void> {
     return this.sync.syncPlayer(characterId);
   }
+}
+
+function groundReads(hash: Record<string, string>): Map<string, GroundRead> {
+  return new Map(Object.entries(hash).map(([id, raw]) => [id, { item: decodeGround(id, raw), raw }]));
+}
+
+/** A key builder of keys.ts as the prefix and suffix around its argument, for readView. */
+function keyPattern(build: (value: never) => string): KeyPattern {
+  const marker = '\u0000';
+  const [prefix = '', suffix = ''] = build(marker as never).split(marker);
+  return { prefix, suffix };
 }
 
 export function uniqueIdsOf(player: PlayerRead): string[] {

@@ -95,6 +95,77 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
       });
     });
 
+    describe('readView', () => {
+      const sorted = <T extends { member: string }>(members: T[]) => [...members].sort((a, b) => (a.member < b.member ? -1 : 1));
+
+      it('reads hashes in the order asked, missing ones as empty, with no place or refs unless asked', async () => {
+        await store.hset(k('one'), { n: '1' });
+        await store.hset(k('three'), { n: '3', where: 'x' });
+        expect(await store.readView({ hashes: [k('three'), k('two'), k('one')] })).toEqual({
+          hashes: [{ n: '3', where: 'x' }, {}, { n: '1' }],
+          place: null,
+          refs: new Map(),
+        });
+      });
+
+      it("follows a field of the first hash to that place's hashes and members, reading only the asked fields", async () => {
+        await store.hset(k('me'), { where: 'cave', name: 'Ash' });
+        await store.hset(k('ground:cave'), { g1: 'stone' });
+        await store.sadd(k('in:cave'), ['1', '2', '3']);
+        await store.hset(k('p:1'), { name: 'Ash', online: '1', secret: 's' });
+        await store.hset(k('p:2'), { name: 'Birch' });
+        await store.sadd(k('in:hill'), ['9']);
+        const view = await store.readView({
+          hashes: [k('me')],
+          place: {
+            field: 'where',
+            hashes: [{ prefix: k('ground:'), suffix: '' }, { prefix: k('nothing:'), suffix: '' }],
+            members: { set: { prefix: k('in:'), suffix: '' }, hash: { prefix: k('p:'), suffix: '' }, fields: ['name', 'online'] },
+          },
+        });
+        expect(view.hashes).toEqual([{ where: 'cave', name: 'Ash' }]);
+        expect(view.place?.value).toBe('cave');
+        expect(view.place?.hashes).toEqual([{ g1: 'stone' }, {}]);
+        expect(sorted(view.place?.members ?? [])).toEqual([
+          { member: '1', fields: ['Ash', '1'] },
+          { member: '2', fields: ['Birch', null] },
+          { member: '3', fields: [null, null] },
+        ]);
+      });
+
+      it('has no place when the first hash lacks the field, or does not exist', async () => {
+        await store.hset(k('me'), { name: 'Ash' });
+        const place = { field: 'where', hashes: [{ prefix: k('ground:'), suffix: '' }] };
+        expect((await store.readView({ hashes: [k('me')], place })).place).toBeNull();
+        expect((await store.readView({ hashes: [k('nobody')], place })).place).toBeNull();
+      });
+
+      it('follows a JSON property of the values of the chosen hashes to the hashes it names, once each', async () => {
+        await store.hset(k('bag'), {
+          '0': JSON.stringify({ item: 'pipe', uid: 'u1' }),
+          '1': JSON.stringify({ item: 'bean' }),
+          '2': 'not json',
+          '3': JSON.stringify({ item: 'odd', uid: 7 }),
+          '4': JSON.stringify({ item: 'lost', uid: 'u-missing' }),
+          '5': JSON.stringify(['uid', 'u1']),
+        });
+        await store.hset(k('worn'), { hand: JSON.stringify({ item: 'pipe', uid: 'u1' }), head: JSON.stringify({ item: 'cap', uid: 'u2' }) });
+        await store.hset(k('other'), { x: JSON.stringify({ uid: 'u3' }) });
+        for (const uid of ['u1', 'u2', 'u3']) await store.hset(k(`unique:${uid}`), { wear: uid });
+        const view = await store.readView({
+          hashes: [k('bag'), k('other'), k('worn')],
+          refs: { from: [0, 2], property: 'uid', hash: { prefix: k('unique:'), suffix: '' } },
+        });
+        expect(view.refs).toEqual(new Map([['u1', { wear: 'u1' }], ['u2', { wear: 'u2' }]]));
+        expect(view.hashes[1]).toEqual({ x: JSON.stringify({ uid: 'u3' }) });
+      });
+
+      it('refuses to read a set as a hash', async () => {
+        await store.sadd(k('s'), ['a']);
+        await expect(store.readView({ hashes: [k('s')] })).rejects.toThrow(WRONGTYPE);
+      });
+    });
+
     describe('sets', () => {
       it('adds members once each and removes them', async () => {
         await store.sadd(k('s'), ['a', 'b', 'a']);

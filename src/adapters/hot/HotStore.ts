@@ -1,5 +1,6 @@
 // The hot store: shared, fast game state (DESIGN.md §4). Redis-shaped so that the Redis adapter
 // maps each call to one command; the memory adapter is its in-process twin.
+import type { HotView, HotViewResult } from './readView.ts';
 import type { HotTransaction, HotTransactionResult } from './transaction.ts';
 
 export interface HotStore {
@@ -7,6 +8,8 @@ export interface HotStore {
   hgetall(key: string): Promise<Record<string, string>>;
   /** One round trip for many hashes: the Redis adapter pipelines it. */
   hgetallMany(keys: readonly string[]): Promise<Record<string, string>[]>;
+  /** Several hashes, and those their values name, read together in one round trip: see readView.ts. */
+  readView(view: HotView): Promise<HotViewResult>;
   hset(key: string, values: Readonly<Record<string, string>>): Promise<void>;
   /** Sets fields and (re)starts the hash's expiry: a key that lives only while refreshed (worker heartbeats). */
   hsetExpiring(key: string, values: Readonly<Record<string, string>>, ttlMs: number): Promise<void>;

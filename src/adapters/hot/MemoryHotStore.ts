@@ -3,6 +3,7 @@
 // loop gives the atomicity that Lua gives in Redis. The atomic operations are the in-memory
 // twins in atomicOps.ts, next to their Lua bodies.
 import type { HotStore } from './HotStore.ts';
+import { readViewOp, type HotView, type HotViewResult } from './readView.ts';
 import type { HotTransaction, HotTransactionResult } from './transaction.ts';
 import {
   assertKind,
@@ -67,6 +68,13 @@ export class MemoryHotStore implements HotStore {
 
   hgetallMany(keys: readonly string[]): Promise<Record<string, string>[]> {
     return this.run(() => keys.map((key) => this.readHash(key)));
+  }
+
+  readView(view: HotView): Promise<HotViewResult> {
+    return this.run(() => {
+      for (const key of view.hashes) this.expireIfDue(key);
+      return readViewOp.memory(this.data, this.now(), view);
+    });
   }
 
   hset(key: string, values: Readonly<Record<string, string>>): Promise<void> {
