@@ -4,7 +4,7 @@ import type { Catalog } from '../content/catalog.ts';
 import type { EquipSlot } from '../content/schema.ts';
 import type { AccountRecord, DurableStore, NewCharacter, StartingKit } from '../adapters/durable/DurableStore.ts';
 import type { HotStore } from '../adapters/hot/HotStore.ts';
-import type { KeyPattern } from '../adapters/hot/readView.ts';
+import type { HotView, KeyPattern } from '../adapters/hot/readView.ts';
 import type { HotTransaction } from '../adapters/hot/transaction.ts';
 import { keys } from '../adapters/keys.ts';
 import type { CharacterSnapshot, EquippedItem, GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
@@ -299,7 +299,7 @@ export class GameStateManager {
   async readBelongings(characterId: number): Promise<BelongingsRead | null> {
     const view = await this.hot.readView({
       hashes: [keys.player(characterId), keys.inventory(characterId), keys.equipment(characterId)],
-      refs: { from: [1, 2], property: 'unique_item_id', hash: keyPattern(keys.uniqueItem) },
+      refs: UNIQUE_ITEMS_CARRIED,
     });
     const [fields = {}, inventory = {}, equipment = {}] = view.hashes;
     const player = toPlayerRead(characterId, fields, inventory, equipment);
@@ -316,11 +316,7 @@ export class GameStateManager {
   async readSurroundings(characterId: number): Promise<SurroundingsRead | null> {
     const view = await this.hot.readView({
       hashes: [keys.player(characterId), keys.inventory(characterId), keys.equipment(characterId), keys.cooldowns(characterId)],
-      place: {
-        field: 'location_id',
-        hashes: [keyPattern(keys.ground)],
-        members: { set: keyPattern(keys.locationPlayers), hash: keyPattern(keys.player), fields: ['name', 'connected'] },
-      },
+      place: PLAYER_LOCATION,
     });
     const [fields = {}, inventory = {}, equipment = {}, cooldowns = {}] = view.hashes;
     const player = toPlayerRead(characterId, fields, inventory, equipment);
@@ -424,6 +420,14 @@ function keyPattern(build: (value: never) => string): KeyPattern {
   const [prefix = '', suffix = ''] = build(marker as never).split(marker);
   return { prefix, suffix };
 }
+
+/** readView shapes (constant, so that their encoding is reused): see readBelongings and readSurroundings. */
+const UNIQUE_ITEMS_CARRIED: HotView['refs'] = { from: [1, 2], property: 'unique_item_id', hash: keyPattern(keys.uniqueItem) };
+const PLAYER_LOCATION: HotView['place'] = {
+  field: 'location_id',
+  hashes: [keyPattern(keys.ground)],
+  members: { set: keyPattern(keys.locationPlayers), hash: keyPattern(keys.player), fields: ['name', 'connected'] },
+};
 
 export function uniqueIdsOf(player: PlayerRead): string[] {
   return [...player.inventory.values(), ...player.equipment.values()].flatMap((item) =>

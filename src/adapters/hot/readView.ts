@@ -47,16 +47,18 @@ export interface HotViewResult {
 
 const keyOf = (pattern: KeyPattern, value: string) => pattern.prefix + value + pattern.suffix;
 
-function recordOf(flat: unknown): Record<string, string> {
-  if (!Array.isArray(flat)) throw new Error('readView: unexpected reply');
+function recordOf(reply: unknown): Record<string, string> {
+  const flat = arrayOf(reply);
   const record: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) record[String(flat[i])] = String(flat[i + 1]);
   return record;
 }
 
 function arrayOf(value: unknown): unknown[] {
-  if (!Array.isArray(value)) throw new Error('readView: unexpected reply');
-  return value;
+  if (Array.isArray(value)) return value;
+  // Lua cannot tell an empty array from an empty object: cjson writes both as {}.
+  if (typeof value === 'object' && value !== null && Object.keys(value).length === 0) return [];
+  throw new Error('readView: unexpected reply');
 }
 
 /** The property of a JSON object value, when it is a string. */
@@ -71,12 +73,39 @@ function referenced(raw: string, property: string): string | undefined {
   }
 }
 
+/** Views come in a few constant shapes: each shape's place or refs is encoded once. */
+const encodedSpecs = new WeakMap<object, string>();
+
+function encodedSpec({ place, refs }: HotView): string {
+  const shape = place && refs ? undefined : (place ?? refs);
+  const cached = shape && encodedSpecs.get(shape);
+  if (cached !== undefined) return cached;
+  const pattern = (p: KeyPattern) => [p.prefix, p.suffix];
+  const spec = {
+    ...(place
+      ? {
+          place: {
+            field: place.field,
+            hashes: place.hashes.map(pattern),
+            ...(place.members
+              ? { members: { set: pattern(place.members.set), hash: pattern(place.members.hash), fields: place.members.fields } }
+              : {}),
+          },
+        }
+      : {}),
+    ...(refs ? { refs: { from: refs.from, property: refs.property, hash: pattern(refs.hash) } } : {}),
+  };
+  const encoded = JSON.stringify(spec);
+  if (shape) encodedSpecs.set(shape, encoded);
+  return encoded;
+}
+
 export const readViewOp = {
   name: 'cinderReadView',
   /**
-   * KEYS: `hashes`. ARGV[1]: the view as JSON. Replies { hashes, place, refs }: each hash as its
-   * flat HGETALL array; place as {} or { value, hashes, members } with members flattened
-   * (member, field…, member, field…); refs flattened (value, hash, value, hash…).
+   * KEYS: `hashes`. ARGV[1]: the view as JSON. Replies JSON [hashes, place, refs]: each hash as
+   * its flat HGETALL array; place as [] or [value, hashes, members] with members flattened
+   * (member, field…, member, field…; an absent field is false); refs flattened (value, hash…).
    */
   lua: `
 local view = cjson.decode(ARGV[1])
@@ -121,33 +150,21 @@ if view.refs then
     end
   end
 end
-return { hashes, place, refs }
+-- One JSON string rather than nested arrays: a client decodes it with one JSON.parse instead of
+-- parsing RESP value by value (cjson writes an empty table as {}; decode reads that as []).
+return cjson.encode({ hashes, place, refs })
 `,
 
   encode(view: HotView): ScriptCall {
-    const pattern = (p: KeyPattern) => [p.prefix, p.suffix];
     const { place, refs } = view;
-    const spec = {
-      ...(place
-        ? {
-            place: {
-              field: place.field,
-              hashes: place.hashes.map(pattern),
-              ...(place.members
-                ? { members: { set: pattern(place.members.set), hash: pattern(place.members.hash), fields: place.members.fields } }
-                : {}),
-            },
-          }
-        : {}),
-      ...(refs ? { refs: { from: refs.from, property: refs.property, hash: pattern(refs.hash) } } : {}),
-    };
     if (place?.members?.fields.length === 0) throw new RangeError('readView: members need at least one field');
     if ((place || refs) && view.hashes.length === 0) throw new RangeError('readView: a place or refs need hashes to read from');
-    return { keys: [...view.hashes], argv: [JSON.stringify(spec)] };
+    return { keys: [...view.hashes], argv: [encodedSpec(view)] };
   },
 
   decode(view: HotView, reply: unknown): HotViewResult {
-    const [hashes, place, refs] = arrayOf(reply);
+    if (typeof reply !== 'string') throw new Error('readView: unexpected reply');
+    const [hashes, place, refs] = arrayOf(JSON.parse(reply));
     const placeReply = arrayOf(place);
     const width = (view.place?.members?.fields.length ?? 0) + 1;
     const flatMembers = placeReply.length === 0 ? [] : arrayOf(placeReply[2]);
