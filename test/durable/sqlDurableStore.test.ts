@@ -150,6 +150,25 @@ describe.each([
     return Number(rows[0]?.n);
   }
 
+  describe('array parameters', () => {
+    it('arrive exactly as sent: awkward text, numbers, booleans and nulls', async () => {
+      const text = ['plain', '', 'NULL', 'null', 'a "quoted" word', 'back\\slash\\', 'end\\"', '{braces}', 'comma, space ', ' ', 'üñî ✓', null];
+      const numbers = [0, -1, 2.5, 1e-7, 1763780000000.25, Number.MAX_SAFE_INTEGER, null];
+      const { rows } = await client.query(
+        `SELECT t.s, n.x, b.f FROM unnest($1::text[]) WITH ORDINALITY AS t(s, i)
+           LEFT JOIN unnest($2::double precision[]) WITH ORDINALITY AS n(x, i) USING (i)
+           LEFT JOIN unnest($3::boolean[]) WITH ORDINALITY AS b(f, i) USING (i)
+         ORDER BY i`,
+        [text, numbers, [true, false, null]],
+      );
+      expect(rows.map((row) => row.s)).toEqual(text);
+      expect(rows.slice(0, numbers.length).map((row) => row.x)).toEqual(numbers);
+      expect(rows.slice(0, 3).map((row) => row.f)).toEqual([true, false, null]);
+      const { rows: ids } = await client.query('SELECT unnest($1::bigint[])::text AS id', [[Number.MAX_SAFE_INTEGER, -3]]);
+      expect(ids.map((row) => row.id)).toEqual([String(Number.MAX_SAFE_INTEGER), '-3']);
+    });
+  });
+
   describe('migrations', () => {
     // A fresh database of the driver's own kind: file-backed PGlite, or a new server database.
     it('apply once, are idempotent on reopen, and roll back a failing file whole', async () => {

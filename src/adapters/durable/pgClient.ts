@@ -2,6 +2,7 @@
 // server that goes away and comes back needs no reopening: statements sent meanwhile reject
 // (isDurableStoreUnavailable tells those failures from SQL errors) and later ones succeed.
 import { Pool, type PoolClient } from 'pg';
+import { withArrayLiterals } from './arrayLiteral.ts';
 import type { Row, SqlClient } from './SqlClient.ts';
 
 export interface PostgresOptions {
@@ -33,7 +34,7 @@ export function cameFromPostgres(error: unknown): boolean {
 
 function transactionClient(conn: PoolClient): SqlClient {
   const client: SqlClient = {
-    query: async (text, params) => ({ rows: (await conn.query<Row>(text, params).catch(fromPostgres)).rows }),
+    query: async (text, params) => ({ rows: (await conn.query<Row>(text, withArrayLiterals(params)).catch(fromPostgres)).rows }),
     exec: async (script) => {
       await conn.query(script).catch(fromPostgres);
     },
@@ -63,7 +64,7 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Promis
   });
 
   return Promise.resolve({
-    query: async (text, params) => ({ rows: (await pool.query<Row>(text, params).catch(fromPostgres)).rows }),
+    query: async (text, params) => ({ rows: (await pool.query<Row>(text, withArrayLiterals(params)).catch(fromPostgres)).rows }),
     // Without parameters pg uses the simple query protocol, which accepts several statements.
     exec: async (script) => {
       await pool.query(script).catch(fromPostgres);
