@@ -7,7 +7,7 @@ import type { HotStore } from '../adapters/hot/HotStore.ts';
 import type { HotView, KeyPattern } from '../adapters/hot/readView.ts';
 import type { HotTransaction } from '../adapters/hot/transaction.ts';
 import { keys } from '../adapters/keys.ts';
-import type { CharacterSnapshot, EquippedItem, GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
+import type { Character, CharacterSnapshot, EquippedItem, GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
 import { GameError } from '../errors.ts';
 import * as change from './atomicChanges.ts';
 import { decodeCharacter, decodeGround, decodeUniqueItem, encodeCharacter, encodeEntry, encodeEquipped, encodeGround, encodeUniqueItem } from './codec.ts';
@@ -216,29 +216,33 @@ export class GameStateManager {
    */
   async releaseDeadWorker(workerId: string): Promise<{ id: number; name: string; locationId: string }[]> {
     const released: { id: number; name: string; locationId: string }[] = [];
-    for (const id of (await this.hot.smembers(keys.workerPlayers(workerId))).map(Number)) {
-      const result = await this.hot.transact({
-        expect: [
-          { key: keys.player(id), field: 'worker_id', value: workerId },
-          { key: keys.player(id), field: 'connected', value: '1' },
-        ],
-        hset: [
-          { key: keys.player(id), field: 'connected', value: '0' },
-          { key: keys.player(id), field: 'disconnected_at', value: String(this.now()) },
-          { key: keys.player(id), field: 'session_id', value: '' },
-        ],
-        srem: [{ key: keys.presenceOnline(), member: String(id) }],
-        // Marked dirty so that a failed forced sync below is still written by the next batch.
-        sadd: [
-          { key: keys.presenceLingering(), member: String(id) },
-          { key: keys.dirty('position'), member: String(id) },
-        ],
-      });
-      if (!result.ok) continue;
-      const player = await this.readPlayer(id);
-      if (player) released.push({ id, name: player.character.name, locationId: player.character.locationId });
-      await this.syncPlayer(id);
-    }
+    // The saves go on while the next players are released: they share batches (see syncPlayer).
+    const saves: Promise<void>[] = [];
+    await settled(saves, async () => {
+      for (const id of (await this.hot.smembers(keys.workerPlayers(workerId))).map(Number)) {
+        const result = await this.hot.transact({
+          expect: [
+            { key: keys.player(id), field: 'worker_id', value: workerId },
+            { key: keys.player(id), field: 'connected', value: '1' },
+          ],
+          hset: [
+            { key: keys.player(id), field: 'connected', value: '0' },
+            { key: keys.player(id), field: 'disconnected_at', value: String(this.now()) },
+            { key: keys.player(id), field: 'session_id', value: '' },
+          ],
+          srem: [{ key: keys.presenceOnline(), member: String(id) }],
+          // Marked dirty so that a failed forced sync below is still written by the next batch.
+          sadd: [
+            { key: keys.presenceLingering(), member: String(id) },
+            { key: keys.dirty('position'), member: String(id) },
+          ],
+        });
+        if (!result.ok) continue;
+        const player = await this.readPlayer(id);
+        if (player) released.push({ id, name: player.character.name, locationId: player.character.locationId });
+        saves.push(this.syncPlayer(id));
+      }
+    });
     await this.deregisterWorker(workerId);
     return released;
   }
@@ -254,7 +258,7 @@ export class GameStateManager {
   async evictLingering(lingerMs: number): Promise<{ id: number; name: string; locationId: string }[]> {
     const ids = (await this.hot.smembers(keys.presenceLingering())).map(Number);
     const hashes = await this.hot.hgetallMany(ids.map((id) => keys.player(id)));
-    const evicted: { id: number; name: string; locationId: string }[] = [];
+    const due: { id: number; character: Character; disconnectedAt: string | undefined }[] = [];
     for (const [index, id] of ids.entries()) {
       const fields = hashes[index] ?? {};
       const character = decodeCharacter(id, fields);
@@ -264,14 +268,18 @@ export class GameStateManager {
         continue;
       }
       const since = Number(fields.disconnected_at);
-      if (!since || since + lingerMs > this.now()) continue;
-      await this.syncPlayer(id);
+      if (since && since + lingerMs <= this.now()) due.push({ id, character, disconnectedAt: fields.disconnected_at });
+    }
+    // Saved first, together; only then removed (a failed save removes no one).
+    await settled(due.map(({ id }) => this.syncPlayer(id)));
+    const evicted: { id: number; name: string; locationId: string }[] = [];
+    for (const { id, character, disconnectedAt } of due) {
       const player = await this.readPlayer(id);
       const uniqueIds = player ? uniqueIdsOf(player) : [];
       const result = await this.hot.transact({
         expect: [
           { key: keys.player(id), field: 'connected', value: '0' },
-          { key: keys.player(id), field: 'disconnected_at', value: fields.disconnected_at ?? null },
+          { key: keys.player(id), field: 'disconnected_at', value: disconnectedAt ?? null },
         ],
         srem: [
           { key: keys.locationPlayers(character.locationId), member: String(id) },
@@ -408,6 +416,23 @@ export class GameStateManager {
   syncPlayer(characterId: number): Promise<void> {
     return this.sync.syncPlayer(characterId);
   }
+}
+
+/**
+ * Runs `work` (which may add to `pending`), then waits for every pending promise, so that none is
+ * left rejecting unheard; throws the first error, of the work or of a pending promise.
+ */
+async function settled(pending: Promise<unknown>[], work: () => Promise<void> = () => Promise.resolve()): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  try {
+    await work();
+  } catch (error) {
+    failure = { error };
+  }
+  for (const result of await Promise.allSettled(pending)) {
+    if (result.status === 'rejected') failure ??= { error: result.reason };
+  }
+  if (failure) throw failure.error;
 }
 
 function groundReads(hash: Record<string, string>): Map<string, GroundRead> {

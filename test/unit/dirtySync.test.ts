@@ -265,6 +265,40 @@ describe('leaveWorld', () => {
     expect(await gsm.playersIn(placeA)).toEqual([{ id: player.id, name: player.name, connected: false }]);
   });
 
+  it('saves players who leave while a save is written together in one next write, with what they did last', async () => {
+    const first = await newPlayer();
+    const others = await Promise.all(Array.from({ length: 20 }, () => newPlayer()));
+    const writesBefore = durable.writes;
+    const paused = durable.pauseNextWrite();
+    const firstLeft = gsm.leaveWorld(first.id, { workerId: 'w', sessionId: 's' });
+    await paused.entered;
+
+    // While the first save is being written, twenty players move and leave at once.
+    for (const other of others) await move(other.id, placeB);
+    const othersLeft = Promise.all(others.map((other) => gsm.leaveWorld(other.id, { workerId: 'w', sessionId: 's' })));
+    // The first player acts again during their own save: the next save must write it, not the old read.
+    await move(first.id, placeA);
+    const firstAgain = gsm.syncPlayer(first.id);
+    paused.release();
+
+    expect(await firstLeft).toBe(true);
+    expect(await othersLeft).toEqual(others.map(() => true));
+    await firstAgain;
+    expect(durable.writes).toBe(writesBefore + 2);
+    for (const other of others) expect((await saved(other.id)).character.locationId).toBe(placeB);
+    expect((await saved(first.id)).character.locationId).toBe(placeA);
+  });
+
+  it('rejects every save of a batch whose write fails, and the next save writes them', async () => {
+    const players = await Promise.all(Array.from({ length: 3 }, () => newPlayer()));
+    for (const player of players) await move(player.id, placeA);
+    durable.failNextWrite();
+    const results = await Promise.allSettled(players.map((player) => gsm.syncPlayer(player.id)));
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    await Promise.all(players.map((player) => gsm.syncPlayer(player.id)));
+    for (const player of players) expect((await saved(player.id)).character.locationId).toBe(placeA);
+  });
+
   it('ignores a leave from a session that was replaced by a newer connection', async () => {
     const player = await newPlayer();
     await gsm.enterWorld(player.id, { workerId: 'w2', sessionId: 's2' });
