@@ -160,6 +160,32 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
         expect(view.hashes[1]).toEqual({ x: JSON.stringify({ uid: 'u3' }) });
       });
 
+      it('keeps every string exactly: unicode, quotes, backslashes, control characters', async () => {
+        const awkward = ['Åsa 🔥', 'say "hi"', 'back\\slash', 'line\nbreak\ttab', '\u0001\u001f', '\u2028', '', '{"json":true}', '123', 'true'];
+        const hash = Object.fromEntries(awkward.map((value, i) => [`${value}#${String(i)}`, value]));
+        await store.hset(k('me'), { ...hash, where: 'Ω place' });
+        await store.hset(k('ground:Ω place'), hash);
+        await store.sadd(k('in:Ω place'), ['Åsa 🔥']);
+        await store.hset(k('p:Åsa 🔥'), { name: 'say "hi"\n' });
+        const view = await store.readView({
+          hashes: [k('me')],
+          place: {
+            field: 'where',
+            hashes: [{ prefix: k('ground:'), suffix: '' }],
+            members: { set: { prefix: k('in:'), suffix: '' }, hash: { prefix: k('p:'), suffix: '' }, fields: ['name'] },
+          },
+        });
+        expect(view.hashes[0]).toEqual({ ...hash, where: 'Ω place' });
+        expect(view.place).toEqual({ value: 'Ω place', hashes: [hash], members: [{ member: 'Åsa 🔥', fields: ['say "hi"\n'] }] });
+      });
+
+      it('reads more hashes than one script call takes, in the order asked', async () => {
+        const names = Array.from({ length: 1_234 }, (_, i) => k(`many:${String(i)}`));
+        for (const [i, name] of names.entries()) if (i % 3 !== 1) await store.hset(name, { i: String(i) });
+        const read = await store.hgetallMany(names);
+        expect(read).toEqual(names.map((_, i) => (i % 3 === 1 ? {} : { i: String(i) })));
+      });
+
       it('refuses to read a set as a hash', async () => {
         await store.sadd(k('s'), ['a']);
         await expect(store.readView({ hashes: [k('s')] })).rejects.toThrow(WRONGTYPE);
