@@ -1,5 +1,6 @@
 // Reading the acting player, who must be in the world.
 import { GameError } from '../errors.ts';
+import type { Character } from '../domain/model.ts';
 import type { BelongingsRead, SurroundingsRead } from '../state/GameStateManager.ts';
 import type { PlayerRead } from '../state/playerRead.ts';
 import type { GameContext } from './context.ts';
@@ -7,6 +8,11 @@ import type { GameContext } from './context.ts';
 export async function requirePlayer(ctx: GameContext, characterId: number): Promise<PlayerRead> {
   const player = await ctx.gsm.readPlayer(characterId);
   return present(player);
+}
+
+/** The acting character without their belongings: what a chat line needs. */
+export async function requireCharacter(ctx: GameContext, characterId: number): Promise<Character> {
+  return present(await ctx.gsm.readCharacter(characterId));
 }
 
 /** The acting player with their unique items' wear: what an inventory reply shows. */
@@ -28,8 +34,8 @@ function notInWorld(): GameError {
   return new GameError('E_UNAUTHENTICATED', 'Your character is not in the world; reconnect.');
 }
 
-export function publicPlayer(player: PlayerRead) {
-  return { id: player.character.id, name: player.character.name };
+export function publicPlayer({ character }: { character: Pick<Character, 'id' | 'name'> }) {
+  return { id: character.id, name: character.name };
 }
 
 /** Turns a failed guard into the refusal the player sees: the first guard names what mattered. */

@@ -303,6 +303,11 @@ export class GameStateManager {
     return toPlayerRead(characterId, fields ?? {}, inventory ?? {}, equipment ?? {});
   }
 
+  /** The character alone (no inventory or equipment): what a chat line needs. */
+  async readCharacter(characterId: number): Promise<Character | null> {
+    return decodeCharacter(characterId, await this.hot.hgetall(keys.player(characterId)));
+  }
+
   /** The player and their unique items' wear, in one round trip. */
   async readBelongings(characterId: number): Promise<BelongingsRead | null> {
     const view = await this.hot.readView({
