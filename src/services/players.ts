@@ -6,8 +6,7 @@ import type { PlayerRead } from '../state/playerRead.ts';
 import type { GameContext } from './context.ts';
 
 export async function requirePlayer(ctx: GameContext, characterId: number): Promise<PlayerRead> {
-  const player = await ctx.gsm.readPlayer(characterId);
-  return present(player);
+  return present(await ctx.gsm.readPlayer(characterId));
 }
 
 /** The acting character without their belongings: what a chat line needs. */
@@ -26,12 +25,8 @@ export async function requireSurroundings(ctx: GameContext, characterId: number)
 }
 
 function present<T>(read: T | null): T {
-  if (read === null) throw notInWorld();
+  if (read === null) throw new GameError('E_UNAUTHENTICATED', 'Your character is not in the world; reconnect.');
   return read;
-}
-
-function notInWorld(): GameError {
-  return new GameError('E_UNAUTHENTICATED', 'Your character is not in the world; reconnect.');
 }
 
 export function publicPlayer({ character }: { character: Pick<Character, 'id' | 'name'> }) {

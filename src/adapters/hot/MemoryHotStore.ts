@@ -72,6 +72,7 @@ export class MemoryHotStore implements HotStore {
 
   readView(view: HotView): Promise<HotViewResult> {
     return this.run(() => {
+      // Only heartbeat hashes expire, and a view never finds one through another key.
       for (const key of view.hashes) this.expireIfDue(key);
       return readViewOp.memory(this.data, this.now(), view);
     });
