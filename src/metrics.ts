@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { RawData } from 'ws';
 import type { ClientSocket } from './gateway/PlayerConnection.ts';
 import { actionSchemas } from './gateway/protocol.ts';
-import type { SyncReport } from './state/dirtySync.ts';
+import type { ForcedSaveReport, SyncReport } from './state/dirtySync.ts';
 
 /** The registry GET /metrics serves (one per process, shared by every server in it). */
 export const registry = new Registry();
@@ -56,6 +56,19 @@ const syncRows = new Counter({
 const syncDuration = new Histogram({
   name: 'cinder_sync_duration_seconds',
   help: 'Duration of batch syncs (claim dirty sets, read hot values, write one transaction), by result.',
+  labelNames: ['result'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+const forcedSavePlayers = new Counter({
+  name: 'cinder_forced_saves_total',
+  help: 'Players saved at once (disconnect, eviction, dead worker) rather than by the batch sync, by result (written, failed).',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+const forcedSaveDuration = new Histogram({
+  name: 'cinder_forced_save_duration_seconds',
+  help: 'Duration of each transaction of forced saves (saves asked for while one is written share the next), by result.',
   labelNames: ['result'] as const,
   buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   registers: [registry],
@@ -247,6 +260,13 @@ export async function meteredSync(sync: () => Promise<SyncReport>): Promise<Sync
   syncRows.inc({ kind: 'ground' }, report.ground);
   syncRows.inc({ kind: 'unique_items' }, report.uniqueItems);
   return report;
+}
+
+/** Counts the players of one transaction of forced saves and times it. */
+export function recordForcedSave({ players, seconds, ok }: ForcedSaveReport): void {
+  const result = ok ? 'written' : 'failed';
+  forcedSavePlayers.inc({ result }, players);
+  forcedSaveDuration.observe({ result }, seconds);
 }
 
 /** A background job whose runs are counted and timed (the job's own name labels them). */

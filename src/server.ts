@@ -21,7 +21,7 @@ import { JobScheduler, LeaseBusyError, type JobDefinition } from './jobs/JobSche
 import type { GameContext } from './services/context.ts';
 import { evictLingering, releaseDeadWorkers } from './services/presence.ts';
 import { GameStateManager } from './state/GameStateManager.ts';
-import { meteredJob, meteredSocket, meteredSync, metricsText } from './metrics.ts';
+import { meteredJob, meteredSocket, meteredSync, metricsText, recordForcedSave } from './metrics.ts';
 
 export interface ServerOptions {
   config: Config;
@@ -50,7 +50,7 @@ const STATUS_PAGE = new URL('../public/index.html', import.meta.url);
 export async function createServer(options: ServerOptions): Promise<CinderServer> {
   const { config, catalog, adapters, log } = options;
   const workerId = randomUUID();
-  const gsm = new GameStateManager(adapters.hot, adapters.durable, catalog);
+  const gsm = new GameStateManager(adapters.hot, adapters.durable, catalog, Date.now, recordForcedSave);
   const onError = (error: unknown) => {
     log.error({ err: error }, 'bus error');
   };

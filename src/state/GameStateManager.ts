@@ -12,7 +12,7 @@ import { GameError } from '../errors.ts';
 import * as change from './atomicChanges.ts';
 import { decodeCharacter, decodeGround, decodeUniqueItem, encodeCharacter, encodeEntry, encodeEquipped, encodeGround, encodeUniqueItem } from './codec.ts';
 import { toPlayerRead, type PlayerRead } from './playerRead.ts';
-import { DirtySync, type SyncReport } from './dirtySync.ts';
+import { DirtySync, type ForcedSaveReport, type SyncReport } from './dirtySync.ts';
 
 export interface GroundRead {
   item: GroundItem;
@@ -55,8 +55,10 @@ export class GameStateManager {
     private readonly durable: DurableStore,
     private readonly catalog: Catalog,
     private readonly now: () => number = Date.now,
+    /** Told of each transaction of forced saves (disconnects, evictions, dead workers), e.g. for metrics. */
+    onForcedSave?: (report: ForcedSaveReport) => void,
   ) {
-    this.sync = new DirtySync(hot, durable);
+    this.sync = new DirtySync(hot, durable, onForcedSave);
   }
 
   // ── accounts: immediate durable writes ──────────────────────────────────────────

@@ -17,6 +17,13 @@ export interface SyncReport {
 
 type Claimed = Record<DirtyKind, string[]>;
 
+/** One transaction of forced saves: how many players it held, how long it took, whether it was written. */
+export interface ForcedSaveReport {
+  players: number;
+  seconds: number;
+  ok: boolean;
+}
+
 export class DirtySync {
   /** The forced saves waiting for the one being written (see syncPlayer). */
   private nextSave: { ids: Set<number>; written: Promise<void> } | null = null;
@@ -25,6 +32,7 @@ export class DirtySync {
   constructor(
     private readonly hot: HotStore,
     private readonly durable: DurableStore,
+    private readonly onForcedSave: (report: ForcedSaveReport) => void = () => undefined,
   ) {}
 
   async syncDirty(): Promise<SyncReport> {
@@ -65,10 +73,18 @@ export class DirtySync {
 
   private async saveNow(characterIds: Set<number>): Promise<void> {
     this.nextSave = null;
+    const started = performance.now();
     const saving = this.writePlayers([...characterIds]);
     this.saving = saving;
+    const observe = (ok: boolean) => {
+      this.onForcedSave({ players: characterIds.size, seconds: (performance.now() - started) / 1000, ok });
+    };
     try {
       await saving;
+      observe(true);
+    } catch (error) {
+      observe(false);
+      throw error;
     } finally {
       if (this.saving === saving) this.saving = null;
     }

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
+import { until } from '../support/heldState.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import type { PlayView } from '../support/views.ts';
 
@@ -124,5 +125,16 @@ describe('metrics', () => {
     expect(text).toMatch(/^cinder_actions_total\{[^}]*type="look"[^}]*\} [1-9]/m);
     expect(text).toMatch(/^cinder_errors_total\{[^}]*code="E_INVALID"[^}]*\} [1-9]/m);
     expect(text).toMatch(/^cinder_sql_statements_total\S* [1-9]/m);
+  });
+
+  it('counts the players saved at once when they disconnect', async () => {
+    const metrics = async () => (await fetch(`${server.baseUrl}/metrics`)).text();
+    const written = (text: string) => Number(/^cinder_forced_saves_total\{result="written"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    const before = written(await metrics());
+    const { client } = await joined((await registerPlayer(server.baseUrl)).token);
+    await client.close();
+    let text = '';
+    await until(async () => written((text = await metrics())) > before, 'a forced save in /metrics');
+    expect(text).toMatch(/^cinder_forced_save_duration_seconds_count\{result="written"\} [1-9]/m);
   });
 });

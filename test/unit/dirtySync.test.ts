@@ -26,6 +26,8 @@ let now: number;
 let hot: MemoryHotStore;
 let durable: HookedDurable;
 let gsm: GameStateManager;
+/** What the GSM reported of each transaction of forced saves: [players, written]. */
+let forcedSaves: [number, boolean][];
 let start: string;
 /** Two neighbours of the start location. */
 let placeA: string;
@@ -50,7 +52,8 @@ beforeEach(() => {
   now = T0;
   hot = new MemoryHotStore(() => now);
   durable = new HookedDurable(sqlStore);
-  gsm = new GameStateManager(hot, durable, catalog, () => now);
+  forcedSaves = [];
+  gsm = new GameStateManager(hot, durable, catalog, () => now, ({ players, ok }) => forcedSaves.push([players, ok]));
 });
 
 interface TestPlayer {
@@ -285,6 +288,8 @@ describe('leaveWorld', () => {
     expect(await othersLeft).toEqual(others.map(() => true));
     await firstAgain;
     expect(durable.writes).toBe(writesBefore + 2);
+    // Reported per transaction: the first player alone, then the twenty with the first again.
+    expect(forcedSaves).toEqual([[1, true], [21, true]]);
     for (const other of others) expect((await saved(other.id)).character.locationId).toBe(placeB);
     expect((await saved(first.id)).character.locationId).toBe(placeA);
   });
@@ -296,6 +301,7 @@ describe('leaveWorld', () => {
     const results = await Promise.allSettled(players.map((player) => gsm.syncPlayer(player.id)));
     expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected', 'rejected']);
     await Promise.all(players.map((player) => gsm.syncPlayer(player.id)));
+    expect(forcedSaves).toEqual([[3, false], [3, true]]);
     for (const player of players) expect((await saved(player.id)).character.locationId).toBe(placeA);
   });
 
