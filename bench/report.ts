@@ -207,6 +207,7 @@ export function humanSummary(result: BenchResult): string {
   if (best) {
     out.push(`  by action at ${best.offered}/s: ${Object.entries(best.latencyByKind).map(([kind, l]) => `${kind} p50 ${fmt(l.p50)} p99 ${fmt(l.p99)}`).join('; ')}`);
     out.push(`  players received ${best.framesPerAction} frames (${best.bytesPerAction} bytes) per action at ${best.offered}/s; baseline: ${result.baseline?.steps.best?.framesPerAction ?? '–'} frames (${result.baseline?.steps.best?.bytesPerAction ?? '–'} bytes)`);
+    out.push(`  events per action at ${best.offered}/s: ${eventMix(best.eventsPerAction)}; baseline: ${eventMix(result.baseline?.steps.best?.eventsPerAction)}`);
     out.push(`  Redis commands per action at ${best.offered}/s: ${best.topRedisCommands.map((c) => `${c.command} ${c.perAction} (${c.usecPerCall} µs)`).join(', ')}`);
   }
   const bc = result.cinderBroadcast;
@@ -287,4 +288,9 @@ export function stringify(value: unknown, indent?: number): string {
     /\[\n\s+([^[\]{}]*?)\n\s+\]/g,
     (_match, inner: string) => `[${inner.replace(/\s*\n\s*/g, ' ')}]`,
   );
+}
+
+function eventMix(events: Record<string, number> | undefined): string {
+  const entries = Object.entries(events ?? {}).sort(([, a], [, b]) => b - a);
+  return entries.length === 0 ? '–' : entries.map(([type, n]) => `${type} ${n}`).join(', ');
 }

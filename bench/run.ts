@@ -158,6 +158,20 @@ async function main(): Promise<void> {
     after = await snapshots.take();
     const underPlay = syncFigures(before, after);
     log(`[bench] sync under play: ${underPlay.rows} rows in ${underPlay.syncs} syncs, ${underPlay.seconds} s → ${underPlay.rowsPerSecond} rows/s`);
+    // Everyone away walks home: the steps start from --per-location players in each location.
+    const walkedHome = await pool.run({
+      name: 'walk-home',
+      rate: flags.syncRate,
+      warmupMs: 0,
+      measureMs: (flags.players / flags.syncRate) * 1000 + 1000,
+      drainMs: 60_000,
+      mix: { move: 1 },
+      botsBelow: flags.players,
+      maxActions: flags.players,
+      homeward: true,
+    });
+    log(`[bench] ${walkedHome.okReplies} players walked home (${walkedHome.errorReplies} refused)`);
+    await waitForCleanDirtySets(services.admin, 30_000);
 
     await waitForQuietMachine(cpu, 60_000);
     before = await snapshots.take();

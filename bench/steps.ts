@@ -24,6 +24,8 @@ export interface PhaseReport {
   /** Frames (reply + events) and bytes the players received per action completed, in the window. */
   framesPerAction: number;
   bytesPerAction: number;
+  /** Of those frames, the events per action completed, by type. */
+  eventsPerAction: Record<string, number>;
   /** Whole phase (warm-up included): Redis commands and SQL statements per action sent. */
   redisCommandsPerAction: number;
   sqlStatementsPerAction: number;
@@ -72,6 +74,7 @@ export async function measure(pool: GeneratorPool, snapshots: Snapshots, spec: P
     broadcastSame: phase.broadcastSame.summary(),
     framesPerAction: round(phase.framesReceived / Math.max(1, phase.completed), 2),
     bytesPerAction: Math.round(phase.bytesReceived / Math.max(1, phase.completed)),
+    eventsPerAction: Object.fromEntries(Object.entries(phase.eventsByType).map(([type, n]) => [type, round(n / Math.max(1, phase.completed), 3)])),
     redisCommandsPerAction: round(redisCommands(before, after) / Math.max(1, actions), 2),
     sqlStatementsPerAction: round(sqlStatements / Math.max(1, actions), 5),
     sqlStatements,

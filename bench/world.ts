@@ -16,7 +16,7 @@ export const ASHLANDS_DIR = fileURLToPath(new URL('../content/ashlands/', import
 
 export interface Placement {
   locationId: string;
-  /** A walk there and back: the first exit of the location whose target leads straight back. */
+  /** A walk there and back, to the location's partner (see placementsOf). */
   outbound: Direction;
   inbound: Direction;
 }
@@ -64,12 +64,36 @@ async function writeGrid(dir: string, side: number): Promise<void> {
   await writeFile(join(dir, 'locations.json'), JSON.stringify({ locations }, null, 2));
 }
 
-function placementOf(catalog: Catalog, location: Location): Placement {
-  for (const [direction, target] of Object.entries(location.exits) as [Direction, string][]) {
+/** The exits of `location` whose target leads straight back, with that way back. */
+function returnableExits(catalog: Catalog, location: Location): { direction: Direction; target: string; back: Direction }[] {
+  return (Object.entries(location.exits) as [Direction, string][]).flatMap(([direction, target]) => {
     const back = Object.entries(catalog.locations.get(target)?.exits ?? {}).find(([, there]) => there === location.id);
-    if (back) return { locationId: location.id, outbound: direction, inbound: back[0] as Direction };
+    return back ? [{ direction, target, back: back[0] as Direction }] : [];
+  });
+}
+
+/**
+ * Each location's walk, paired where possible: a location's walkers go to a partner whose walkers
+ * come back the other way, so a pair always holds its own players however many are out. (Every
+ * location walking north would crowd some and empty others, and crowded locations make every
+ * `say` and arrival fan out to more players than --per-location says.)
+ */
+function placementsOf(catalog: Catalog): Placement[] {
+  const partner = new Map<string, Placement>();
+  for (const location of catalog.locations.values()) {
+    if (partner.has(location.id)) continue;
+    const exits = returnableExits(catalog, location);
+    const free = exits.find((exit) => !partner.has(exit.target) && exit.target !== location.id);
+    if (free) {
+      partner.set(location.id, { locationId: location.id, outbound: free.direction, inbound: free.back });
+      partner.set(free.target, { locationId: free.target, outbound: free.back, inbound: free.direction });
+      continue;
+    }
+    const first = exits[0];
+    if (!first) throw new Error(`location ${location.id} has no exit that leads straight back`);
+    partner.set(location.id, { locationId: location.id, outbound: first.direction, inbound: first.back });
   }
-  throw new Error(`location ${location.id} has no exit that leads straight back`);
+  return [...catalog.locations.keys()].map((id) => partner.get(id) as Placement);
 }
 
 export async function prepareWorld(kind: 'grid' | 'ashlands', players: number, perLocation: number, scratchDir: string): Promise<BenchWorld> {
@@ -81,7 +105,7 @@ export async function prepareWorld(kind: 'grid' | 'ashlands', players: number, p
   }
   // The same loader and validator the workers run: a broken world fails here first.
   const catalog = await loadContent(dir);
-  const placements = [...catalog.locations.values()].map((location) => placementOf(catalog, location));
+  const placements = placementsOf(catalog);
   return { dir, catalog, placements, perLocation };
 }
 

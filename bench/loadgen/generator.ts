@@ -55,7 +55,7 @@ function freshStats() {
     scheduleLag: new Histogram(),
     broadcastCross: new Histogram(),
     broadcastSame: new Histogram(),
-    otherEvents: 0,
+    eventsByType: new Map<string, number>(),
     framesReceived: 0,
     bytesReceived: 0,
   };
@@ -109,7 +109,8 @@ function onFrame(bot: Bot, data: Buffer): void {
     onReply(bot, numberAt(data, ERROR_SEQ_AT).value, false, data, now);
   } else if (now >= windowStartUs && now <= windowEndUs) {
     if (data.compare(SAID, 0, SAID.length, 0, SAID.length) === 0) onSaid(bot, data, now);
-    else stats.otherEvents++;
+    const type = data.toString('latin1', TYPE_AT, data.indexOf(QUOTE, TYPE_AT));
+    stats.eventsByType.set(type, (stats.eventsByType.get(type) ?? 0) + 1);
   }
 }
 
@@ -232,15 +233,15 @@ function sendAction(bot: Bot, cycle: number[]): void {
 
 async function runPhase(phase: PhaseSpec): Promise<PhaseResult> {
   const cycle = cycleOf(phase.mix);
-  const members = bots.filter((bot) => bot.ready && bot.spec.index < phase.botsBelow);
-  if (members.length === 0) throw new Error(`phase ${phase.name}: no connected bot below ${phase.botsBelow}`);
+  const members = bots.filter((bot) => bot.ready && bot.spec.index < phase.botsBelow && !(phase.homeward && bot.outward));
+  if (members.length === 0 && !phase.homeward) throw new Error(`phase ${phase.name}: no connected bot below ${phase.botsBelow}`);
   stats = freshStats();
   const startUs = nowUs();
   windowStartUs = startUs + phase.warmupMs * 1000;
   windowEndUs = windowStartUs + phase.measureMs * 1000;
   firstMeasured = Number.POSITIVE_INFINITY;
   lastMeasured = Number.POSITIVE_INFINITY;
-  const maxActions = phase.maxActions ?? Number.POSITIVE_INFINITY;
+  const maxActions = Math.min(phase.maxActions ?? Number.POSITIVE_INFINITY, phase.homeward ? members.length : Number.POSITIVE_INFINITY);
   const intervalUs = 1e6 / phase.rate;
   let sentInPhase = 0;
   let sentInWindow = 0;
@@ -295,7 +296,7 @@ async function runPhase(phase: PhaseSpec): Promise<PhaseResult> {
     scheduleLag: stats.scheduleLag.toSparse(),
     broadcastCross: stats.broadcastCross.toSparse(),
     broadcastSame: stats.broadcastSame.toSparse(),
-    otherEvents: stats.otherEvents,
+    eventsByType: Object.fromEntries(stats.eventsByType),
     framesReceived: stats.framesReceived,
     bytesReceived: stats.bytesReceived,
     windowMs,

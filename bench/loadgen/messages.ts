@@ -33,6 +33,8 @@ export interface PhaseSpec {
   botsBelow: number;
   /** Stop sending after this many actions (default: no limit). */
   maxActions?: number;
+  /** Only bots away from home take part, each sending one action (mix: move) to walk back. */
+  homeward?: boolean;
 }
 
 export type ToGenerator =
@@ -67,8 +69,8 @@ export interface PhaseResult {
   /** `said` events received in the window whose sender is on another server process / the same one. */
   broadcastCross: SparseHistogram;
   broadcastSame: SparseHistogram;
-  /** Other event frames received in the window. */
-  otherEvents: number;
+  /** Event frames received in the window, by their type. */
+  eventsByType: Record<string, number>;
   /** Every frame received in the window (replies and events), and their bytes. */
   framesReceived: number;
   bytesReceived: number;

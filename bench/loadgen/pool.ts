@@ -20,7 +20,7 @@ export interface MergedPhase {
   scheduleLag: Histogram;
   broadcastCross: Histogram;
   broadcastSame: Histogram;
-  otherEvents: number;
+  eventsByType: Record<string, number>;
   framesReceived: number;
   bytesReceived: number;
   /** Actions sent during the whole phase, warm-up included. */
@@ -143,7 +143,7 @@ function merge(phase: PhaseSpec, results: PhaseResult[]): MergedPhase {
     scheduleLag: new Histogram(),
     broadcastCross: new Histogram(),
     broadcastSame: new Histogram(),
-    otherEvents: 0,
+    eventsByType: {},
     framesReceived: 0,
     bytesReceived: 0,
     totalSent: 0,
@@ -164,7 +164,7 @@ function merge(phase: PhaseSpec, results: PhaseResult[]): MergedPhase {
     merged.scheduleLag.merge(result.scheduleLag);
     merged.broadcastCross.merge(result.broadcastCross);
     merged.broadcastSame.merge(result.broadcastSame);
-    merged.otherEvents += result.otherEvents;
+    for (const [type, n] of Object.entries(result.eventsByType)) merged.eventsByType[type] = (merged.eventsByType[type] ?? 0) + n;
     merged.framesReceived += result.framesReceived;
     merged.bytesReceived += result.bytesReceived;
   }
