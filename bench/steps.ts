@@ -26,6 +26,8 @@ export interface PhaseReport {
   bytesPerAction: number;
   /** Of those frames, the events per action completed, by type. */
   eventsPerAction: Record<string, number>;
+  /** Replies slower than 20 ms by when their action was sent: [ms into the window, count, max ms]. */
+  slowReplies: [number, number, number][];
   /** Whole phase (warm-up included): Redis commands and SQL statements per action sent. */
   redisCommandsPerAction: number;
   sqlStatementsPerAction: number;
@@ -74,6 +76,7 @@ export async function measure(pool: GeneratorPool, snapshots: Snapshots, spec: P
     broadcastSame: phase.broadcastSame.summary(),
     framesPerAction: round(phase.framesReceived / Math.max(1, phase.completed), 2),
     bytesPerAction: Math.round(phase.bytesReceived / Math.max(1, phase.completed)),
+    slowReplies: [...phase.slow].sort(([a], [b]) => a - b).map(([tenth, [count, maxUs]]) => [tenth * 100, count, round(maxUs / 1000, 1)]),
     eventsPerAction: Object.fromEntries(Object.entries(phase.eventsByType).map(([type, n]) => [type, round(n / Math.max(1, phase.completed), 3)])),
     redisCommandsPerAction: round(redisCommands(before, after) / Math.max(1, actions), 2),
     sqlStatementsPerAction: round(sqlStatements / Math.max(1, actions), 5),
@@ -137,6 +140,10 @@ export async function stepSearch(
       `[bench] ${label} offered ${rate}/s → ${report.achieved}/s, p50 ${report.latency.p50} ms, p95 ${report.latency.p95} ms, p99 ${report.latency.p99} ms ` +
         `(${report.pass ? 'within' : 'beyond'} ${p99BoundMs} ms), cpu ${JSON.stringify(report.cpuCores)}, gc ${JSON.stringify(report.gc)}, jobs ${JSON.stringify(report.jobs)}`,
     );
+    if (report.slowReplies.length > 0) {
+      const worst = [...report.slowReplies].sort((a, b) => b[1] - a[1]).slice(0, 8);
+      log(`[bench]   replies over 20 ms, busiest tenths of a second (ms into the window: count, max ms): ${worst.map(([at, count, max]) => `${at}: ${count}, ${max}`).join('; ')}`);
+    }
     if (report.pass) {
       if (best === undefined || report.achieved > best.achieved) best = report;
       return report;

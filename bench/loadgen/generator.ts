@@ -35,6 +35,8 @@ const EQUIP = KIND_INDEX.get('equip') ?? -1;
 const LOOK = KIND_INDEX.get('look') ?? 0;
 
 const bots: Bot[] = [];
+/** Replies slower than this are placed in time (the step search's default p99 bound). */
+const SLOW_US = 20_000;
 let nextSeq = 1;
 
 // ── the phase being measured (reply handling reads these) ──────────────────────
@@ -56,6 +58,8 @@ function freshStats() {
     broadcastCross: new Histogram(),
     broadcastSame: new Histogram(),
     eventsByType: new Map<string, number>(),
+    /** Replies slower than SLOW_US by tenth of a second of the window they were sent in: [count, max µs]. */
+    slow: new Map<number, [number, number]>(),
     framesReceived: 0,
     bytesReceived: 0,
   };
@@ -139,6 +143,16 @@ function onReply(bot: Bot, seq: number, ok: boolean, data: Buffer, now: number):
   if (seq < firstMeasured || seq > lastMeasured) return;
   const micros = now - at;
   stats.latency.add(micros);
+  if (micros > SLOW_US) {
+    const tenth = Math.floor((at - windowStartUs) / 100_000);
+    const bucket = stats.slow.get(tenth);
+    if (bucket) {
+      bucket[0]++;
+      bucket[1] = Math.max(bucket[1], micros);
+    } else {
+      stats.slow.set(tenth, [1, micros]);
+    }
+  }
   let byKind = stats.latencyByKind.get(kind);
   if (byKind === undefined) stats.latencyByKind.set(kind, (byKind = new Histogram()));
   byKind.add(micros);
@@ -297,6 +311,7 @@ async function runPhase(phase: PhaseSpec): Promise<PhaseResult> {
     broadcastCross: stats.broadcastCross.toSparse(),
     broadcastSame: stats.broadcastSame.toSparse(),
     eventsByType: Object.fromEntries(stats.eventsByType),
+    slow: [...stats.slow].map(([tenth, [count, maxUs]]) => [tenth, count, maxUs]),
     framesReceived: stats.framesReceived,
     bytesReceived: stats.bytesReceived,
     windowMs,

@@ -71,6 +71,8 @@ export interface PhaseResult {
   broadcastSame: SparseHistogram;
   /** Event frames received in the window, by their type. */
   eventsByType: Record<string, number>;
+  /** Replies slower than 20 ms, by the tenth of a second of the window they were sent in: [tenth, count, max µs]. */
+  slow: [number, number, number][];
   /** Every frame received in the window (replies and events), and their bytes. */
   framesReceived: number;
   bytesReceived: number;

@@ -21,6 +21,7 @@ export interface MergedPhase {
   broadcastCross: Histogram;
   broadcastSame: Histogram;
   eventsByType: Record<string, number>;
+  slow: Map<number, [number, number]>;
   framesReceived: number;
   bytesReceived: number;
   /** Actions sent during the whole phase, warm-up included. */
@@ -144,6 +145,7 @@ function merge(phase: PhaseSpec, results: PhaseResult[]): MergedPhase {
     broadcastCross: new Histogram(),
     broadcastSame: new Histogram(),
     eventsByType: {},
+    slow: new Map(),
     framesReceived: 0,
     bytesReceived: 0,
     totalSent: 0,
@@ -164,6 +166,10 @@ function merge(phase: PhaseSpec, results: PhaseResult[]): MergedPhase {
     merged.scheduleLag.merge(result.scheduleLag);
     merged.broadcastCross.merge(result.broadcastCross);
     merged.broadcastSame.merge(result.broadcastSame);
+    for (const [tenth, count, maxUs] of result.slow) {
+      const bucket = merged.slow.get(tenth) ?? [0, 0];
+      merged.slow.set(tenth, [bucket[0] + count, Math.max(bucket[1], maxUs)]);
+    }
     for (const [type, n] of Object.entries(result.eventsByType)) merged.eventsByType[type] = (merged.eventsByType[type] ?? 0) + n;
     merged.framesReceived += result.framesReceived;
     merged.bytesReceived += result.bytesReceived;
