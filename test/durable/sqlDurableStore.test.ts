@@ -298,6 +298,37 @@ describe.each([
       expect(snapshot?.uniqueItems).toEqual([{ ...worn, durability: 49 }]);
     });
 
+
+    it('rewrites only the slots that changed: identical rows keep their row version', async () => {
+      const hero = await register();
+      const inventory: [number, InventoryEntry][] = [[0, { itemId: 'ash-berry', qty: 3 }], [1, { itemId: 'flint', qty: 1 }], [2, { itemId: 'bandage', qty: 2 }]];
+      await store.writeBatch({
+        ...emptyBatch(),
+        inventories: [{ characterId: hero.id, entries: inventory }],
+        equipment: [{ characterId: hero.id, entries: [['body', { itemId: 'leather-vest' }], ['ring', { itemId: 'copper-ring' }]] }],
+      });
+      // xmin names the transaction that wrote a row's current version.
+      const versions = async () => {
+        const slots = await client.query('SELECT slot::text AS slot, xmin::text AS written FROM inventory WHERE character_id = $1 UNION ALL SELECT slot, xmin::text FROM equipment WHERE character_id = $1', [hero.id]);
+        return new Map(slots.rows.map((row) => [String(row.slot), String(row.written)]));
+      };
+      const before = await versions();
+
+      await store.writeBatch({
+        ...emptyBatch(),
+        inventories: [{ characterId: hero.id, entries: [[0, { itemId: 'ash-berry', qty: 3 }], [1, { itemId: 'flint', qty: 2 }], [4, { itemId: 'rope', qty: 1 }]] }],
+        equipment: [{ characterId: hero.id, entries: [['body', { itemId: 'leather-vest' }]] }],
+      });
+
+      const after = await versions();
+      expect([...after.keys()].sort()).toEqual(['0', '1', '4', 'body']);
+      expect(after.get('0')).toBe(before.get('0'));
+      expect(after.get('body')).toBe(before.get('body'));
+      expect(after.get('1')).not.toBe(before.get('1'));
+      const snapshot = await store.loadCharacter(hero.id);
+      expect(snapshot?.inventory).toEqual(new Map([[0, { itemId: 'ash-berry', qty: 3 }], [1, { itemId: 'flint', qty: 2 }], [4, { itemId: 'rope', qty: 1 }]]));
+      expect(snapshot?.equipment).toEqual(new Map([['body', { itemId: 'leather-vest' }]]));
+    });
     it('replaces the ground of the listed locations only', async () => {
       const axe: UniqueItem = { id: 'u-axe-1', itemId: 'wood-axe', durability: 5, maxDurability: 40 };
       const pebble = (id: string): GroundItem => ({ id, itemId: 'pebble', qty: 2, droppedBy: null, despawnAt: null });

@@ -139,19 +139,19 @@ export class SqlDurableStore implements DurableStore {
       const worn = equipment.flatMap(({ characterId, entries }) =>
         entries.map(([slot, item]) => ({ characterId, slot, ...item })));
       if (inventories.length > 0) {
-        await tx.query(sql.DELETE_INVENTORIES, [inventories.map((i) => i.characterId)]);
+        await tx.query(sql.DELETE_INVENTORY_GONE, [inventories.map((i) => i.characterId), slots.map((s) => s.characterId), slots.map((s) => s.slot)]);
       }
       if (slots.length > 0) {
-        await tx.query(sql.INSERT_INVENTORY, [
+        await tx.query(sql.UPSERT_INVENTORY, [
           slots.map((s) => s.characterId), slots.map((s) => s.slot), slots.map((s) => s.itemId),
           slots.map((s) => s.qty), slots.map((s) => s.uniqueItemId ?? null),
         ]);
       }
       if (equipment.length > 0) {
-        await tx.query(sql.DELETE_EQUIPMENT, [equipment.map((e) => e.characterId)]);
+        await tx.query(sql.DELETE_EQUIPMENT_GONE, [equipment.map((e) => e.characterId), worn.map((w) => w.characterId), worn.map((w) => w.slot)]);
       }
       if (worn.length > 0) {
-        await tx.query(sql.INSERT_EQUIPMENT, [
+        await tx.query(sql.UPSERT_EQUIPMENT, [
           worn.map((w) => w.characterId), worn.map((w) => w.slot), worn.map((w) => w.itemId),
           worn.map((w) => w.uniqueItemId ?? null),
         ]);

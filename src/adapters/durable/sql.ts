@@ -78,17 +78,33 @@ export const UPDATE_CHARACTERS = `
   WHERE c.id = u.id AND c.version <= u.version
   RETURNING c.id`;
 
-export const DELETE_INVENTORIES = 'DELETE FROM inventory WHERE character_id = ANY($1::bigint[])';
+// A batch carries each player's whole inventory and equipment, but between two syncs a player
+// changes a slot or two: rows that are gone are deleted, changed or new ones upserted, and
+// identical rows are left alone (no new row version, WAL record or foreign-key check for them).
+// $1: the characters whose slots the batch carries; then their slots, as in the upsert.
+export const DELETE_INVENTORY_GONE = `
+  DELETE FROM inventory
+  WHERE character_id = ANY($1::bigint[])
+    AND (character_id, slot) NOT IN (SELECT * FROM unnest($2::bigint[], $3::integer[]))`;
 
-export const INSERT_INVENTORY = `
-  INSERT INTO inventory (character_id, slot, item_id, qty, unique_item_id)
-  SELECT * FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::integer[], $5::text[])`;
+export const UPSERT_INVENTORY = `
+  INSERT INTO inventory AS i (character_id, slot, item_id, qty, unique_item_id)
+  SELECT * FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::integer[], $5::text[])
+  ON CONFLICT (character_id, slot) DO UPDATE SET
+    item_id = EXCLUDED.item_id, qty = EXCLUDED.qty, unique_item_id = EXCLUDED.unique_item_id
+  WHERE (i.item_id, i.qty, i.unique_item_id) IS DISTINCT FROM (EXCLUDED.item_id, EXCLUDED.qty, EXCLUDED.unique_item_id)`;
 
-export const DELETE_EQUIPMENT = 'DELETE FROM equipment WHERE character_id = ANY($1::bigint[])';
+export const DELETE_EQUIPMENT_GONE = `
+  DELETE FROM equipment
+  WHERE character_id = ANY($1::bigint[])
+    AND (character_id, slot) NOT IN (SELECT * FROM unnest($2::bigint[], $3::text[]))`;
 
-export const INSERT_EQUIPMENT = `
-  INSERT INTO equipment (character_id, slot, item_id, unique_item_id)
-  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])`;
+export const UPSERT_EQUIPMENT = `
+  INSERT INTO equipment AS e (character_id, slot, item_id, unique_item_id)
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
+  ON CONFLICT (character_id, slot) DO UPDATE SET
+    item_id = EXCLUDED.item_id, unique_item_id = EXCLUDED.unique_item_id
+  WHERE (e.item_id, e.unique_item_id) IS DISTINCT FROM (EXCLUDED.item_id, EXCLUDED.unique_item_id)`;
 
 export const DELETE_GROUND = 'DELETE FROM ground_items WHERE location_id = ANY($1::text[])';
 
