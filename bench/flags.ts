@@ -29,6 +29,7 @@ export interface Flags {
   baseline: boolean;
   cpuProf: boolean;
   heapSnapshot: boolean;
+  heapSample: boolean;
   out: string | undefined;
   mix: Mix;
   holdMix: Mix;
@@ -55,6 +56,8 @@ const USAGE = `npm run bench -- [flags]
   --no-baseline        skip the bare ws + Redis pub/sub baseline
   --cpu-prof           run the workers under node --cpu-prof and summarise the profiles
   --heap-snapshot      after the hold phase, write and summarise a heap snapshot of worker 0
+  --heap-sample        sample each worker's allocations during the throughput steps, keeping
+                       what only a mark-compact collected (what fills the old generation)
   --mix look=35,inventory=40,say=20,move=4   action mix of the steps and broadcast phase
   --out DIR            where logs, profiles and result.json go (default: a new temp dir)`;
 
@@ -108,6 +111,7 @@ export function parseFlags(argv: string[]): Flags {
       'no-baseline': { type: 'boolean' },
       'cpu-prof': { type: 'boolean' },
       'heap-snapshot': { type: 'boolean' },
+      'heap-sample': { type: 'boolean' },
       mix: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -117,6 +121,7 @@ export function parseFlags(argv: string[]): Flags {
     console.log(USAGE);
     process.exit(0);
   }
+  if (values['heap-snapshot'] === true && values['heap-sample'] === true) throw new Error(`--heap-snapshot and --heap-sample both signal the workers with SIGUSR2: use one\n\n${USAGE}`);
   const players = Math.round(positive('players', values.players, 10_000));
   const world = values.world ?? 'grid';
   if (world !== 'grid' && world !== 'ashlands') throw new Error(`--world is grid or ashlands, got "${world}"`);
@@ -142,6 +147,7 @@ export function parseFlags(argv: string[]): Flags {
     baseline: values['no-baseline'] !== true,
     cpuProf: values['cpu-prof'] === true,
     heapSnapshot: values['heap-snapshot'] === true,
+    heapSample: values['heap-sample'] === true,
     out: values.out,
     mix: parseMix(values.mix, { look: 35, inventory: 40, say: 20, move: 4 }),
     holdMix: { inventory: 45, look: 30, say: 15, move: 10 },

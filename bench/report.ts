@@ -2,6 +2,7 @@
 // each figure against its target.
 import type { Flags } from './flags.ts';
 import type { LatencySummary } from './histogram.ts';
+import type { HeapSampleSummary } from './heapSample.ts';
 import { formatHeap, type HeapSummary } from './heapSnapshot.ts';
 import type { ProfileSummary } from './profile.ts';
 import { round } from './snapshots.ts';
@@ -43,6 +44,8 @@ export interface BenchResult {
   baseline: { steps: StepSearch; broadcast: PhaseReport } | undefined;
   ratio: { throughput: number | undefined };
   profiles: { worker: number; window: string; summary: ProfileSummary }[];
+  /** With --heap-sample: per worker, what only a mark-compact collected during the steps, by allocation stack. */
+  heapSamples: HeapSampleSummary[];
   targets: TargetRow[];
 }
 

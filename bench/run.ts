@@ -25,8 +25,9 @@ import { seedBots } from './seed.ts';
 import { startServices } from './services.ts';
 import { delta, deltaBy, redisCommands, round, Snapshots, type Snapshot } from './snapshots.ts';
 import { measure, stepSearch, type PhaseReport } from './steps.ts';
+import { formatHeapSample, summariseHeapSample, type HeapSampleSummary } from './heapSample.ts';
 import { heapGrowth, summariseHeapSnapshot } from './heapSnapshot.ts';
-import { adminSave, mainThreadProfile, startWorkers, stopWorker, takeHeapSnapshot, type Worker } from './workers.ts';
+import { adminSave, heapSampleFile, mainThreadProfile, startWorkers, stopWorker, takeHeapSnapshot, type Worker } from './workers.ts';
 import { placementOfBot, prepareWorld } from './world.ts';
 
 const log = (line: string) => {
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
       logDir: out,
       cpuProfDir: profileDir,
       heapSnapshotDir: heapDir,
+      heapSampleDir: flags.heapSample ? out : undefined,
     });
     const workersStartMs = Math.round(performance.now() - started);
     cleanups.push(() => Promise.all(workers.map((worker) => stopWorker(worker, 5000))));
@@ -197,10 +199,18 @@ async function main(): Promise<void> {
       botsBelow: flags.active,
     });
     const quiet = () => waitForQuietMachine(cpu, 60_000);
+    // With --heap-sample, each worker samples its allocations for the whole of the steps.
+    const signalWorkers = () => {
+      if (flags.heapSample) for (const worker of workers) process.kill(worker.pid, 'SIGUSR2');
+    };
+    signalWorkers();
     const cinder = await stepSearch('cinder', flags.rates, flags.p99BoundMs, async (name, rate) => {
       await quiet();
       return (await measure(cinderPool, snapshots, cinderPhase(name, rate, flags.duration))).report;
     }, log);
+    signalWorkers();
+    const heapSamples = flags.heapSample ? await Promise.all(workers.map((worker) => readHeapSample(heapSampleFile(out, worker.index)))) : [];
+    for (const summary of heapSamples) for (const line of formatHeapSample(summary)) log(`[bench] ${line}`);
     await quiet();
     const broadcast = await measure(pool, snapshots, cinderPhase('cinder-broadcast', flags.broadcastRate, flags.broadcastSeconds));
     log(`[bench] cinder broadcast at ${flags.broadcastRate}/s: cross-worker p50 ${broadcast.report.broadcastCross.p50} ms, p99 ${broadcast.report.broadcastCross.p99} ms`);
@@ -297,6 +307,7 @@ async function main(): Promise<void> {
       baseline,
       ratio: { throughput: baseline?.steps.best && cinder.best ? round(cinder.best.achieved / baseline.steps.best.achieved, 3) : undefined },
       profiles,
+      heapSamples,
     };
     const result: BenchResult = { ...partial, targets: targets(partial) };
     await writeFile(join(out, 'result.json'), stringify(result, 1));
@@ -312,6 +323,19 @@ async function main(): Promise<void> {
  * On a shared machine, waits (up to `maxWaitMs`) until other people's processes use less than a
  * quarter of a core, so that a step is not measured while someone's test suite holds the CPUs.
  */
+/** The profile a worker writes on its second SIGUSR2 (it appears a moment later), summarised. */
+async function readHeapSample(file: string): Promise<HeapSampleSummary> {
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    try {
+      return await summariseHeapSample(file);
+    } catch (error) {
+      if (performance.now() > deadline) throw new Error(`no heap sample in ${file}`, { cause: error });
+      await sleep(200);
+    }
+  }
+}
+
 async function waitForQuietMachine(cpu: CpuMeter, maxWaitMs: number): Promise<void> {
   const deadline = performance.now() + maxWaitMs;
   let warned = false;

@@ -36,6 +36,8 @@ export interface WorkerOptions {
   cpuProfDir: string | undefined;
   /** Let SIGUSR2 write a heap snapshot into DIR/worker-N/ (node --heapsnapshot-signal). */
   heapSnapshotDir: string | undefined;
+  /** Preload bench/heapSampler.ts: SIGUSR2 starts sampling, the next writes DIR/worker-N.heapsample.json. */
+  heapSampleDir: string | undefined;
 }
 
 async function waitForHealth(baseUrl: string, child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -53,6 +55,10 @@ async function waitForHealth(baseUrl: string, child: ChildProcess, timeoutMs: nu
   }
 }
 
+export function heapSampleFile(dir: string, index: number): string {
+  return join(dir, `worker-${index}.heapsample.json`);
+}
+
 export async function startWorker(index: number, options: WorkerOptions): Promise<Worker> {
   const port = await getFreePort();
   const log = openSync(join(options.logDir, `worker-${index}.log`), 'a');
@@ -60,7 +66,8 @@ export async function startWorker(index: number, options: WorkerOptions): Promis
   const profile = options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(options.cpuProfDir, `worker-${index}`)}`];
   const heap = options.heapSnapshotDir === undefined ? [] : ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${join(options.heapSnapshotDir, `worker-${index}`)}`];
   if (options.heapSnapshotDir !== undefined) await mkdir(join(options.heapSnapshotDir, `worker-${index}`), { recursive: true });
-  const child = spawn(process.execPath, [...profile, ...heap, '--import', 'tsx', 'src/main.ts'], {
+  const sampler = options.heapSampleDir === undefined ? [] : ['--import', './bench/heapSampler.ts'];
+  const child = spawn(process.execPath, [...profile, ...heap, '--import', 'tsx', ...sampler, 'src/main.ts'], {
     cwd: REPO,
     env: {
       ...process.env,
@@ -76,6 +83,7 @@ export async function startWorker(index: number, options: WorkerOptions): Promis
       CINDER_ACTIONS_PER_SECOND: '1000000',
       CINDER_LOGIN_ATTEMPTS: '1000000',
       LOG_LEVEL: 'warn',
+      ...(options.heapSampleDir === undefined ? {} : { CINDER_BENCH_HEAP_SAMPLE: heapSampleFile(options.heapSampleDir, index) }),
     },
     stdio: ['ignore', log, log],
   });
