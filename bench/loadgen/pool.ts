@@ -6,27 +6,17 @@ import type { ActionKind, BotSpec, ConnectResult, FromGenerator, PhaseResult, Ph
 
 const GENERATOR = new URL('./generator.ts', import.meta.url);
 
-export interface MergedPhase {
-  name: string;
+/** What every generator measured in a phase, merged: the same fields, with histograms to merge into. */
+export type MergedPhase = Omit<PhaseResult, 'latency' | 'latencyByKind' | 'scheduleLag' | 'broadcastCross' | 'broadcastSame' | 'slow'> & {
   offeredRate: number;
-  sent: number;
-  completed: number;
-  windowMs: number;
-  okReplies: number;
-  errorReplies: number;
-  errorsByCode: Record<string, number>;
   latency: Histogram;
   latencyByKind: Partial<Record<ActionKind, Histogram>>;
   scheduleLag: Histogram;
   broadcastCross: Histogram;
   broadcastSame: Histogram;
-  eventsByType: Record<string, number>;
+  /** Tenth of a second of the window → [replies slower than 20 ms, the slowest µs]. */
   slow: Map<number, [number, number]>;
-  framesReceived: number;
-  bytesReceived: number;
-  /** Actions sent during the whole phase, warm-up included. */
-  totalSent: number;
-}
+};
 
 class Generator {
   private waiting: ((message: FromGenerator) => void) | undefined;
