@@ -24,7 +24,7 @@ import { humanSummary, jsonSummary, stringify, targets, type BenchResult, type S
 import { seedBots } from './seed.ts';
 import { startServices } from './services.ts';
 import { delta, deltaBy, redisCommands, round, Snapshots, type Snapshot } from './snapshots.ts';
-import { measure, stepSearch, type PhaseReport } from './steps.ts';
+import { measure, slowReplyLines, stepSearch, type PhaseReport } from './steps.ts';
 import { formatHeapSample, summariseHeapSample, type HeapSampleSummary } from './heapSample.ts';
 import { heapGrowth, summariseHeapSnapshot } from './heapSnapshot.ts';
 import { adminSave, heapSampleFile, mainThreadProfile, startWorkers, stopWorker, takeHeapSnapshot, type Worker } from './workers.ts';
@@ -214,6 +214,7 @@ async function main(): Promise<void> {
     await quiet();
     const broadcast = await measure(pool, snapshots, cinderPhase('cinder-broadcast', flags.broadcastRate, flags.broadcastSeconds));
     log(`[bench] cinder broadcast at ${flags.broadcastRate}/s: cross-worker p50 ${broadcast.report.broadcastCross.p50} ms, p99 ${broadcast.report.broadcastCross.p99} ms`);
+    for (const line of slowReplyLines(broadcast.report)) log(`[bench]   ${line}`);
     const runStart = hold.before;
     const runEnd = await snapshots.take();
     const cleanupRuns = delta(runStart, runEnd, 'cinder_job_duration_seconds_count', { job: 'disconnected-cleanup' });

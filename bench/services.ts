@@ -44,7 +44,7 @@ export async function redisCounters(admin: Redis): Promise<RedisCounters> {
 export async function startServices(): Promise<BenchServices> {
   const binaries = await resolveServiceBinaries({ allowInstall: true });
   const [redis, postgres] = await Promise.all([
-    startRedisServer({ binary: binaries.redisServer, extraArgs: ['--appendonly', 'yes', '--appendfsync', 'everysec'] }),
+    startRedisServer({ binary: binaries.redisServer, extraArgs: ['--appendonly', 'yes', '--appendfsync', 'everysec', '--latency-monitor-threshold', '5'] }),
     startPostgresServer({
       binaries: binaries.postgres,
       ...(binaries.postgresUser === undefined ? {} : { user: binaries.postgresUser }),

@@ -13,6 +13,8 @@ export interface Snapshot {
   /** One list of samples per worker (empty when no worker is up). */
   metrics: Sample[][];
   cpu: ReturnType<CpuMeter['sample']>;
+  /** Redis's latency monitor since the snapshot before (each take resets it): event → longest ms. */
+  redisLatency: Record<string, number>;
 }
 
 export class Snapshots {
@@ -23,9 +25,20 @@ export class Snapshots {
   ) {}
 
   async take(): Promise<Snapshot> {
-    const [redis, metrics] = await Promise.all([redisCounters(this.admin), Promise.all(this.workers().map((worker) => worker.metrics()))]);
-    return { atUs: nowUs(), redis, metrics, cpu: this.cpu.sample() };
+    const [redis, metrics, redisLatency] = await Promise.all([
+      redisCounters(this.admin),
+      Promise.all(this.workers().map((worker) => worker.metrics())),
+      redisLatencyEvents(this.admin),
+    ]);
+    return { atUs: nowUs(), redis, metrics, cpu: this.cpu.sample(), redisLatency };
   }
+}
+
+/** `LATENCY LATEST` (events over the server's latency-monitor-threshold), then `LATENCY RESET`. */
+async function redisLatencyEvents(admin: Redis): Promise<Record<string, number>> {
+  const latest = (await admin.call('LATENCY', 'LATEST')) as [string, number, number, number][];
+  await admin.call('LATENCY', 'RESET');
+  return Object.fromEntries(latest.map(([event, , , maxMs]) => [event, maxMs]));
 }
 
 /** A counter summed over all workers, after minus before. */

@@ -5,6 +5,7 @@ import { sleep } from './clock.ts';
 import type { LatencySummary } from './histogram.ts';
 import type { PhaseSpec } from './loadgen/messages.ts';
 import type { GeneratorPool, MergedPhase } from './loadgen/pool.ts';
+import { sum } from './promText.ts';
 import { cpuCores, delta, deltaBy, redisCommands, round, topRedisCommands, type Snapshot, type Snapshots } from './snapshots.ts';
 
 export interface PhaseReport {
@@ -28,6 +29,12 @@ export interface PhaseReport {
   eventsPerAction: Record<string, number>;
   /** Replies slower than 20 ms by when their action was sent: [ms into the window, count, max ms]. */
   slowReplies: [number, number, number][];
+  /**
+   * Who was held up during the phase, to tell where slow replies came from: each worker's and
+   * each generator's longest event-loop delay (ms), Redis's latency events over 5 ms (event →
+   * longest ms), and the replies over 20 ms by the process that answered them.
+   */
+  stalls: { workerLoopMaxMs: number[]; generatorLoopMaxMs: number[]; redis: Record<string, number>; slowByServer: Record<number, number> };
   /** Whole phase (warm-up included): Redis commands and SQL statements per action sent. */
   redisCommandsPerAction: number;
   sqlStatementsPerAction: number;
@@ -77,6 +84,12 @@ export async function measure(pool: GeneratorPool, snapshots: Snapshots, spec: P
     framesPerAction: round(phase.framesReceived / Math.max(1, phase.completed), 2),
     bytesPerAction: Math.round(phase.bytesReceived / Math.max(1, phase.completed)),
     slowReplies: [...phase.slow].sort(([a], [b]) => a - b).map(([tenth, [count, maxUs]]) => [tenth * 100, count, round(maxUs / 1000, 1)]),
+    stalls: {
+      workerLoopMaxMs: after.metrics.map((samples) => round(sum(samples, 'nodejs_eventloop_lag_max_seconds') * 1000, 1)),
+      generatorLoopMaxMs: phase.generatorLoopDelayMaxMs.map((ms) => round(ms, 1)),
+      redis: after.redisLatency,
+      slowByServer: phase.slowByServer,
+    },
     eventsPerAction: Object.fromEntries(Object.entries(phase.eventsByType).map(([type, n]) => [type, round(n / Math.max(1, phase.completed), 3)])),
     redisCommandsPerAction: round(redisCommands(before, after) / Math.max(1, actions), 2),
     sqlStatementsPerAction: round(sqlStatements / Math.max(1, actions), 5),
@@ -103,6 +116,19 @@ function jobFigures(before: Snapshot, after: Snapshot): PhaseReport['jobs'] {
   const runs = deltaBy(before, after, 'cinder_job_duration_seconds_count', 'job');
   const seconds = deltaBy(before, after, 'cinder_job_duration_seconds_sum', 'job');
   return Object.fromEntries(Object.entries(runs).map(([job, n]) => [job, { runs: n, seconds: round(seconds[job] ?? 0, 3) }]));
+}
+
+/** When a phase had replies over 20 ms: when their actions were sent, and who was held up. */
+export function slowReplyLines(report: PhaseReport): string[] {
+  if (report.slowReplies.length === 0) return [];
+  const worst = [...report.slowReplies].sort((a, b) => b[1] - a[1]).slice(0, 8);
+  const { workerLoopMaxMs, generatorLoopMaxMs, redis, slowByServer } = report.stalls;
+  const redisEvents = Object.entries(redis).map(([event, ms]) => `${event} ${ms}`);
+  return [
+    `replies over 20 ms, busiest tenths of a second (ms into the window: count, max ms): ${worst.map(([at, count, max]) => `${at}: ${count}, ${max}`).join('; ')}`,
+    `  by server process ${JSON.stringify(slowByServer)}; longest event-loop delay, workers ${workerLoopMaxMs.join(', ')} ms, ` +
+      `generators ${generatorLoopMaxMs.join(', ')} ms; Redis latency events over 5 ms: ${redisEvents.length > 0 ? redisEvents.join(', ') : 'none'}`,
+  ];
 }
 
 export interface StepSearch {
@@ -140,10 +166,7 @@ export async function stepSearch(
       `[bench] ${label} offered ${rate}/s → ${report.achieved}/s, p50 ${report.latency.p50} ms, p95 ${report.latency.p95} ms, p99 ${report.latency.p99} ms ` +
         `(${report.pass ? 'within' : 'beyond'} ${p99BoundMs} ms), cpu ${JSON.stringify(report.cpuCores)}, gc ${JSON.stringify(report.gc)}, jobs ${JSON.stringify(report.jobs)}`,
     );
-    if (report.slowReplies.length > 0) {
-      const worst = [...report.slowReplies].sort((a, b) => b[1] - a[1]).slice(0, 8);
-      log(`[bench]   replies over 20 ms, busiest tenths of a second (ms into the window: count, max ms): ${worst.map(([at, count, max]) => `${at}: ${count}, ${max}`).join('; ')}`);
-    }
+    for (const line of slowReplyLines(report)) log(`[bench]   ${line}`);
     if (report.pass) {
       if (best === undefined || report.achieved > best.achieved) best = report;
       return report;

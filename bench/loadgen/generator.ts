@@ -3,6 +3,7 @@
 // slow server shows up as latency instead of being hidden by a waiting client. Frames are built
 // from fixed text around the seq; replies are never JSON-parsed: the seq, the error code and a
 // `said` event's send time are read from the bytes.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket, { type RawData } from 'ws';
 import { nowUs, sleep } from '../clock.ts';
 import { Histogram } from '../histogram.ts';
@@ -60,6 +61,8 @@ function freshStats() {
     eventsByType: new Map<string, number>(),
     /** Replies slower than SLOW_US by tenth of a second of the window they were sent in: [count, max µs]. */
     slow: new Map<number, [number, number]>(),
+    /** Replies slower than SLOW_US by the server process that answered. */
+    slowByServer: new Map<number, number>(),
     framesReceived: 0,
     bytesReceived: 0,
   };
@@ -152,6 +155,7 @@ function onReply(bot: Bot, seq: number, ok: boolean, data: Buffer, now: number):
     } else {
       stats.slow.set(tenth, [1, micros]);
     }
+    stats.slowByServer.set(bot.spec.server, (stats.slowByServer.get(bot.spec.server) ?? 0) + 1);
   }
   let byKind = stats.latencyByKind.get(kind);
   if (byKind === undefined) stats.latencyByKind.set(kind, (byKind = new Histogram()));
@@ -260,6 +264,9 @@ async function runPhase(phase: PhaseSpec): Promise<PhaseResult> {
   let sentInPhase = 0;
   let sentInWindow = 0;
   let next = 0;
+  // This generator's own stalls: a late read here would look like a slow server.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
 
   await new Promise<void>((resolve) => {
     const tick = () => {
@@ -287,6 +294,7 @@ async function runPhase(phase: PhaseSpec): Promise<PhaseResult> {
     const timer = setInterval(tick, 1);
     tick();
   });
+  loopDelay.disable();
   lastMeasured = nextSeq - 1;
   const drainUntil = nowUs() + phase.drainMs * 1000;
   while (nowUs() < drainUntil && outstanding(firstMeasured, lastMeasured) > 0) await sleep(20);
@@ -312,6 +320,8 @@ async function runPhase(phase: PhaseSpec): Promise<PhaseResult> {
     broadcastSame: stats.broadcastSame.toSparse(),
     eventsByType: Object.fromEntries(stats.eventsByType),
     slow: [...stats.slow].map(([tenth, [count, maxUs]]) => [tenth, count, maxUs]),
+    slowByServer: Object.fromEntries(stats.slowByServer),
+    loopDelayMaxMs: loopDelay.max / 1e6,
     framesReceived: stats.framesReceived,
     bytesReceived: stats.bytesReceived,
     windowMs,

@@ -73,6 +73,10 @@ export interface PhaseResult {
   eventsByType: Record<string, number>;
   /** Replies slower than 20 ms, by the tenth of a second of the window they were sent in: [tenth, count, max µs]. */
   slow: [number, number, number][];
+  /** Those slow replies by the server process that answered (worker or baseline process index). */
+  slowByServer: Record<number, number>;
+  /** The longest this generator's event loop was held up while it sent (a late read looks like a slow reply). */
+  loopDelayMaxMs: number;
   /** Every frame received in the window (replies and events), and their bytes. */
   framesReceived: number;
   bytesReceived: number;

@@ -7,7 +7,7 @@ import type { ActionKind, BotSpec, ConnectResult, FromGenerator, PhaseResult, Ph
 const GENERATOR = new URL('./generator.ts', import.meta.url);
 
 /** What every generator measured in a phase, merged: the same fields, with histograms to merge into. */
-export type MergedPhase = Omit<PhaseResult, 'latency' | 'latencyByKind' | 'scheduleLag' | 'broadcastCross' | 'broadcastSame' | 'slow'> & {
+export type MergedPhase = Omit<PhaseResult, 'latency' | 'latencyByKind' | 'scheduleLag' | 'broadcastCross' | 'broadcastSame' | 'slow' | 'loopDelayMaxMs'> & {
   offeredRate: number;
   latency: Histogram;
   latencyByKind: Partial<Record<ActionKind, Histogram>>;
@@ -16,6 +16,8 @@ export type MergedPhase = Omit<PhaseResult, 'latency' | 'latencyByKind' | 'sched
   broadcastSame: Histogram;
   /** Tenth of a second of the window → [replies slower than 20 ms, the slowest µs]. */
   slow: Map<number, [number, number]>;
+  /** Each generator's longest event-loop delay, ms. */
+  generatorLoopDelayMaxMs: number[];
 };
 
 class Generator {
@@ -136,6 +138,8 @@ function merge(phase: PhaseSpec, results: PhaseResult[]): MergedPhase {
     broadcastSame: new Histogram(),
     eventsByType: {},
     slow: new Map(),
+    slowByServer: {},
+    generatorLoopDelayMaxMs: [],
     framesReceived: 0,
     bytesReceived: 0,
     totalSent: 0,
@@ -160,6 +164,8 @@ function merge(phase: PhaseSpec, results: PhaseResult[]): MergedPhase {
       const bucket = merged.slow.get(tenth) ?? [0, 0];
       merged.slow.set(tenth, [bucket[0] + count, Math.max(bucket[1], maxUs)]);
     }
+    for (const [server, n] of Object.entries(result.slowByServer)) merged.slowByServer[Number(server)] = (merged.slowByServer[Number(server)] ?? 0) + n;
+    merged.generatorLoopDelayMaxMs.push(result.loopDelayMaxMs);
     for (const [type, n] of Object.entries(result.eventsByType)) merged.eventsByType[type] = (merged.eventsByType[type] ?? 0) + n;
     merged.framesReceived += result.framesReceived;
     merged.bytesReceived += result.bytesReceived;
