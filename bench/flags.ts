@@ -30,6 +30,8 @@ export interface Flags {
   cpuProf: boolean;
   heapSnapshot: boolean;
   heapSample: boolean;
+  /** Node flags for the workers; undefined: those of `npm start`. */
+  nodeFlags: string[] | undefined;
   out: string | undefined;
   mix: Mix;
   holdMix: Mix;
@@ -58,6 +60,7 @@ const USAGE = `npm run bench -- [flags]
   --heap-snapshot      after the hold phase, write and summarise a heap snapshot of worker 0
   --heap-sample        sample each worker's allocations during the throughput steps, keeping
                        what only a mark-compact collected (what fills the old generation)
+  --node-flags "…"     node/V8 flags of the workers instead of those of \`npm start\` ("" for none)
   --mix look=35,inventory=40,say=20,move=4   action mix of the steps and broadcast phase
   --out DIR            where logs, profiles and result.json go (default: a new temp dir)`;
 
@@ -112,6 +115,7 @@ export function parseFlags(argv: string[]): Flags {
       'cpu-prof': { type: 'boolean' },
       'heap-snapshot': { type: 'boolean' },
       'heap-sample': { type: 'boolean' },
+      'node-flags': { type: 'string' },
       mix: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -148,6 +152,7 @@ export function parseFlags(argv: string[]): Flags {
     cpuProf: values['cpu-prof'] === true,
     heapSnapshot: values['heap-snapshot'] === true,
     heapSample: values['heap-sample'] === true,
+    nodeFlags: values['node-flags']?.split(/\s+/).filter((flag) => flag !== ''),
     out: values.out,
     mix: parseMix(values.mix, { look: 35, inventory: 40, say: 20, move: 4 }),
     holdMix: { inventory: 45, look: 30, say: 15, move: 10 },

@@ -11,7 +11,7 @@ import type { PhaseReport, StepSearch } from './steps.ts';
 export interface BenchResult {
   flags: Flags;
   machine: { cpus: number; node: string; redis: string; postgres: string };
-  setup: { seedMs: number; workersStartMs: number; world: string; locations: number };
+  setup: { seedMs: number; workersStartMs: number; nodeFlags: readonly string[]; world: string; locations: number };
   connect: { players: number; connected: number; failed: number; errors: string[]; ms: number; perSecond: number; sqlStatementsPerConnect: number; redisCommandsPerConnect: number };
   hold: PhaseReport & { players: number };
   memory: {
@@ -177,7 +177,7 @@ export function humanSummary(result: BenchResult): string {
     `${result.machine.cpus} CPUs, Node ${result.machine.node}, Redis ${result.machine.redis}, PostgreSQL ${result.machine.postgres}; ` +
       `${flags.workers} workers, ${flags.generators} load generators, world ${result.setup.world} (${result.setup.locations} locations, ${flags.perLocation} players each)`,
   );
-  out.push(`seeded ${flags.players} players in ${result.setup.seedMs} ms; workers up in ${result.setup.workersStartMs} ms`);
+  out.push(`seeded ${flags.players} players in ${result.setup.seedMs} ms; workers up in ${result.setup.workersStartMs} ms, node flags: ${result.setup.nodeFlags.join(' ') || 'none'}`);
   out.push('');
   out.push(`connect: ${result.connect.connected} players authenticated in ${result.connect.ms} ms (${result.connect.perSecond}/s, ${result.connect.failed} failed); ` +
     `${result.connect.sqlStatementsPerConnect} SQL statements and ${result.connect.redisCommandsPerConnect} Redis commands per connect`);

@@ -27,7 +27,7 @@ import { delta, deltaBy, redisCommands, round, Snapshots, type Snapshot } from '
 import { measure, slowReplyLines, stepSearch, type PhaseReport } from './steps.ts';
 import { formatHeapSample, summariseHeapSample, type HeapSampleSummary } from './heapSample.ts';
 import { heapGrowth, summariseHeapSnapshot } from './heapSnapshot.ts';
-import { adminSave, heapSampleFile, mainThreadProfile, startWorkers, stopWorker, takeHeapSnapshot, type Worker } from './workers.ts';
+import { adminSave, heapSampleFile, mainThreadProfile, startScriptNodeFlags, startWorkers, stopWorker, takeHeapSnapshot, type Worker } from './workers.ts';
 import { placementOfBot, prepareWorld } from './world.ts';
 
 const log = (line: string) => {
@@ -60,7 +60,9 @@ async function main(): Promise<void> {
     log(`[bench] seeded ${seeded.length} players in ${seedMs} ms (world ${flags.world}, ${world.placements.length} locations)`);
 
     started = performance.now();
+    const nodeFlags = flags.nodeFlags ?? startScriptNodeFlags();
     let workers: Worker[] = await startWorkers(flags.workers, {
+      nodeFlags,
       redisUrl: services.redisUrl,
       databaseUrl: services.databaseUrl,
       contentDir: world.dir,
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
     });
     const workersStartMs = Math.round(performance.now() - started);
     cleanups.push(() => Promise.all(workers.map((worker) => stopWorker(worker, 5000))));
-    log(`[bench] ${workers.length} workers up in ${workersStartMs} ms (pids ${workers.map((w) => w.pid).join(', ')})`);
+    log(`[bench] ${workers.length} workers up in ${workersStartMs} ms (pids ${workers.map((w) => w.pid).join(', ')}; node flags: ${nodeFlags.length > 0 ? nodeFlags.join(' ') : 'none'})`);
 
     let pool: GeneratorPool | undefined;
     let relays: RelayProcess[] = [];
@@ -285,7 +287,7 @@ async function main(): Promise<void> {
     const partial: Omit<BenchResult, 'targets'> = {
       flags,
       machine: { cpus: availableParallelism(), node: process.version, redis: services.redis.version, postgres: services.postgres.version },
-      setup: { seedMs, workersStartMs, world: flags.world, locations: world.placements.length },
+      setup: { seedMs, workersStartMs, nodeFlags, world: flags.world, locations: world.placements.length },
       connect: connectReport,
       hold: { ...hold.report, players: flags.players },
       memory: {

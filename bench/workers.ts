@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync } from 'node:fs';
 import { mkdir, readdir, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getFreePort } from '../test/support/services/binaries.ts';
@@ -26,7 +27,21 @@ export interface Worker {
   metrics(): Promise<Sample[]>;
 }
 
+/**
+ * The node flags `npm start` runs Cinder with (package.json's start script, up to `--import`):
+ * the workers run the way an operator's do.
+ */
+export function startScriptNodeFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const words = scripts.start.split(/\s+/);
+  if (words[0] !== 'node') throw new Error(`package.json's start script does not start with node: ${scripts.start}`);
+  const end = words.indexOf('--import');
+  return words.slice(1, end < 0 ? undefined : end);
+}
+
 export interface WorkerOptions {
+  /** Node/V8 flags before everything else (see startScriptNodeFlags). */
+  nodeFlags: readonly string[];
   redisUrl: string;
   databaseUrl: string;
   contentDir: string;
@@ -67,7 +82,7 @@ export async function startWorker(index: number, options: WorkerOptions): Promis
   const heap = options.heapSnapshotDir === undefined ? [] : ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${join(options.heapSnapshotDir, `worker-${index}`)}`];
   if (options.heapSnapshotDir !== undefined) await mkdir(join(options.heapSnapshotDir, `worker-${index}`), { recursive: true });
   const sampler = options.heapSampleDir === undefined ? [] : ['--import', './bench/heapSampler.ts'];
-  const child = spawn(process.execPath, [...profile, ...heap, '--import', 'tsx', ...sampler, 'src/main.ts'], {
+  const child = spawn(process.execPath, [...options.nodeFlags, ...profile, ...heap, '--import', 'tsx', ...sampler, 'src/main.ts'], {
     cwd: REPO,
     env: {
       ...process.env,
