@@ -126,7 +126,8 @@ export function slowReplyLines(report: PhaseReport): string[] {
   const redisEvents = Object.entries(redis).map(([event, ms]) => `${event} ${ms}`);
   return [
     `replies over 20 ms, busiest tenths of a second (ms into the window: count, max ms): ${worst.map(([at, count, max]) => `${at}: ${count}, ${max}`).join('; ')}`,
-    `  by server process ${JSON.stringify(slowByServer)}; longest event-loop delay, workers ${workerLoopMaxMs.join(', ')} ms, ` +
+    // The baseline's relays have no /metrics: no worker delays to show then.
+    `  by server process ${JSON.stringify(slowByServer)}; longest event-loop delay, ${workerLoopMaxMs.length > 0 ? `workers ${workerLoopMaxMs.join(', ')} ms, ` : ''}` +
       `generators ${generatorLoopMaxMs.join(', ')} ms; Redis latency events over 5 ms: ${redisEvents.length > 0 ? redisEvents.join(', ') : 'none'}`,
   ];
 }
