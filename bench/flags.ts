@@ -60,7 +60,7 @@ const USAGE = `npm run bench -- [flags]
   --heap-snapshot      after the hold phase, write and summarise a heap snapshot of worker 0
   --heap-sample        sample each worker's allocations during the throughput steps, keeping
                        what only a mark-compact collected (what fills the old generation)
-  --node-flags "…"     node/V8 flags of the workers instead of those of \`npm start\` ("" for none)
+  --node-flags="--a --b"  node/V8 flags of the workers instead of those of \`npm start\` (="" for none)
   --mix look=35,inventory=40,say=20,move=4   action mix of the steps and broadcast phase
   --out DIR            where logs, profiles and result.json go (default: a new temp dir)`;
 
