@@ -7,10 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync } from 'node:fs';
 import { mkdir, readdir, stat } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getFreePort } from '../test/support/services/binaries.ts';
+export { startScriptNodeFlags } from '../test/support/startScript.ts';
 import { sleep } from './clock.ts';
 import { parsePrometheus, type Sample } from './promText.ts';
 
@@ -25,18 +25,6 @@ export interface Worker {
   wsUrl: string;
   baseUrl: string;
   metrics(): Promise<Sample[]>;
-}
-
-/**
- * The node flags `npm start` runs Cinder with (package.json's start script, up to `--import`):
- * the workers run the way an operator's do.
- */
-export function startScriptNodeFlags(): string[] {
-  const { scripts } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const words = scripts.start.split(/\s+/);
-  if (words[0] !== 'node') throw new Error(`package.json's start script does not start with node: ${scripts.start}`);
-  const end = words.indexOf('--import');
-  return words.slice(1, end < 0 ? undefined : end);
 }
 
 export interface WorkerOptions {

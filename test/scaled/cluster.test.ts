@@ -2,11 +2,13 @@
 // replaced; SIGTERM stops everything gracefully.
 import { get, type ClientRequest } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { startServerProcess, tempDataDir, type ServerProcess } from '../support/serverProcess.ts';
 import { createDatabase } from '../support/services/postgresServer.ts';
+import { startScriptNodeFlags } from '../support/startScript.ts';
 import { startRedisServer, type RedisServerHandle } from '../support/services/redisServer.ts';
 
 /** The worker pid that answers a fresh connection (no keep-alive, so each request may land elsewhere). */
@@ -59,6 +61,11 @@ describe('--workers', () => {
     const pids = await pidsAnswering(cluster.baseUrl, 2);
     expect(pids.size).toBe(2);
     expect(pids.has(cluster.child.pid ?? -1)).toBe(false);
+    // The garbage-collection flags of `npm start` reach the forked workers (docs/scaling.md).
+    for (const pid of pids) {
+      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+      expect(argv).toEqual(expect.arrayContaining(startScriptNodeFlags()));
+    }
 
     // Two players, wherever the kernel put their sockets, play together.
     const a = await registerPlayer(cluster.baseUrl);

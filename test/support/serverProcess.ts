@@ -1,10 +1,12 @@
-// A real Cinder server in a child process (`node --import tsx src/main.ts`) on a free port.
+// A real Cinder server in a child process, started as `npm start` starts it (its node flags, then
+// `--import tsx src/main.ts`), on a free port.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { startScriptNodeFlags } from './startScript.ts';
 
 export interface ServerProcess {
   baseUrl: string;
@@ -24,7 +26,7 @@ export async function tempDataDir(): Promise<{ dir: string; remove: () => Promis
 }
 
 export async function startServerProcess(dataDir: string, env: Record<string, string> = {}, args: string[] = []): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, [...startScriptNodeFlags(), '--import', 'tsx', 'src/main.ts', ...args], {
     env: {
       ...process.env,
       PORT: '0',
