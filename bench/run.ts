@@ -27,7 +27,8 @@ import { delta, deltaBy, redisCommands, round, Snapshots, type Snapshot } from '
 import { measure, slowReplyLines, stepSearch, type PhaseReport } from './steps.ts';
 import { formatHeapSample, summariseHeapSample, type HeapSampleSummary } from './heapSample.ts';
 import { heapGrowth, summariseHeapSnapshot } from './heapSnapshot.ts';
-import { adminSave, heapSampleFile, mainThreadProfile, startScriptNodeFlags, startWorkers, stopWorker, takeHeapSnapshot, type Worker } from './workers.ts';
+import { adminSave, heapSampleFile, mainThreadProfile, startWorkers, stopWorker, takeHeapSnapshot, type Worker } from './workers.ts';
+import { startScriptNodeFlags } from '../test/support/startScript.ts';
 import { placementOfBot, prepareWorld } from './world.ts';
 
 const log = (line: string) => {

@@ -10,7 +10,6 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getFreePort } from '../test/support/services/binaries.ts';
-export { startScriptNodeFlags } from '../test/support/startScript.ts';
 import { sleep } from './clock.ts';
 import { parsePrometheus, type Sample } from './promText.ts';
 
@@ -28,7 +27,7 @@ export interface Worker {
 }
 
 export interface WorkerOptions {
-  /** Node/V8 flags before everything else (see startScriptNodeFlags). */
+  /** Node/V8 flags before everything else (by default those of `npm start`: test/support/startScript.ts). */
   nodeFlags: readonly string[];
   redisUrl: string;
   databaseUrl: string;
