@@ -53,11 +53,13 @@ const syncRows = new Counter({
   labelNames: ['kind'] as const,
   registers: [registry],
 });
+/** Seconds, for a durable-store transaction: a few ms when quiet, seconds behind a backlog. */
+const TRANSACTION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const syncDuration = new Histogram({
   name: 'cinder_sync_duration_seconds',
   help: 'Duration of batch syncs (claim dirty sets, read hot values, write one transaction), by result.',
   labelNames: ['result'] as const,
-  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  buckets: TRANSACTION_BUCKETS,
   registers: [registry],
 });
 const forcedSavePlayers = new Counter({
@@ -70,7 +72,7 @@ const forcedSaveDuration = new Histogram({
   name: 'cinder_forced_save_duration_seconds',
   help: 'Duration of each transaction of forced saves (saves asked for while one is written share the next), by result.',
   labelNames: ['result'] as const,
-  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  buckets: TRANSACTION_BUCKETS,
   registers: [registry],
 });
 const jobRuns = new Counter({
