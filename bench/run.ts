@@ -237,6 +237,7 @@ async function main(): Promise<void> {
     await pool.stop();
     const workerExitCodes = await Promise.all(workers.map((worker) => stopWorker(worker, 60_000)));
     const workerIndices = workers.map((worker) => worker.index);
+    const workerPids = workers.map((worker) => worker.pid);
     workers = [];
 
     // ── the bare baseline, same generators, same active players and mix ──
@@ -276,7 +277,7 @@ async function main(): Promise<void> {
       if (knee) windows.push({ window: `step ${knee.name} (${knee.pass === true ? 'within' : 'beyond'} the bound)`, fromUs: knee.fromUs, toUs: knee.toUs });
       windows.push({ window: 'batch sync of every player, alone', ...syncWindow });
       for (const index of workerIndices) {
-        const path = await mainThreadProfile(profileDir, index);
+        const path = await mainThreadProfile(profileDir, index, workerPids[index] ?? 0);
         if (path === undefined) {
           log(`[bench] no CPU profile for worker ${index} (did it exit cleanly?)`);
           continue;

@@ -128,8 +128,11 @@ export async function stopWorker(worker: Worker, timeoutMs: number): Promise<num
   return null;
 }
 
-/** The main thread's profile among those a worker wrote (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main one). */
-export async function mainThreadProfile(cpuProfDir: string, index: number): Promise<string | undefined> {
+/**
+ * The main thread's profile among those a worker wrote (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile;
+ * thread 0 is the main one). Matched by pid: an --out directory reused from an earlier run holds its profiles too.
+ */
+export async function mainThreadProfile(cpuProfDir: string, index: number, pid: number): Promise<string | undefined> {
   const dir = join(cpuProfDir, `worker-${index}`);
   let files: string[];
   try {
@@ -137,7 +140,7 @@ export async function mainThreadProfile(cpuProfDir: string, index: number): Prom
   } catch {
     return undefined;
   }
-  const main = files.find((name) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(name));
+  const main = files.find((name) => new RegExp(`^CPU\\.\\d+\\.\\d+\\.${pid}\\.0\\.\\d+\\.cpuprofile$`).test(name));
   return main === undefined ? undefined : join(dir, main);
 }
 
