@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RawData } from 'ws';
 import type { ClientSocket } from './gateway/PlayerConnection.ts';
-import { actionSchemas } from './gateway/protocol.ts';
+import { actionSchemas, frameText } from './gateway/protocol.ts';
 import type { ForcedSaveReport, SyncReport } from './state/dirtySync.ts';
 
 /** The registry GET /metrics serves (one per process, shared by every server in it). */
@@ -120,11 +120,6 @@ const TYPE_PREFIX = Buffer.from('{"type":"');
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-function textOf(raw: RawData): string {
-  if (Array.isArray(raw)) return Buffer.concat(raw).toString('utf8');
-  return Buffer.from(raw as ArrayBuffer).toString('utf8');
-}
-
 /**
  * The action a frame names: from its first bytes when it starts with `{"type":"` (the first `type`
  * key; JSON.parse would keep the last of duplicate keys), else by parsing it.
@@ -140,7 +135,7 @@ export function actionTypeOf(raw: RawData): string {
     }
   }
   try {
-    const parsed: unknown = JSON.parse(textOf(raw));
+    const parsed: unknown = JSON.parse(frameText(raw));
     const type = typeof parsed === 'object' && parsed !== null && 'type' in parsed ? parsed.type : undefined;
     return typeof type === 'string' && actionTypes.has(type) ? type : 'invalid';
   } catch {

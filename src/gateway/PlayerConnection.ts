@@ -10,7 +10,7 @@ import type { GameContext } from '../services/context.ts';
 import { connect, disconnect } from '../services/presence.ts';
 import { actions } from './actions.ts';
 import type { LocalFanout, Recipient } from './LocalFanout.ts';
-import { errorFrame, eventFrame, isFault, okFrame, parseClientMessage, type ClientAction } from './protocol.ts';
+import { errorFrame, eventFrame, frameText, isFault, okFrame, parseClientMessage, type ClientAction } from './protocol.ts';
 import { TokenBucket } from './TokenBucket.ts';
 import { toClientError } from './clientError.ts';
 
@@ -105,7 +105,7 @@ export class PlayerConnection implements Recipient {
       this.send(errorFrame(null, 'E_INVALID', 'Send JSON text frames, not binary ones.'));
       return;
     }
-    const message = parseClientMessage(rawText(raw), this.deps.maxMessageBytes);
+    const message = parseClientMessage(frameText(raw), this.deps.maxMessageBytes);
     if (isFault(message)) {
       this.send(errorFrame(message.seq, message.code, message.message));
       return;
@@ -195,11 +195,6 @@ export class PlayerConnection implements Recipient {
       if (retry) setTimeout(() => void this.markDisconnected(attempt + 1), DISCONNECT_RETRY_MS * attempt).unref();
     }
   }
-}
-
-function rawText(raw: RawData): string {
-  if (Array.isArray(raw)) return Buffer.concat(raw).toString('utf8');
-  return Buffer.from(raw as ArrayBuffer).toString('utf8');
 }
 
 function locationOf(result: unknown): string | undefined {

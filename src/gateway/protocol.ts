@@ -1,5 +1,6 @@
 // The WebSocket protocol (docs/protocol.md): client envelopes, per-action payload schemas, and
 // the shapes of what the server sends back.
+import type { RawData } from 'ws';
 import { z } from 'zod';
 import { DIRECTIONS, EQUIP_SLOTS } from '../content/schema.ts';
 import { ERRORS, type ErrorCode } from '../errors.ts';
@@ -35,6 +36,13 @@ export interface ProtocolFault {
   seq: number | null;
   code: ErrorCode;
   message: string;
+}
+
+/** A text frame's string; `ws` hands over a Buffer, decoded in place rather than copied first. */
+export function frameText(raw: RawData): string {
+  if (Buffer.isBuffer(raw)) return raw.toString('utf8');
+  if (Array.isArray(raw)) return Buffer.concat(raw).toString('utf8');
+  return Buffer.from(raw).toString('utf8');
 }
 
 /** Parses one client frame into an action, or the fault to answer with. Never throws. */

@@ -1,7 +1,7 @@
 // Parsing client frames: every bad input gets a stable code (echoing seq when it can), every
 // good one becomes typed action data (DESIGN.md §6).
 import { describe, expect, it } from 'vitest';
-import { isFault, parseClientMessage, type ClientAction, type ProtocolFault } from '../../src/gateway/protocol.ts';
+import { frameText, isFault, parseClientMessage, type ClientAction, type ProtocolFault } from '../../src/gateway/protocol.ts';
 
 const MAX = 16 * 1024;
 
@@ -145,5 +145,22 @@ describe('parseClientMessage: action payloads', () => {
       seq: 1,
       data: { direction: 'east' },
     });
+  });
+});
+
+describe('frameText', () => {
+  const text = '{"type":"say","data":{"text":"héllo ☀"}}';
+  const bytes = Buffer.from(text, 'utf8');
+
+  it('decodes the frame as ws hands it over, whole or in fragments', () => {
+    expect(frameText(bytes)).toBe(text);
+    expect(frameText([bytes.subarray(0, 30), bytes.subarray(30)])).toBe(text);
+    const copy = new Uint8Array(bytes).buffer;
+    expect(frameText(copy)).toBe(text);
+  });
+
+  it('reads only the frame when its Buffer is a view into a larger one', () => {
+    const larger = Buffer.concat([Buffer.from('xx'), bytes, Buffer.from('yy')]);
+    expect(frameText(larger.subarray(2, 2 + bytes.length))).toBe(text);
   });
 });
