@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import websocket from '@fastify/websocket';
 import type { Log } from './log.ts';
 import { v7 as uuidv7 } from 'uuid';
 import { closeAdapters, type Adapters } from './adapters/Adapters.ts';
@@ -16,6 +15,7 @@ import { registerAdminRoutes } from './gateway/admin.ts';
 import { registerHttpRoutes } from './gateway/http.ts';
 import { LocalFanout } from './gateway/LocalFanout.ts';
 import { PlayerConnection, type ConnectionDeps } from './gateway/PlayerConnection.ts';
+import { acceptWebSockets } from './gateway/upgrades.ts';
 import { Backoff, SYNC_BACKOFF } from './jobs/Backoff.ts';
 import { JobScheduler, LeaseBusyError, type JobDefinition } from './jobs/JobScheduler.ts';
 import type { GameContext } from './services/context.ts';
@@ -77,7 +77,6 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     // One log line per HTTP request would drown the game's own logs.
     logController: new LogController({ disableRequestLogging: true }),
   });
-  await app.register(websocket, { options: { maxPayload: config.maxFrameBytes } });
   registerHttpRoutes(app, {
     ctx,
     tokens,
@@ -116,10 +115,14 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     isShuttingDown: () => shuttingDown,
     failureOf: adapters.failureOf,
   };
-  app.get('/ws', { websocket: true }, (socket, request) => {
-    const connection = new PlayerConnection(meteredSocket(socket), connectionDeps, request.ip);
+  const upgrades = acceptWebSockets(app.server, '/ws', config.maxFrameBytes, (socket, remoteAddress) => {
+    const connection = new PlayerConnection(meteredSocket(socket), connectionDeps, remoteAddress);
     connections.add(connection);
     socket.on('close', () => connections.delete(connection));
+  });
+  app.addHook('preClose', (done) => {
+    upgrades.close();
+    done();
   });
 
   const scheduler = new JobScheduler(adapters.locks, log);

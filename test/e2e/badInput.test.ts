@@ -1,5 +1,8 @@
 // Every bad input gets a stable error code and a message, and the connection keeps working.
+import { once } from 'node:events';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { post, registerPlayer, uniqueName } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
@@ -93,6 +96,38 @@ describe('bad WebSocket input', () => {
     expect(await client.request('interact', { interactableId: 'nothing-here' })).toMatchObject({ type: 'error', data: { code: 'E_NO_SUCH_THING' } });
     expect(await client.request('auth', { token })).toMatchObject({ type: 'error', data: { code: 'E_ALREADY_AUTHENTICATED' } });
     await stillWorks();
+  });
+});
+
+describe('WebSocket upgrades', () => {
+  /** The status a handshake is answered with when it is refused. */
+  async function refusedStatus(url: string): Promise<number> {
+    const socket = new WebSocket(url);
+    // With this listener, ending the refused handshake is the caller's job (ws's documented contract).
+    const [handshake, response] = (await once(socket, 'unexpected-response')) as [ClientRequest, IncomingMessage];
+    handshake.destroy();
+    return response.statusCode ?? 0;
+  }
+
+  it('accepts /ws with a query string', async () => {
+    const other = await GameClient.connect(`${server.wsUrl}?client=test`);
+    expect(await other.ok('ping')).toEqual({ pong: true });
+    await other.close();
+  });
+
+  it('answers 404 to an upgrade of any other path, and to a plain GET of /ws', async () => {
+    expect(await refusedStatus(`${server.wsUrl}s`)).toBe(404);
+    expect(await refusedStatus(server.wsUrl.replace('/ws', '/api/ws'))).toBe(404);
+    expect((await fetch(`${server.baseUrl}/ws`)).status).toBe(404);
+    await stillWorks();
+  });
+
+  it('answers 400 to a handshake without a key', async () => {
+    const request = httpRequest(`${server.baseUrl}/ws`, { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13' } });
+    request.end();
+    const [response] = (await once(request, 'response')) as [IncomingMessage];
+    response.resume();
+    expect(response.statusCode).toBe(400);
   });
 });
 
