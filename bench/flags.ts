@@ -45,7 +45,7 @@ const USAGE = `npm run bench -- [flags]
   --duration S         seconds measured per throughput step (default 8)
   --warmup S           seconds of each step before measuring (default 1)
   --rate R             measure only this offered rate (actions/s) instead of stepping
-  --rates a,b,…        the ladder for Cinder (default 500,1000,1500,2000,2500,3000,4000,6000,8000,10000,12000)
+  --rates a,b,…        the ladder for Cinder (default 500,1000,1500,2000,2500,3000,4000,6000,8000,10000,12000,14000,16000)
   --baseline-rates a,… the ladder for the bare baseline (default 5000,10000,20000,30000,35000,40000,45000,50000)
   --p99 MS             latency bound of the step search (default 20)
   --hold S             seconds of the hold phase (default 20)
@@ -138,7 +138,7 @@ export function parseFlags(argv: string[]): Flags {
     duration: positive('duration', values.duration, 8),
     warmup: positive('warmup', values.warmup, 1),
     rate,
-    rates: rate === undefined ? ladder('rates', values.rates, [500, 1000, 1500, 2000, 2500, 3000, 4000, 6000, 8000, 10_000, 12_000]) : [rate],
+    rates: rate === undefined ? ladder('rates', values.rates, [500, 1000, 1500, 2000, 2500, 3000, 4000, 6000, 8000, 10_000, 12_000, 14_000, 16_000]) : [rate],
     baselineRates: rate === undefined ? ladder('baseline-rates', values['baseline-rates'], [5000, 10_000, 20_000, 30_000, 35_000, 40_000, 45_000, 50_000]) : [rate],
     p99BoundMs: positive('p99', values.p99, 20),
     holdSeconds: positive('hold', values.hold, 20),
