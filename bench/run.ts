@@ -236,8 +236,8 @@ async function main(): Promise<void> {
     log(`[bench] ${closed} players disconnected; workers quiet after ${disconnectMs} ms (${poolTimeouts} forced syncs timed out waiting for a pooled PostgreSQL connection and were retried)`);
     await pool.stop();
     const workerExitCodes = await Promise.all(workers.map((worker) => stopWorker(worker, 60_000)));
-    const workerIndices = workers.map((worker) => worker.index);
-    const workerPids = workers.map((worker) => worker.pid);
+    // Kept for the profiles below, which are found by worker index and pid.
+    const stopped = workers.map(({ index, pid }) => ({ index, pid }));
     workers = [];
 
     // ── the bare baseline, same generators, same active players and mix ──
@@ -276,8 +276,8 @@ async function main(): Promise<void> {
       const knee: PhaseReport | undefined = cinder.saturated ?? cinder.best;
       if (knee) windows.push({ window: `step ${knee.name} (${knee.pass === true ? 'within' : 'beyond'} the bound)`, fromUs: knee.fromUs, toUs: knee.toUs });
       windows.push({ window: 'batch sync of every player, alone', ...syncWindow });
-      for (const index of workerIndices) {
-        const path = await mainThreadProfile(profileDir, index, workerPids[index] ?? 0);
+      for (const { index, pid } of stopped) {
+        const path = await mainThreadProfile(profileDir, index, pid);
         if (path === undefined) {
           log(`[bench] no CPU profile for worker ${index} (did it exit cleanly?)`);
           continue;
