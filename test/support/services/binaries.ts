@@ -325,6 +325,25 @@ export function getFreePort(): Promise<number> {
   });
 }
 
+const PORT_ATTEMPTS = 5;
+
+/**
+ * Launches a server on `requested`, or on a free port when none was requested. Another process can
+ * take a free port before the server binds it: then it tries again on a new one, up to 5 times.
+ */
+export async function launchOnFreePort<T>(launch: (port: number) => Promise<T>, requested: number | undefined): Promise<{ port: number; launched: T }> {
+  let port = requested ?? (await getFreePort());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { port, launched: await launch(port) };
+    } catch (error) {
+      const collision = error instanceof ServerExitedError && /address already in use/i.test(error.message);
+      if (!collision || requested !== undefined || attempt >= PORT_ATTEMPTS) throw error;
+      port = await getFreePort();
+    }
+  }
+}
+
 /** Keeps the last `limit` bytes of a process's output, for error messages. */
 export class OutputTail {
   private chunks: Buffer[] = [];

@@ -8,12 +8,11 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import {
-  getFreePort,
+  launchOnFreePort,
   getServiceBinaries,
   makeTempDir,
   pollUntilReady,
   removeTempDir,
-  ServerExitedError,
   spawnServer,
   type OsUser,
   type PostgresBinaries,
@@ -59,7 +58,6 @@ export interface PostgresServerHandle {
   dispose(): Promise<void>;
 }
 
-const PORT_ATTEMPTS = 5;
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Connects to `url` once, runs SHOW server_version and returns it. Throws when it does not answer. */
@@ -146,8 +144,8 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     return pollUntilReady(proc, 'answering SELECT 1', () => probePostgres(url, 1000), readyTimeoutMs);
   };
 
-  let port = options.port ?? (await getFreePort());
-  let version: string | undefined;
+  let port: number;
+  let version: string;
   let initdbMs: number;
   let readyMs: number;
   try {
@@ -155,15 +153,7 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     await runInitdb(binaries, dataDir, baseDir, user);
     initdbMs = Math.round(performance.now() - initStarted);
     const started = performance.now();
-    for (let attempt = 1; version === undefined; attempt++) {
-      try {
-        version = await launch(port);
-      } catch (error) {
-        const collision = error instanceof ServerExitedError && /address already in use/i.test(error.message);
-        if (!collision || options.port !== undefined || attempt >= PORT_ATTEMPTS) throw error;
-        port = await getFreePort();
-      }
-    }
+    ({ port, launched: version } = await launchOnFreePort(launch, options.port));
     readyMs = Math.round(performance.now() - started);
   } catch (error) {
     await proc?.terminate('SIGKILL', 5000).catch(() => undefined);

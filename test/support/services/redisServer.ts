@@ -3,12 +3,11 @@
 // simulate Redis outages; after a restart it is empty, as a Redis that lost its data would be.
 import { Redis } from 'ioredis';
 import {
-  getFreePort,
+  launchOnFreePort,
   getServiceBinaries,
   makeTempDir,
   pollUntilReady,
   removeTempDir,
-  ServerExitedError,
   spawnServer,
   type ServerProcess,
 } from './binaries.ts';
@@ -42,8 +41,6 @@ export interface RedisServerHandle {
   /** Stops it and removes its temp dir. Idempotent; the handle is unusable afterwards. */
   dispose(): Promise<void>;
 }
-
-const PORT_ATTEMPTS = 5;
 
 /**
  * PINGs `url` once (no retries) and returns redis_version. Throws when it does not answer — with the
@@ -97,18 +94,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   };
 
   const started = performance.now();
-  let port = options.port ?? (await getFreePort());
-  let version: string | undefined;
+  let port: number;
+  let version: string;
   try {
-    for (let attempt = 1; version === undefined; attempt++) {
-      try {
-        version = await launch(port);
-      } catch (error) {
-        const collision = error instanceof ServerExitedError && /address already in use/i.test(error.message);
-        if (!collision || options.port !== undefined || attempt >= PORT_ATTEMPTS) throw error;
-        port = await getFreePort();
-      }
-    }
+    ({ port, launched: version } = await launchOnFreePort(launch, options.port));
   } catch (error) {
     await proc?.terminate('SIGKILL', 5000).catch(() => undefined);
     await removeTempDir(dir);

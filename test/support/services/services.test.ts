@@ -1,6 +1,7 @@
 // The test services themselves: the URLs the global setup provides reach this forked worker and
 // answer; dedicated servers stop (connections refused) and restart on the same port; and the
-// binary lookup/install decision, with its lookups and installer injected.
+// binary lookup/install decision, with its lookups and installer injected; and the retry on a port
+// taken between choosing it and binding it.
 import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
@@ -8,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   findPostgresBinariesOnSystem,
   findRedisServerOnSystem,
+  launchOnFreePort,
   resolveServiceBinaries,
+  ServerExitedError,
   sortVersionsNewestFirst,
   type BinaryResolverDeps,
   type OsUser,
@@ -313,5 +316,47 @@ describe('binary lookup and install decision', () => {
     const pg = findPostgresBinariesOnSystem();
     expect(pg?.initdb).toBe(`${pg?.binDir ?? ''}/initdb`);
     expect(pg?.postgres).toBe(`${pg?.binDir ?? ''}/postgres`);
+  });
+});
+
+describe('launching on a free port', () => {
+  const taken = (port: number) => new ServerExitedError(`server on port ${port} exited (code 1): bind: Address already in use`);
+
+  it('moves to another free port when the one it was given is taken before the server binds it', async () => {
+    const tried: number[] = [];
+    const { port, launched } = await launchOnFreePort((candidate) => {
+      tried.push(candidate);
+      return tried.length < 3 ? Promise.reject(taken(candidate)) : Promise.resolve(`up on ${candidate}`);
+    }, undefined);
+    expect(tried).toHaveLength(3);
+    expect(port).toBe(tried[2]);
+    expect(launched).toBe(`up on ${port}`);
+  });
+
+  it('gives up after five collisions, with the last error', async () => {
+    let attempts = 0;
+    const launch = (candidate: number) => {
+      attempts++;
+      return Promise.reject(taken(candidate));
+    };
+    await expect(launchOnFreePort(launch, undefined)).rejects.toThrow(/Address already in use/);
+    expect(attempts).toBe(5);
+  });
+
+  it('never moves off a port the caller asked for, and never retries other failures', async () => {
+    let attempts = 0;
+    await expect(
+      launchOnFreePort((candidate) => {
+        attempts++;
+        return Promise.reject(taken(candidate));
+      }, 6390),
+    ).rejects.toThrow(/port 6390/);
+    await expect(
+      launchOnFreePort(() => {
+        attempts++;
+        return Promise.reject(new ServerExitedError('FATAL: data directory has wrong ownership'));
+      }, undefined),
+    ).rejects.toThrow(/wrong ownership/);
+    expect(attempts).toBe(2);
   });
 });
