@@ -3,15 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
-import { ADMIN_TOKEN, startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
+import { adminPost, startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
 import { slotOf, type PlayView } from '../support/views.ts';
 
 let world: ScaledWorld;
 const clients: GameClient[] = [];
 
 async function joinAt(workerIndex: number): Promise<{ client: GameClient; id: number; view: PlayView }> {
-  const worker = world.workers[workerIndex];
-  if (!worker) throw new Error(`no worker ${workerIndex}`);
+  const worker = world.worker(workerIndex);
   const { token, id } = await registerPlayer(worker.baseUrl);
   const client = await GameClient.connect(worker.wsUrl);
   clients.push(client);
@@ -56,16 +55,12 @@ describe('across workers', () => {
 
   it('an announcement reaches every player on every worker', async () => {
     const listeners = [await joinAt(0), await joinAt(1), await joinAt(1)];
-    const response = await fetch(`${world.workers[0]?.baseUrl ?? ''}/api/admin/announce`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
-      body: JSON.stringify({ text: 'The bell rings: raiders at the north gate.' }),
-    });
+    const response = await adminPost(world.worker(0), '/api/admin/announce', { text: 'The bell rings: raiders at the north gate.' });
     expect(response.status).toBe(202);
     for (const { client } of listeners) {
       expect(await client.event<{ text: string }>('announcement')).toEqual({ text: 'The bell rings: raiders at the north gate.' });
     }
-    const refused = await fetch(`${world.workers[1]?.baseUrl ?? ''}/api/admin/announce`, {
+    const refused = await fetch(`${world.worker(1).baseUrl}/api/admin/announce`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ text: 'no token' }),

@@ -183,8 +183,7 @@ describe('three worker processes', () => {
     await subscriber.subscribe('__keyevent@0__:set', '__keyevent@0__:del', '__keyevent@0__:expired', '__keyevent@0__:sunionstore');
 
     // A player keeps changing things, so that sync runs have dirty sets to claim.
-    const worker0 = world.workers[0];
-    if (!worker0) throw new Error('no worker 0');
+    const worker0 = world.worker(0);
     const { token } = await registerPlayer(worker0.baseUrl);
     const client = await GameClient.connect(worker0.wsUrl);
     cleanups.push(() => client.close());

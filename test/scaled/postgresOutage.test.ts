@@ -3,38 +3,15 @@
 // keep what PostgreSQL has not seen, registration answers E_STORAGE_UNAVAILABLE (503), and once
 // PostgreSQL is back the sync writes every change made during the outage by itself.
 import { Redis } from 'ioredis';
-import { Client as PgClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { post, registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
-import { ADMIN_TOKEN, startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
+import { durableGround, durableHoldings } from '../support/durableState.ts';
+import { heldAfter, normalGround, until, type GroundSeen, type Held, type HeldReply } from '../support/heldState.ts';
+import { adminPost, startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
 import type { ServerProcess } from '../support/serverProcess.ts';
 import type { PostgresServerHandle } from '../support/services/postgresServer.ts';
-import { normalInventory, normalEquipment, until, type Slot, type Worn, type Held, type GroundSeen } from '../support/heldState.ts';
-
-interface ReplyData {
-  self?: { locationId: string };
-  location?: { id: string; ground: GroundSeen[]; players: { id: number; connected: boolean }[] };
-  inventory?: { items: Slot[] };
-  equipment?: Record<string, Worn | undefined>;
-  ground?: GroundSeen[];
-  dropped?: GroundSeen;
-}
-
-const SQUARE = 'emberwell-square';
-const MARKET = 'scrap-market';
-const WAY: Record<string, { direction: string; to: string }> = {
-  [SQUARE]: { direction: 'east', to: MARKET },
-  [MARKET]: { direction: 'west', to: SQUARE },
-};
-/** Longer than the 400 ms move cooldown of the Ashlands, so that no move is refused for it. */
-const MOVE_SPACING_MS = 600;
-
-function groundView(items: GroundSeen[]): GroundSeen[] {
-  return items
-    .map((item) => ({ id: item.id, itemId: item.itemId, qty: item.qty, ...(item.uniqueItemId === undefined ? {} : { uniqueItemId: item.uniqueItemId }) }))
-    .sort((a, b) => (a.id < b.id ? -1 : 1));
-}
+import { MOVE_SPACING_MS, WAY } from '../support/twoLocations.ts';
 
 /**
  * A player who plays without ever racing anyone: it picks up only what it dropped itself, and
@@ -61,15 +38,11 @@ class Player {
     await this.act('inventory');
   }
 
-  async act(type: string, data?: Record<string, unknown>): Promise<ReplyData> {
-    const reply = await this.client.request<ReplyData>(type, data);
+  async act(type: string, data?: Record<string, unknown>): Promise<HeldReply> {
+    const reply = await this.client.request<HeldReply>(type, data);
     if (reply.type !== 'ok') throw new Error(`${this.label}: ${type} ${JSON.stringify(data)} was refused: ${JSON.stringify(reply.data)}`);
-    const { self, inventory, equipment, dropped } = reply.data;
-    this.held = {
-      locationId: self?.locationId ?? this.held.locationId,
-      inventory: inventory ? normalInventory(inventory.items) : this.held.inventory,
-      equipment: equipment ? normalEquipment(equipment) : this.held.equipment,
-    };
+    this.held = heldAfter(this.held, reply.data);
+    const { dropped } = reply.data;
     if (dropped) this.drops.push({ id: dropped.id, locationId: this.held.locationId });
     if (type === 'pickup') this.drops.splice(this.drops.findIndex((drop) => drop.id === data?.groundItemId), 1);
     if (type === 'move') this.lastMoveAt = performance.now();
@@ -122,49 +95,8 @@ class Player {
 }
 
 async function adminSave(worker: ServerProcess): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${worker.baseUrl}/api/admin/save`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  const response = await adminPost(worker, '/api/admin/save');
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-/** Location, inventory and equipment of each character, and the ground of each location, as PostgreSQL holds them. */
-async function durableWorld(databaseUrl: string): Promise<{ characters: Map<number, Held>; ground: Map<string, GroundSeen[]> }> {
-  const pg = new PgClient({ connectionString: databaseUrl });
-  await pg.connect();
-  try {
-    const characters = await pg.query<{ id: string; location_id: string }>('SELECT id, location_id FROM characters');
-    const inventory = await pg.query<{ character_id: string; slot: number; item_id: string; qty: number; unique_item_id: string | null }>(
-      'SELECT character_id, slot, item_id, qty, unique_item_id FROM inventory',
-    );
-    const equipment = await pg.query<{ character_id: string; slot: string; item_id: string; unique_item_id: string | null }>(
-      'SELECT character_id, slot, item_id, unique_item_id FROM equipment',
-    );
-    const ground = await pg.query<{ id: string; location_id: string; item_id: string; qty: number; unique_item_id: string | null }>(
-      'SELECT id, location_id, item_id, qty, unique_item_id FROM ground_items',
-    );
-    const held = new Map<number, Held>(characters.rows.map((row) => [Number(row.id), { locationId: row.location_id, inventory: [], equipment: {} }]));
-    const of = (id: string): Held => {
-      const found = held.get(Number(id));
-      if (!found) throw new Error(`a row for unknown character ${id}`);
-      return found;
-    };
-    for (const row of inventory.rows) {
-      of(row.character_id).inventory.push({ slot: row.slot, itemId: row.item_id, qty: row.qty, uniqueItemId: row.unique_item_id ?? undefined });
-    }
-    for (const row of equipment.rows) of(row.character_id).equipment[row.slot] = { itemId: row.item_id, uniqueItemId: row.unique_item_id ?? undefined };
-    for (const entry of held.values()) {
-      entry.inventory = normalInventory(entry.inventory);
-      entry.equipment = normalEquipment(entry.equipment);
-    }
-    const byLocation = new Map<string, GroundSeen[]>();
-    for (const row of ground.rows) {
-      const items = byLocation.get(row.location_id) ?? [];
-      items.push({ id: row.id, itemId: row.item_id, qty: row.qty, uniqueItemId: row.unique_item_id ?? undefined });
-      byLocation.set(row.location_id, items);
-    }
-    return { characters: held, ground: new Map([...byLocation].map(([location, items]) => [location, groundView(items)])) };
-  } finally {
-    await pg.end();
-  }
 }
 
 let world: ScaledWorld;
@@ -187,28 +119,22 @@ async function endPlay(): Promise<void> {
   await Promise.all(loops);
 }
 
-function workerAt(index: number): ServerProcess {
-  const worker = world.workers[index];
-  if (!worker) throw new Error(`no worker ${index}`);
-  return worker;
-}
-
 /** What each player's last reply showed, and the ground of both locations as players see it now. */
 async function expectedWorld(): Promise<{ characters: Map<number, Held>; ground: Map<string, GroundSeen[]> }> {
   const ground = new Map<string, GroundSeen[]>();
   for (const player of players) {
-    const look = await player.client.ok<ReplyData>('look');
-    if (look.location) ground.set(look.location.id, groundView(look.location.ground));
+    const look = await player.client.ok<HeldReply>('look');
+    if (look.location) ground.set(look.location.id, normalGround(look.location.ground));
   }
   return { characters: new Map(players.map((player) => [player.id, player.acked.at(-1)?.held ?? player.held])), ground };
 }
 
 /** PostgreSQL's view restricted to the players and locations of `expected`. */
 async function durableMatching(expected: Awaited<ReturnType<typeof expectedWorld>>) {
-  const durable = await durableWorld(world.databaseUrl);
+  const [characters, ground] = await Promise.all([durableHoldings(world.databaseUrl), durableGround(world.databaseUrl)]);
   return {
-    characters: new Map([...expected.characters.keys()].map((id) => [id, durable.characters.get(id)])),
-    ground: new Map([...expected.ground.keys()].map((location) => [location, durable.ground.get(location) ?? []])),
+    characters: new Map([...expected.characters.keys()].map((id) => [id, characters.get(id)])),
+    ground: new Map([...expected.ground.keys()].map((location) => [location, ground.get(location) ?? []])),
   };
 }
 
@@ -243,8 +169,8 @@ afterAll(async () => {
 
 describe('PostgreSQL stopped and restarted mid-session', () => {
   it('lets play go on unrefused, refuses registration clearly, and writes every change once it is back', async () => {
-    const w0 = workerAt(0);
-    const w1 = workerAt(1);
+    const w0 = world.worker(0);
+    const w1 = world.worker(1);
     for (const [index, worker] of [w0, w0, w1, w1].entries()) {
       const { token, id } = await registerPlayer(worker.baseUrl);
       const player = new Player(`player${index}`, id, token);

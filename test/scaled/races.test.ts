@@ -3,11 +3,11 @@
 // pickup, equip and unequip runs never create or destroy an item; and after a forced save,
 // PostgreSQL holds the same totals as the hot state, with no unique item in two places.
 import fc from 'fast-check';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerPlayer } from '../support/accounts.ts';
 import { GameClient, type Reply } from '../support/GameClient.ts';
-import { ADMIN_TOKEN, startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
+import { countUnits, durableGround, durableItemUnits, uniquesTwice, type ItemUnits } from '../support/durableState.ts';
+import { adminPost, startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
 import { slotOf, type ItemSlot, type PlayView } from '../support/views.ts';
 
 const WORKERS = 2;
@@ -43,22 +43,9 @@ interface LookView {
   location: { id: string; ground: GroundItem[] };
 }
 
-interface Holdings {
-  /** Units by item id. */
-  totals: Record<string, number>;
-  /** Every unique item id, sorted; a duplicate shows up twice. */
-  uniques: string[];
-}
-
 let world: ScaledWorld;
 const players: Player[] = [];
-let initial: Holdings;
-
-function worker(index: number) {
-  const found = world.workers[index];
-  if (!found) throw new Error(`no worker ${index}`);
-  return found;
-}
+let initial: ItemUnits;
 
 function playerAt(index: number): Player {
   const found = players[index];
@@ -70,12 +57,12 @@ beforeAll(async () => {
   world = await startScaledWorld({ workers: WORKERS });
   for (let index = 0; index < PLAYERS; index++) {
     const at = index % WORKERS;
-    const { token, id } = await registerPlayer(worker(at).baseUrl);
-    const client = await GameClient.connect(worker(at).wsUrl);
+    const { token, id } = await registerPlayer(world.worker(at).baseUrl);
+    const client = await GameClient.connect(world.worker(at).wsUrl);
     players.push({ index, worker: at, id, client });
     await client.ok('auth', { token });
   }
-  initial = await hotHoldings();
+  initial = await hotItemUnits();
 }, 120_000);
 
 afterAll(async () => {
@@ -83,56 +70,37 @@ afterAll(async () => {
   await world.stop();
 });
 
-function count(holdings: Holdings, itemId: string, qty: number, uniqueItemId: string | null | undefined): void {
-  holdings.totals[itemId] = (holdings.totals[itemId] ?? 0) + qty;
-  if (uniqueItemId !== undefined && uniqueItemId !== null) holdings.uniques.push(uniqueItemId);
-}
-
 /** Everything held, worn or lying in the start location, as the players see it through the protocol. */
-async function hotHoldings(): Promise<Holdings> {
-  const holdings: Holdings = { totals: {}, uniques: [] };
+async function hotItemUnits(): Promise<ItemUnits> {
+  const units: ItemUnits = { totals: {}, uniques: [] };
   const views = await Promise.all(players.map(({ client }) => client.ok<Belongings>('inventory')));
   for (const view of views) {
-    for (const item of view.inventory.items) count(holdings, item.itemId, item.qty, item.uniqueItemId);
-    for (const worn of Object.values(view.equipment)) if (worn) count(holdings, worn.itemId, 1, worn.uniqueItemId);
+    for (const item of view.inventory.items) countUnits(units, item.itemId, item.qty, item.uniqueItemId);
+    for (const worn of Object.values(view.equipment)) if (worn) countUnits(units, worn.itemId, 1, worn.uniqueItemId);
   }
   const look = await playerAt(0).client.ok<LookView>('look');
   expect(look.location.id).toBe(START);
-  for (const item of look.location.ground) count(holdings, item.itemId, item.qty, item.uniqueItemId);
-  holdings.uniques.sort();
-  return holdings;
+  for (const item of look.location.ground) countUnits(units, item.itemId, item.qty, item.uniqueItemId);
+  units.uniques.sort();
+  return units;
 }
 
-function expectUniquesOnce(holdings: Holdings): void {
-  const twice = holdings.uniques.filter((id, index) => holdings.uniques[index - 1] === id);
-  expect(twice, 'unique items seen in more than one place').toEqual([]);
+function expectUniquesOnce(units: ItemUnits): void {
+  expect(uniquesTwice(units), 'unique items seen in more than one place').toEqual([]);
 }
 
 /** Forces a save through the admin API, then reads the durable totals straight from PostgreSQL. */
-async function durableHoldings(): Promise<Holdings> {
-  const response = await fetch(`${worker(1).baseUrl}/api/admin/save`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+async function savedItemUnits(): Promise<ItemUnits> {
+  const response = await adminPost(world.worker(1), '/api/admin/save');
   expect(response.status).toBe(200);
-  const db = new pg.Client({ connectionString: world.databaseUrl });
-  await db.connect();
-  try {
-    const { rows } = await db.query<{ item_id: string; qty: number; unique_item_id: string | null }>(`
-      SELECT item_id, qty, unique_item_id FROM inventory
-      UNION ALL SELECT item_id, 1, unique_item_id FROM equipment
-      UNION ALL SELECT item_id, qty, unique_item_id FROM ground_items`);
-    const holdings: Holdings = { totals: {}, uniques: [] };
-    for (const row of rows) count(holdings, row.item_id, row.qty, row.unique_item_id);
-    holdings.uniques.sort();
-    const elsewhere = await db.query<{ location_id: string }>('SELECT DISTINCT location_id FROM ground_items');
-    expect(elsewhere.rows.map((row) => row.location_id).filter((id) => id !== START)).toEqual([]);
-    return holdings;
-  } finally {
-    await db.end();
-  }
+  const ground = await durableGround(world.databaseUrl);
+  expect([...ground.keys()].filter((id) => id !== START), 'locations with items on the ground').toEqual([]);
+  return durableItemUnits(world.databaseUrl);
 }
 
 async function expectDurableMatchesHot(): Promise<void> {
-  const hot = await hotHoldings();
-  const durable = await durableHoldings();
+  const hot = await hotItemUnits();
+  const durable = await savedItemUnits();
   expectUniquesOnce(durable);
   expect(durable).toEqual(hot);
 }
@@ -213,7 +181,7 @@ describe('races across workers', () => {
     // Both workers' players won races: the contest really crossed processes.
     expect(new Set(players.filter((p) => (wins[p.index] ?? 0) > 0).map((p) => p.worker)).size).toBe(WORKERS);
 
-    const after = await hotHoldings();
+    const after = await hotItemUnits();
     expectUniquesOnce(after);
     expect(after).toEqual(initial);
     await expectDurableMatchesHot();
@@ -259,7 +227,7 @@ describe('races across workers', () => {
             if (reply?.type === 'error') expect(allowed).toContain(reply.data.code);
           });
         }
-        const after = await hotHoldings();
+        const after = await hotItemUnits();
         expectUniquesOnce(after);
         expect(after.totals).toEqual(initial.totals);
         expect(after.uniques).toEqual(initial.uniques);

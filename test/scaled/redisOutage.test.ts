@@ -8,12 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { post, registerPlayer } from '../support/accounts.ts';
 import { GameClient, type Reply } from '../support/GameClient.ts';
 import { startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
-import type { ServerProcess } from '../support/serverProcess.ts';
 import { slotOf, type ItemSlot, type PlayView } from '../support/views.ts';
 import { until } from '../support/heldState.ts';
-
-const SQUARE = 'emberwell-square';
-const MARKET = 'scrap-market';
+import { MARKET, SQUARE } from '../support/twoLocations.ts';
 
 interface Seen {
   locationId: string;
@@ -32,15 +29,9 @@ let world: ScaledWorld;
 let redis: Redis | undefined;
 const players: Joined[] = [];
 
-function workerAt(index: number): ServerProcess {
-  const worker = world.workers[index];
-  if (!worker) throw new Error(`no worker ${index}`);
-  return worker;
-}
-
 async function join(label: string, worker: number): Promise<Joined> {
-  const { token, id } = await registerPlayer(workerAt(worker).baseUrl);
-  const client = await GameClient.connect(workerAt(worker).wsUrl);
+  const { token, id } = await registerPlayer(world.worker(worker).baseUrl);
+  const client = await GameClient.connect(world.worker(worker).wsUrl);
   const joined = { label, id, worker, client };
   players.push(joined);
   await client.ok('auth', { token });
@@ -146,7 +137,7 @@ describe('Redis stopped and restarted mid-session', () => {
     expect(answers.length).toBeGreaterThanOrEqual(2 * 10 * players.length);
     for (const answer of answers) expect({ type: answer.type, code: (answer.data as { code?: string }).code }).toEqual({ type: 'error', code: 'E_DEGRADED' });
     // REST needs the hot store too (attempt counting): registration answers 503 E_DEGRADED.
-    const register = await post(workerAt(0).baseUrl, '/api/auth/register', { username: 'during_redis_outage', password: 'ash-and-embers' });
+    const register = await post(world.worker(0).baseUrl, '/api/auth/register', { username: 'during_redis_outage', password: 'ash-and-embers' });
     expect({ status: register.status, code: (register.json.error as { code?: string } | undefined)?.code }).toEqual({ status: 503, code: 'E_DEGRADED' });
     // The workers are alive and answering.
     for (const worker of world.workers) {

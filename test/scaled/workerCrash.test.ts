@@ -8,41 +8,24 @@
 // not have been applied: the state found afterwards must be either the last acknowledged one or
 // that one with the in-flight action applied, never anything else.
 import { Redis } from 'ioredis';
-import { Client as PgClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerPlayer } from '../support/accounts.ts';
 import { GameClient, type ServerMessage } from '../support/GameClient.ts';
-import { ADMIN_TOKEN, startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
+import { durableHoldings, durableItemUnits, uniquesTwice } from '../support/durableState.ts';
+import { heldAfter, normalEquipment, normalInventory, slotView, until, wornView, type GroundSeen, type Held, type HeldReply } from '../support/heldState.ts';
+import { adminPost, startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
 import type { ServerProcess } from '../support/serverProcess.ts';
+import { MARKET, MOVE_SPACING_MS, SQUARE, WAY } from '../support/twoLocations.ts';
 import { seededRng } from '../../src/domain/rng.ts';
-import { slotView, wornView, normalInventory, normalEquipment, until, type Slot, type Worn, type Held, type GroundSeen } from '../support/heldState.ts';
 
-// ── what replies carry ──────────────────────────────────────────────────────────────────────
+// ── the starting kit and the rules play meets ─────────────────────────────────────────────────
 
-interface ReplyData {
-  self?: { id: number; locationId: string };
-  location?: { id: string; ground: GroundSeen[]; players: { id: number; name: string; connected: boolean }[] };
-  inventory?: { items: Slot[] };
-  equipment?: Record<string, Worn | undefined>;
-  ground?: GroundSeen[];
-  dropped?: GroundSeen;
-}
-
-const SQUARE = 'emberwell-square';
-const MARKET = 'scrap-market';
-/** The two locations play walks between, and the way from each to the other. */
-const WAY: Record<string, { direction: string; to: string }> = {
-  [SQUARE]: { direction: 'east', to: MARKET },
-  [MARKET]: { direction: 'west', to: SQUARE },
-};
 /** Stack sizes of the starting kit's items (content/ashlands/items.json); absent: not stackable. */
 const MAX_STACK: Record<string, number> = { bandage: 20, 'canned-beans': 10 };
 const KIT: Record<string, number> = { 'rusty-pipe': 1, bandage: 3, 'canned-beans': 2 };
 const INVENTORY_SLOTS = 28;
 /** Refusals that concurrent play legitimately produces; anything else fails the test. */
 const EXPECTED_REFUSALS = new Set(['E_ITEM_GONE', 'E_TOO_HEAVY', 'E_INVENTORY_FULL']);
-/** Longer than the 400 ms move cooldown of the Ashlands, so that no move is refused for it. */
-const MOVE_SPACING_MS = 600;
 
 /** `held` with `entry` added as the server's planAdd places it: top up stacks, then the lowest free slots. */
 function withAdded(held: Held, entry: { itemId: string; qty: number; uniqueItemId?: string }): Held {
@@ -111,17 +94,17 @@ class Player {
   }
 
   /** Opens a socket to `worker`, authenticates and reads the inventory; returns the auth view. */
-  async join(worker: ServerProcess): Promise<ReplyData> {
+  async join(worker: ServerProcess): Promise<HeldReply> {
     this.client = await GameClient.connect(worker.wsUrl);
-    const view = await this.client.ok<ReplyData>('auth', { token: this.token });
+    const view = await this.client.ok<HeldReply>('auth', { token: this.token });
     this.absorb(view);
-    this.absorb(await this.client.ok<ReplyData>('inventory'));
+    this.absorb(await this.client.ok<HeldReply>('inventory'));
     return view;
   }
 
   /** Performs one action that must succeed, tracking its state like play() does. */
-  async act(type: string, data?: Record<string, unknown>): Promise<ReplyData> {
-    const reply = await this.client.request<ReplyData>(type, data);
+  async act(type: string, data?: Record<string, unknown>): Promise<HeldReply> {
+    const reply = await this.client.request<HeldReply>(type, data);
     if (reply.type !== 'ok') throw new Error(`${this.label}: ${type} was refused: ${JSON.stringify(reply.data)}`);
     this.absorb(reply.data);
     this.acked.push({ type, data, seq: reply.seq, held: this.held });
@@ -136,7 +119,7 @@ class Player {
       this.inFlight = { ...planned, before: this.held };
       let reply;
       try {
-        reply = await this.client.request<ReplyData>(planned.type, planned.data);
+        reply = await this.client.request<HeldReply>(planned.type, planned.data);
       } catch (error) {
         if (this.socketClosed()) return; // the worker died under this action: it stays in flight
         throw error;
@@ -165,12 +148,8 @@ class Player {
     return this.client.closed !== null;
   }
 
-  absorb(data: ReplyData): void {
-    this.held = {
-      locationId: data.self?.locationId ?? this.held.locationId,
-      inventory: data.inventory ? normalInventory(data.inventory.items) : this.held.inventory,
-      equipment: data.equipment ? normalEquipment(data.equipment) : this.held.equipment,
-    };
+  absorb(data: HeldReply): void {
+    this.held = heldAfter(this.held, data);
     const ground = data.location?.ground ?? data.ground;
     if (ground) this.ground = ground;
   }
@@ -230,78 +209,9 @@ class Player {
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────────────
 
-function workerAt(index: number): ServerProcess {
-  const worker = world.workers[index];
-  if (!worker) throw new Error(`no worker ${index}`);
-  return worker;
-}
-
 async function workerIdOf(worker: ServerProcess): Promise<string> {
   const health = (await (await fetch(`${worker.baseUrl}/api/health`)).json()) as { worker: string };
   return health.worker;
-}
-
-async function adminSave(worker: ServerProcess): Promise<Response> {
-  return fetch(`${worker.baseUrl}/api/admin/save`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-}
-
-/** Each character's location, inventory and equipment as PostgreSQL holds them. */
-async function durableHoldings(databaseUrl: string): Promise<Map<number, Held>> {
-  const pg = new PgClient({ connectionString: databaseUrl });
-  await pg.connect();
-  try {
-    const characters = await pg.query<{ id: string; location_id: string }>('SELECT id, location_id FROM characters');
-    const inventory = await pg.query<{ character_id: string; slot: number; item_id: string; qty: number; unique_item_id: string | null }>(
-      'SELECT character_id, slot, item_id, qty, unique_item_id FROM inventory ORDER BY character_id, slot',
-    );
-    const equipment = await pg.query<{ character_id: string; slot: string; item_id: string; unique_item_id: string | null }>(
-      'SELECT character_id, slot, item_id, unique_item_id FROM equipment ORDER BY character_id, slot',
-    );
-    const held = new Map<number, Held>(characters.rows.map((row) => [Number(row.id), { locationId: row.location_id, inventory: [], equipment: {} }]));
-    const of = (id: string): Held => {
-      const found = held.get(Number(id));
-      if (!found) throw new Error(`a row for unknown character ${id}`);
-      return found;
-    };
-    for (const row of inventory.rows) {
-      of(row.character_id).inventory.push(slotView({ slot: row.slot, itemId: row.item_id, qty: row.qty, uniqueItemId: row.unique_item_id ?? undefined }));
-    }
-    for (const row of equipment.rows) {
-      of(row.character_id).equipment[row.slot] = wornView({ itemId: row.item_id, uniqueItemId: row.unique_item_id ?? undefined });
-    }
-    for (const entry of held.values()) {
-      entry.inventory = normalInventory(entry.inventory);
-      entry.equipment = normalEquipment(entry.equipment);
-    }
-    return held;
-  } finally {
-    await pg.end();
-  }
-}
-
-/** Every item unit in PostgreSQL (inventories, equipment, ground) by item id; unique items must appear once. */
-async function durableTotals(databaseUrl: string): Promise<{ totals: Record<string, number>; duplicateUniques: string[] }> {
-  const pg = new PgClient({ connectionString: databaseUrl });
-  await pg.connect();
-  try {
-    const rows = await pg.query<{ item_id: string; qty: number; unique_item_id: string | null }>(`
-      SELECT item_id, qty, unique_item_id FROM inventory
-      UNION ALL SELECT item_id, 1, unique_item_id FROM equipment
-      UNION ALL SELECT item_id, qty, unique_item_id FROM ground_items`);
-    const totals: Record<string, number> = {};
-    const uniques = new Set<string>();
-    const duplicateUniques: string[] = [];
-    for (const row of rows.rows) {
-      totals[row.item_id] = (totals[row.item_id] ?? 0) + row.qty;
-      if (row.unique_item_id !== null) {
-        if (uniques.has(row.unique_item_id)) duplicateUniques.push(row.unique_item_id);
-        uniques.add(row.unique_item_id);
-      }
-    }
-    return { totals, duplicateUniques };
-  } finally {
-    await pg.end();
-  }
 }
 
 function isEvent(type: string, playerId: number) {
@@ -345,8 +255,8 @@ afterAll(async () => {
 
 describe('a worker killed with SIGKILL during play', () => {
   it('loses no acknowledged action, frees its players to reconnect elsewhere and releases those who do not', async () => {
-    const w0 = workerAt(0);
-    const w1 = workerAt(1);
+    const w0 = world.worker(0);
+    const w1 = world.worker(1);
     const deadWorkerId = await workerIdOf(w0);
 
     // Players who reconnect, players who do not (both on the worker to be killed), players on the
@@ -449,7 +359,7 @@ describe('a worker killed with SIGKILL during play', () => {
 
     // (c) After a final sync, PostgreSQL holds each player's last acknowledged state (for the
     // vanished players: that, or that with their in-flight action applied).
-    const saved = await adminSave(w1);
+    const saved = await adminPost(w1, '/api/admin/save');
     expect(saved.status, await saved.clone().text()).toBe(200);
     const durable = await durableHoldings(world.databaseUrl);
     for (const player of [...returning, ...survivors, inSquare, inMarket, newcomer]) {
@@ -461,9 +371,9 @@ describe('a worker killed with SIGKILL during play', () => {
     }
 
     // Nothing was created or destroyed: PostgreSQL holds exactly the starting kits of everyone registered.
-    const { totals, duplicateUniques } = await durableTotals(world.databaseUrl);
-    expect(duplicateUniques).toEqual([]);
-    expect(totals).toEqual(Object.fromEntries(Object.entries(KIT).map(([itemId, qty]) => [itemId, qty * durable.size])));
+    const units = await durableItemUnits(world.databaseUrl);
+    expect(uniquesTwice(units)).toEqual([]);
+    expect(units.totals).toEqual(Object.fromEntries(Object.entries(KIT).map(([itemId, qty]) => [itemId, qty * durable.size])));
 
     const refused = [...returning, ...vanishing, ...survivors].reduce((sum, player) => sum + player.refusals.length, 0);
     const acknowledged = [...returning, ...vanishing, ...survivors].reduce((sum, player) => sum + player.acked.length, 0);

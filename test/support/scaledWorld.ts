@@ -10,6 +10,15 @@ import { startServerProcess, tempDataDir, type ServerProcess } from './serverPro
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
+/** POSTs to an admin endpoint of `worker` (e.g. `/api/admin/save`) with the world's admin token. */
+export function adminPost(worker: ServerProcess, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${worker.baseUrl}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
 export interface ScaledWorldOptions {
   workers?: number;
   env?: Record<string, string>;
@@ -26,6 +35,8 @@ export interface ScaledWorld {
   postgres: PostgresServerHandle | undefined;
   databaseUrl: string;
   workers: ServerProcess[];
+  /** `workers[index]`; throws when there is none. */
+  worker(index: number): ServerProcess;
   /** Starts one more worker on its own port. */
   startWorker(env?: Record<string, string>): Promise<ServerProcess>;
   stop(): Promise<void>;
@@ -91,6 +102,11 @@ export async function startScaledWorld(options: ScaledWorldOptions = {}): Promis
       postgres,
       databaseUrl,
       workers,
+      worker(index) {
+        const worker = workers[index];
+        if (!worker) throw new Error(`no worker ${index}`);
+        return worker;
+      },
       startWorker,
       stop: stopAll,
     };
