@@ -344,6 +344,59 @@ export async function launchOnFreePort<T>(launch: (port: number) => Promise<T>, 
   }
 }
 
+/** What a test does to a running server: redisServer.ts and postgresServer.ts both hand these out. */
+export interface ServerControls {
+  readonly running: boolean;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+  restart(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * The controls of a server whose process is `current()` (a restart replaces it): stop and kill send
+ * their signal and wait for the exit; restart stops it and launches it again; dispose stops it
+ * and removes `tempDir`, once.
+ */
+export function serverControls(server: {
+  name: string;
+  current: () => ServerProcess | undefined;
+  relaunch: () => Promise<unknown>;
+  stopSignal: NodeJS.Signals;
+  killSignal: NodeJS.Signals;
+  exitTimeoutMs: number;
+  tempDir: string;
+}): ServerControls {
+  let disposed = false;
+  const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
+    const proc = server.current();
+    if (proc === undefined || proc.hasExited) return;
+    await proc.terminate(signal, server.exitTimeoutMs);
+  };
+  return {
+    get running() {
+      const proc = server.current();
+      return proc !== undefined && !proc.hasExited;
+    },
+    stop: () => stopWith(server.stopSignal),
+    kill: () => stopWith(server.killSignal),
+    async restart() {
+      if (disposed) throw new Error(`${server.name} was disposed`);
+      await stopWith(server.stopSignal);
+      await server.relaunch();
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      try {
+        await stopWith(server.stopSignal);
+      } finally {
+        await removeTempDir(server.tempDir);
+      }
+    },
+  };
+}
+
 /** Keeps the last `limit` bytes of a process's output, for error messages. */
 export class OutputTail {
   private chunks: Buffer[] = [];

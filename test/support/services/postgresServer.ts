@@ -13,6 +13,7 @@ import {
   makeTempDir,
   pollUntilReady,
   removeTempDir,
+  serverControls,
   spawnServer,
   type OsUser,
   type PostgresBinaries,
@@ -127,7 +128,6 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   const baseDir = makeTempDir('cinder-pg-', user);
   const dataDir = join(baseDir, 'data');
   let proc: ServerProcess | undefined;
-  let disposed = false;
 
   const launch = async (port: number): Promise<string> => {
     const settings = {
@@ -163,36 +163,21 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
 
   const fixedPort = port;
   const url = `postgres://postgres@127.0.0.1:${fixedPort}/postgres`;
-  const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
-    if (proc === undefined || proc.hasExited) return;
-    await proc.terminate(signal, 30_000);
-  };
-
-  return {
+  const controls = serverControls({
+    name: `postgres on port ${fixedPort}`,
+    current: () => proc,
+    relaunch: () => launch(fixedPort),
+    stopSignal: 'SIGINT',
+    killSignal: 'SIGQUIT',
+    exitTimeoutMs: 30_000,
+    tempDir: baseDir,
+  });
+  return Object.assign(controls, {
     url,
     port: fixedPort,
     version,
     dataDir,
     timings: { initdbMs, readyMs },
-    get running() {
-      return proc !== undefined && !proc.hasExited;
-    },
-    createDatabase: (name) => createDatabase(url, name),
-    stop: () => stopWith('SIGINT'),
-    kill: () => stopWith('SIGQUIT'),
-    async restart() {
-      if (disposed) throw new Error(`postgres on port ${fixedPort} was disposed`);
-      await stopWith('SIGINT');
-      await launch(fixedPort);
-    },
-    async dispose() {
-      if (disposed) return;
-      disposed = true;
-      try {
-        await stopWith('SIGINT');
-      } finally {
-        await removeTempDir(baseDir);
-      }
-    },
-  };
+    createDatabase: (name: string) => createDatabase(url, name),
+  });
 }

@@ -8,6 +8,7 @@ import {
   makeTempDir,
   pollUntilReady,
   removeTempDir,
+  serverControls,
   spawnServer,
   type ServerProcess,
 } from './binaries.ts';
@@ -76,7 +77,6 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
   const dir = makeTempDir('cinder-redis-');
   let proc: ServerProcess | undefined;
-  let disposed = false;
 
   const launch = async (port: number): Promise<string> => {
     const args = [
@@ -104,38 +104,15 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     throw error;
   }
   const startupMs = Math.round(performance.now() - started);
-  const url = `redis://127.0.0.1:${port}`;
   const fixedPort = port;
-  const isRunning = (): boolean => proc !== undefined && !proc.hasExited;
-
-  const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
-    if (proc === undefined || proc.hasExited) return;
-    await proc.terminate(signal, 10_000);
-  };
-
-  return {
-    url,
-    port: fixedPort,
-    version,
-    startupMs,
-    get running() {
-      return isRunning();
-    },
-    stop: () => stopWith('SIGTERM'),
-    kill: () => stopWith('SIGKILL'),
-    async restart() {
-      if (disposed) throw new Error(`redis-server on port ${fixedPort} was disposed`);
-      await stopWith('SIGTERM');
-      await launch(fixedPort);
-    },
-    async dispose() {
-      if (disposed) return;
-      disposed = true;
-      try {
-        await stopWith('SIGTERM');
-      } finally {
-        await removeTempDir(dir);
-      }
-    },
-  };
+  const controls = serverControls({
+    name: `redis-server on port ${fixedPort}`,
+    current: () => proc,
+    relaunch: () => launch(fixedPort),
+    stopSignal: 'SIGTERM',
+    killSignal: 'SIGKILL',
+    exitTimeoutMs: 10_000,
+    tempDir: dir,
+  });
+  return Object.assign(controls, { url: `redis://127.0.0.1:${fixedPort}`, port: fixedPort, version, startupMs });
 }
