@@ -3,9 +3,10 @@
 import pg from 'pg';
 import { normalEquipment, normalGround, normalInventory, slotView, wornView, type GroundSeen, type Held } from './heldState.ts';
 
-/** Item units by item id, and every unique item id sorted (one in two places shows up twice). */
 export interface ItemUnits {
+  /** Units by item id. */
   totals: Record<string, number>;
+  /** Each unique item id once per place it was found in (durableItemUnits sorts them). */
   uniques: string[];
 }
 
