@@ -41,6 +41,15 @@ export interface Config {
   deadWorkerCleanupIntervalMs: number;
   /** PostgreSQL pool size per worker in scaled mode. */
   databasePoolSize: number;
+  /** Proxies whose X-Forwarded-For is believed (addresses, CIDR ranges or loopback/linklocal/uniquelocal). */
+  trustProxy: string[];
+}
+
+function list(name: string, env: NodeJS.ProcessEnv): string[] {
+  return (env[name] ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -73,5 +82,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerTimeoutMs: int('CINDER_WORKER_TIMEOUT_MS', 5000, env),
     deadWorkerCleanupIntervalMs: int('CINDER_DEAD_WORKER_CLEANUP_INTERVAL_MS', 2000, env),
     databasePoolSize: int('CINDER_DATABASE_POOL_SIZE', 4, env),
+    trustProxy: list('CINDER_TRUST_PROXY', env),
   };
 }

@@ -2,6 +2,7 @@
 // background jobs; and takes it down in order on shutdown.
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Log } from './log.ts';
 import { v7 as uuidv7 } from 'uuid';
@@ -15,6 +16,7 @@ import { registerAdminRoutes } from './gateway/admin.ts';
 import { registerHttpRoutes } from './gateway/http.ts';
 import { LocalFanout } from './gateway/LocalFanout.ts';
 import { PlayerConnection, type ConnectionDeps } from './gateway/PlayerConnection.ts';
+import { clientAddress, proxyTrust } from './gateway/clientAddress.ts';
 import { acceptWebSockets } from './gateway/upgrades.ts';
 import { Backoff, SYNC_BACKOFF } from './jobs/Backoff.ts';
 import { JobScheduler, LeaseBusyError, type JobDefinition } from './jobs/JobScheduler.ts';
@@ -71,8 +73,10 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   const connections = new Set<PlayerConnection>();
   let shuttingDown = false;
 
+  const trust = proxyTrust(config.trustProxy);
   const app: FastifyInstance = Fastify({
     loggerInstance: log,
+    ...(trust ? { trustProxy: trust } : {}),
     bodyLimit: 64 * 1024,
     // One log line per HTTP request would drown the game's own logs.
     logController: new LogController({ disableRequestLogging: true }),
@@ -115,7 +119,8 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     isShuttingDown: () => shuttingDown,
     failureOf: adapters.failureOf,
   };
-  const upgrades = acceptWebSockets(app.server, '/ws', config.maxFrameBytes, (socket, remoteAddress) => {
+  const addressOf = (request: IncomingMessage) => clientAddress(request, trust);
+  const upgrades = acceptWebSockets(app.server, '/ws', config.maxFrameBytes, addressOf, (socket, remoteAddress) => {
     const connection = new PlayerConnection(meteredSocket(socket), connectionDeps, remoteAddress);
     connections.add(connection);
     socket.on('close', () => connections.delete(connection));

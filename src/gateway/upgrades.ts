@@ -1,5 +1,5 @@
 // WebSocket upgrades of the HTTP server, handed to `ws` directly. A connection keeps only its
-// socket and the peer's address: the upgrade's request and response are garbage once it is open.
+// socket and the client's address: the upgrade's request and response are garbage once it is open.
 // (A Fastify plugin kept both, and Fastify's request and reply, alive for every socket's
 // lifetime: about a third of the heap a connected player held, all of it marked by each GC.)
 import type { IncomingMessage, Server } from 'node:http';
@@ -19,6 +19,7 @@ export function acceptWebSockets(
   server: Server,
   path: string,
   maxPayload: number,
+  addressOf: (request: IncomingMessage) => string,
   onConnection: (socket: WebSocket, remoteAddress: string) => void,
 ): WebSocketUpgrades {
   const wss = new WebSocketServer({ noServer: true, maxPayload, clientTracking: false });
@@ -29,7 +30,7 @@ export function acceptWebSockets(
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    const remoteAddress = request.socket.remoteAddress ?? '';
+    const remoteAddress = addressOf(request);
     wss.handleUpgrade(request, socket, head, (ws) => {
       onConnection(ws, remoteAddress);
     });

@@ -45,9 +45,10 @@ export class GameClient {
     });
   }
 
-  static connect(url: string): Promise<GameClient> {
+  /** Opens a socket to `url`; `headers` go with the upgrade request (e.g. X-Forwarded-For). */
+  static connect(url: string, headers?: Record<string, string>): Promise<GameClient> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url);
+      const socket = new WebSocket(url, headers ? { headers } : {});
       socket.once('open', () => {
         resolve(new GameClient(socket));
       });
