@@ -16,6 +16,7 @@ import { reportDuplicateIds, reportDuplicateInteractableIds } from './duplicateI
 import { checkDistinctCoordinates, checkReachable } from './mapLayout.ts';
 import { ProblemList, type Report } from './problemList.ts';
 import { readContentFile } from './readContentFile.ts';
+import { checkStartingKitFits } from './startingKit.ts';
 import { itemsFileSchema, locationsFileSchema, lootTablesFileSchema, npcsFileSchema, worldFileSchema } from './schema.ts';
 
 export { ContentError, type ContentProblem } from './contentError.ts';
@@ -56,7 +57,10 @@ function checkContent(content: Partial<ContentData>, report: Report): void {
   if (locations && lootTables) checkInteractableLootTables(locations, idsOf(lootTables), report);
   if (npcs && lootTables) checkNpcLootTables(npcs, idsOf(lootTables), report);
   if (lootTables && items) checkLootItems(lootTables, idsOf(items), report);
-  if (world && items) checkStartingItems(world.rules, idsOf(items), report);
+  if (world && items) {
+    checkStartingItems(world.rules, idsOf(items), report);
+    checkStartingKitFits(world.rules, items, report);
+  }
   if (world && locations) {
     const locationIds = idsOf(locations);
     checkRuleLocations(world.rules, locationIds, report);

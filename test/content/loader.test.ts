@@ -277,6 +277,36 @@ describe('loadContent reports', () => {
     await expectProblems(dir, [{ file: 'world.json', path: 'rules.startingItems[1].item', reason: /^unknown item "pistol"$/ }]);
   });
 
+  it('a starting kit that does not fit the inventory, counted as a pickup places it', async () => {
+    const dir = await copyAshlands();
+    // Bandages stack by 20: 21 + 20 of them share 3 slots, and 3 pipes take one each.
+    await editFile(dir, 'world.json', ({ rules }) => {
+      rules.inventorySlots = 5;
+      rules.startingItems = [
+        { item: 'bandage', qty: 21 },
+        { item: 'rusty-pipe', qty: 3 },
+        { item: 'bandage', qty: 20 },
+      ];
+    });
+    await expectProblems(dir, [
+      { file: 'world.json', path: 'rules.startingItems', reason: /^the starting kit needs 6 inventory slots; inventorySlots is 5$/ },
+    ]);
+    await editFile(dir, 'world.json', ({ rules }) => {
+      rules.startingItems.push({ item: 'sledgehammer', qty: 5 });
+      rules.inventorySlots = 11;
+    });
+    // 41 × 0.05 + 3 × 2.5 + 5 × 6.5 = 42.05 kg
+    await expectProblems(dir, [
+      { file: 'world.json', path: 'rules.startingItems', reason: /^the starting kit weighs 42\.05 kg; carryWeight is 40$/ },
+    ]);
+    await editFile(dir, 'world.json', ({ rules }) => {
+      rules.startingItems.pop();
+      rules.inventorySlots = 6;
+    });
+    const catalog = await loadContent(dir);
+    expect(catalog.rules.inventorySlots).toBe(6);
+  });
+
   it('a location that cannot be reached from the start', async () => {
     const dir = await copyAshlands();
     let glare = 0;
