@@ -155,7 +155,6 @@ export class GameStateManager {
    * sync writes them even if the forced save that should follow fails.
    */
   async markDisconnected(characterId: number, session: Session): Promise<boolean> {
-    await this.hot.srem(keys.workerPlayers(session.workerId), [String(characterId)]);
     const id = String(characterId);
     const result = await this.hot.transact({
       expect: [{ key: keys.player(characterId), field: 'session_id', value: session.sessionId }],
@@ -164,7 +163,12 @@ export class GameStateManager {
         { key: keys.player(characterId), field: 'disconnected_at', value: String(this.now()) },
         { key: keys.player(characterId), field: 'session_id', value: '' },
       ],
-      srem: [{ key: keys.presenceOnline(), member: id }],
+      // Inside the guard: a late leave of a replaced session must not unlist the new one, or a
+      // crash of this worker would leave the player online for good (releaseDeadWorker reads it).
+      srem: [
+        { key: keys.presenceOnline(), member: id },
+        { key: keys.workerPlayers(session.workerId), member: id },
+      ],
       sadd: [
         { key: keys.presenceLingering(), member: id },
         { key: keys.dirty('position'), member: id },

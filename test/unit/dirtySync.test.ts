@@ -316,6 +316,16 @@ describe('leaveWorld', () => {
     expect(await gsm.sessionOf(player.id)).toBe('s2');
     expect(await gsm.playersIn(placeA)).toEqual([{ id: player.id, name: player.name, connected: true }]);
   });
+
+  it('a late leave of a replaced session on the same worker still lets a crash of that worker release the player', async () => {
+    const player = await newPlayer();
+    await gsm.enterWorld(player.id, { workerId: 'w', sessionId: 's2' });
+    expect(await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' })).toBe(false);
+
+    expect(await gsm.releaseDeadWorker('w')).toEqual([{ id: player.id, name: player.name, locationId: start }]);
+    expect(await gsm.playersIn(start)).toContainEqual({ id: player.id, name: player.name, connected: false });
+    expect(await hot.smembers(keys.presenceOnline())).not.toContain(String(player.id));
+  });
 });
 
 describe('evictLingering', () => {
