@@ -16,20 +16,28 @@ function authorised(request: FastifyRequest, token: string): boolean {
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: GameContext, adminToken: string | undefined, save: () => Promise<unknown>): void {
   if (!adminToken) return;
-  app.addHook('onRequest', (request, reply, done) => {
-    if (request.url.startsWith('/api/admin/') && !authorised(request, adminToken)) {
-      void sendError(reply, 'E_UNAUTHENTICATED', 'Send Authorization: Bearer <CINDER_ADMIN_TOKEN>.');
-      return;
-    }
-    done();
-  });
+  // The check hangs on the routes themselves (an encapsulated plugin), not on the raw URL: the
+  // router decodes %61dmin and absolute-form targets, which a prefix test of request.url misses.
+  void app.register(
+    (admin, _options, registered) => {
+      admin.addHook('onRequest', (request, reply, done) => {
+        if (authorised(request, adminToken)) {
+          done();
+          return;
+        }
+        void sendError(reply, 'E_UNAUTHENTICATED', 'Send Authorization: Bearer <CINDER_ADMIN_TOKEN>.');
+      });
 
-  app.post('/api/admin/announce', (request, reply) => {
-    const body = announcement.safeParse(request.body);
-    if (!body.success) throw new GameError('E_INVALID', 'Send {"text": string of 1 to 500 characters}.');
-    ctx.events.toEveryone('announcement', { text: body.data.text });
-    return reply.status(202).send({ ok: true });
-  });
+      admin.post('/announce', (request, reply) => {
+        const body = announcement.safeParse(request.body);
+        if (!body.success) throw new GameError('E_INVALID', 'Send {"text": string of 1 to 500 characters}.');
+        ctx.events.toEveryone('announcement', { text: body.data.text });
+        return reply.status(202).send({ ok: true });
+      });
 
-  app.post('/api/admin/save', async () => ({ ok: true, synced: await save() }));
+      admin.post('/save', async () => ({ ok: true, synced: await save() }));
+      registered();
+    },
+    { prefix: '/api/admin' },
+  );
 }

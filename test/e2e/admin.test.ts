@@ -1,0 +1,81 @@
+// The operator endpoints under /api/admin answer only to CINDER_ADMIN_TOKEN, however the path is
+// spelled: the router decodes percent-escapes and accepts absolute-form request targets.
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerPlayer } from '../support/accounts.ts';
+import { GameClient } from '../support/GameClient.ts';
+import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
+
+const ADMIN_TOKEN = 'operator-token-for-tests';
+
+let server: InProcessServer;
+let listener: GameClient;
+
+beforeAll(async () => {
+  server = await startInProcessServer({ CINDER_ADMIN_TOKEN: ADMIN_TOKEN });
+  const { token } = await registerPlayer(server.baseUrl);
+  listener = await GameClient.connect(server.wsUrl);
+  await listener.ok('auth', { token });
+}, 60_000);
+
+afterAll(async () => {
+  await listener.close();
+  await server.stop();
+});
+
+/** POSTs with the request target exactly as given (node:http sends `path` verbatim). */
+function postRaw(target: string, body: unknown, authorization?: string): Promise<{ status: number; json: unknown }> {
+  const { hostname, port } = new URL(server.baseUrl);
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      {
+        hostname,
+        port,
+        method: 'POST',
+        path: target,
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+      },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => {
+          resolve({ status: response.statusCode ?? 0, json: JSON.parse(text) as unknown });
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end(JSON.stringify(body));
+  });
+}
+
+const refused = { status: 401, json: { error: { code: 'E_UNAUTHENTICATED', message: expect.stringContaining('Bearer') as unknown } } };
+
+describe('admin endpoints', () => {
+  it('refuse every spelling of their paths without the token, and announce with it', async () => {
+    for (const target of [
+      '/api/admin/announce',
+      '/api/%61dmin/announce',
+      '/%61pi/admin/announce',
+      '/api/admin/%61nnounce',
+      `http://${new URL(server.baseUrl).host}/api/admin/announce`,
+    ]) {
+      expect(await postRaw(target, { text: `sneaked in by ${target}` }), target).toEqual(refused);
+      expect(await postRaw(target, { text: 'wrong token' }, 'Bearer not-the-token'), target).toEqual(refused);
+    }
+    expect(await postRaw('/api/%61dmin/save', {}), 'save').toEqual(refused);
+
+    expect(await postRaw('/api/admin/announce', { text: '  The bell rings.  ' }, `Bearer ${ADMIN_TOKEN}`)).toEqual({ status: 202, json: { ok: true } });
+    expect(await listener.event('announcement')).toEqual({ text: 'The bell rings.' });
+    // Announcements arrive in order: none of the refused ones came before it.
+    expect(listener.events('announcement')).toEqual([{ text: 'The bell rings.' }]);
+  });
+
+  it('refuse a blank announcement and save on demand', async () => {
+    expect(await postRaw('/api/admin/announce', { text: '   ' }, `Bearer ${ADMIN_TOKEN}`)).toEqual({
+      status: 400,
+      json: { error: { code: 'E_INVALID', message: 'Send {"text": string of 1 to 500 characters}.' } },
+    });
+    expect(await postRaw('/api/admin/save', {}, `Bearer ${ADMIN_TOKEN}`)).toMatchObject({ status: 200, json: { ok: true } });
+  });
+});
