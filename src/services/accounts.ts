@@ -10,12 +10,18 @@ import type { GameContext } from './context.ts';
 const USERNAME = /^[A-Za-z0-9_-]{3,20}$/;
 const MIN_PASSWORD = 8;
 const MAX_PASSWORD = 256;
+/**
+ * A UTF-16 half without its other half. argon2 hashes UTF-8, where every such half becomes U+FFFD:
+ * two different passwords would then hash, and log in, alike.
+ */
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 export async function register(ctx: GameContext, username: string, password: string): Promise<AccountRecord> {
   if (!USERNAME.test(username)) throw new GameError('E_INVALID_USERNAME');
   if (password.length < MIN_PASSWORD) throw new GameError('E_WEAK_PASSWORD');
   if (password.length > MAX_PASSWORD) throw new GameError('E_WEAK_PASSWORD', `Passwords are at most ${MAX_PASSWORD} characters.`);
   if (password.toLowerCase() === username.toLowerCase()) throw new GameError('E_WEAK_PASSWORD', 'The password must differ from the username.');
+  if (LONE_SURROGATE.test(password)) throw new GameError('E_WEAK_PASSWORD', 'The password is not valid Unicode text.');
   const passwordHash = await hashPassword(password);
   return ctx.gsm.createAccount(username, passwordHash, newCharacter(ctx, username), startingKit(ctx));
 }
@@ -26,7 +32,9 @@ let decoy: Promise<string> | undefined;
 export async function login(ctx: GameContext, username: string, password: string): Promise<AccountRecord> {
   const account = USERNAME.test(username) ? await ctx.gsm.findAccount(username) : null;
   decoy ??= hashPassword('decoy password that never matches');
-  const ok = await checkPassword(account?.passwordHash ?? (await decoy), password);
+  // A password no registration accepts is still checked (against the decoy), to take as long.
+  const wellFormed = !LONE_SURROGATE.test(password);
+  const ok = (await checkPassword(wellFormed ? (account?.passwordHash ?? (await decoy)) : await decoy, password)) && wellFormed;
   if (!account || !ok) throw new GameError('E_BAD_CREDENTIALS');
   if (account.banned) throw new GameError('E_BAD_CREDENTIALS', 'This account is banned.');
   return account;

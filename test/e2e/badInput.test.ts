@@ -142,6 +142,21 @@ describe('bad REST input', () => {
     expect(await post(server.baseUrl, '/api/auth/login', { username: taken.username, password: 'wrong password' })).toMatchObject({ status: 401, json: { error: { code: 'E_BAD_CREDENTIALS' } } });
     expect(await post(server.baseUrl, '/api/auth/login', { username: 'nobody_here', password: 'wrong password' })).toMatchObject({ status: 401, json: { error: { code: 'E_BAD_CREDENTIALS' } } });
   });
+
+  it('refuses a password that is not valid Unicode, which argon2 would confuse with others', async () => {
+    // Each lone UTF-16 half would become U+FFFD in the UTF-8 that is hashed.
+    const username = uniqueName();
+    expect(await post(server.baseUrl, '/api/auth/register', { username, password: '\ud800'.repeat(8) })).toEqual({
+      status: 400,
+      json: { error: { code: 'E_WEAK_PASSWORD', message: 'The password is not valid Unicode text.' } },
+    });
+    // Whole pairs are fine, and only the exact password logs in.
+    const player = await registerPlayer(server.baseUrl, username, '\u{1f525}'.repeat(4) + 'ash');
+    expect((await post(server.baseUrl, '/api/auth/login', { username, password: player.password })).status).toBe(200);
+    for (const password of ['\ufffd'.repeat(4) + 'ash', '\ud83d'.repeat(4) + 'ash']) {
+      expect(await post(server.baseUrl, '/api/auth/login', { username, password })).toMatchObject({ status: 401, json: { error: { code: 'E_BAD_CREDENTIALS' } } });
+    }
+  });
 });
 
 describe('login rate limit', () => {
