@@ -1,4 +1,5 @@
 // REST entry points: registration, login, health. Bodies are validated here; rules live in services.
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { TokenIssuer } from '../auth/tokens.ts';
@@ -38,8 +39,40 @@ export interface HttpDeps {
   failureOf: (error: unknown) => StoreFailure;
 }
 
-export function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
-  return reply.status(STATUS[code] ?? 500).send({ error: { code, message } });
+/** What a client error on the connection itself (before any route) is answered with. */
+function connectionError(code: string | undefined): { status: number; reason: string; message: string } {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, reason: 'Request Timeout', message: 'The request took too long to arrive.' };
+  if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, reason: 'Request Header Fields Too Large', message: 'The request headers are too large.' };
+  return { status: 400, reason: 'Bad Request', message: 'The request is not valid HTTP.' };
+}
+
+/**
+ * Fastify options for what never reaches a route, so that every refusal has the same
+ * `{"error": {code, message}}` body as the routes' own.
+ */
+export const httpServerOptions = {
+  bodyLimit: 64 * 1024,
+  // A "__proto__" key is dropped, as JSON.parse of a WebSocket frame makes it a harmless own key
+  // that validation ignores: valid JSON is never called invalid.
+  onProtoPoisoning: 'remove',
+  onConstructorPoisoning: 'remove',
+  frameworkErrors: (error: Error, _request: unknown, reply: FastifyReply) => {
+    void sendError(reply, 'E_INVALID', `The request is malformed: ${error.message}`);
+  },
+  clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => {
+    // A reset socket has nobody to answer.
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const { status, reason, message } = connectionError(error.code);
+    const body = JSON.stringify({ error: { code: 'E_INVALID', message } });
+    if (socket.writable) {
+      socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+    }
+    socket.destroy();
+  },
+} as const;
+
+export function sendError(reply: FastifyReply, code: ErrorCode, message: string, status = STATUS[code] ?? 500): FastifyReply {
+  return reply.status(status).send({ error: { code, message } });
 }
 
 export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
@@ -53,6 +86,15 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
     }
     if (status === 413) return sendError(reply, 'E_TOO_LARGE', 'The request body is too large.');
     if (status === 415) return sendError(reply, 'E_INVALID', 'Send a JSON body (Content-Type: application/json).');
+    // The client went away mid-request: nobody reads an answer, and nothing went wrong here.
+    if (request.raw.socket.destroyed) {
+      request.log.debug({ err: error }, 'request aborted by the client');
+      return reply;
+    }
+    // Fastify's own refusals of a malformed request (a wrong Content-Length, …) keep their status.
+    if (status !== undefined && status >= 400 && status < 500) {
+      return sendError(reply, 'E_INVALID', `The request is malformed: ${(error as Error).message}`, status);
+    }
     const { code, message } = toClientError(error, request.log, deps.failureOf);
     return sendError(reply, code, message);
   });

@@ -1,19 +1,23 @@
 // Every bad input gets a stable error code and a message, and the connection keeps working.
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { post, registerPlayer, uniqueName } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
+import { until } from '../support/heldState.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import { slotOf, type PlayView } from '../support/views.ts';
 
 let server: InProcessServer;
 let client: GameClient;
 let token: string;
+/** Everything the server logged. */
+const logs: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
-  server = await startInProcessServer();
+  server = await startInProcessServer({}, logs);
   token = (await registerPlayer(server.baseUrl)).token;
   client = await GameClient.connect(server.wsUrl);
 }, 60_000);
@@ -22,6 +26,24 @@ afterAll(async () => {
   await client.close();
   await server.stop();
 });
+
+/** Sends `raw` bytes on a fresh TCP connection and resolves with all the server answered. */
+async function rawHttp(raw: string): Promise<string> {
+  const { hostname, port } = new URL(server.baseUrl);
+  const socket = connect(Number(port), hostname);
+  let answer = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (answer += chunk));
+  socket.end(raw);
+  await once(socket, 'close');
+  return answer;
+}
+
+/** The status line and the JSON body of a raw HTTP answer. */
+function parsed(answer: string): { statusLine: string; body: unknown } {
+  const [head = '', body = ''] = answer.split('\r\n\r\n');
+  return { statusLine: head.split('\r\n')[0] ?? '', body: JSON.parse(body) as unknown };
+}
 
 /** After every refusal the same socket still answers. */
 async function stillWorks() {
@@ -141,6 +163,39 @@ describe('bad REST input', () => {
     expect(await post(server.baseUrl, '/api/auth/register', { username: taken.username.toUpperCase(), password: 'another long one' })).toMatchObject({ status: 409, json: { error: { code: 'E_USERNAME_TAKEN' } } });
     expect(await post(server.baseUrl, '/api/auth/login', { username: taken.username, password: 'wrong password' })).toMatchObject({ status: 401, json: { error: { code: 'E_BAD_CREDENTIALS' } } });
     expect(await post(server.baseUrl, '/api/auth/login', { username: 'nobody_here', password: 'wrong password' })).toMatchObject({ status: 401, json: { error: { code: 'E_BAD_CREDENTIALS' } } });
+  });
+
+  it('takes a body with a "__proto__" key as valid JSON and ignores the key', async () => {
+    const username = uniqueName();
+    const body = `{"username":"${username}","password":"cinders-rise","__proto__":{"admin":true},"constructor":{"prototype":{"x":1}}}`;
+    expect(await post(server.baseUrl, '/api/auth/register', body)).toMatchObject({ status: 201, json: { character: { name: username } } });
+  });
+
+  it('answers a malformed URL or request with the same error body as the routes', async () => {
+    const badUrl = await fetch(`${server.baseUrl}/api/%zz`);
+    expect(badUrl.status).toBe(400);
+    expect(await badUrl.json()).toEqual({ error: { code: 'E_INVALID', message: expect.stringContaining('malformed') as unknown } });
+
+    expect(parsed(await rawHttp('NONSENSE\r\n\r\n'))).toEqual({
+      statusLine: 'HTTP/1.1 400 Bad Request',
+      body: { error: { code: 'E_INVALID', message: 'The request is not valid HTTP.' } },
+    });
+    // A Content-Length that does not match: the answer keeps Fastify's status and our body.
+    const mismatched = await rawHttp('POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n');
+    expect(parsed(mismatched)).toMatchObject({ statusLine: expect.stringMatching(/^HTTP\/1\.1 4\d\d /) as unknown, body: { error: { code: 'E_INVALID' } } });
+  });
+
+  it('logs an upload the client gave up on as the client\'s doing, not as a server error', async () => {
+    const { hostname, port } = new URL(server.baseUrl);
+    const socket = connect(Number(port), hostname);
+    // "100 Continue" says the server has the request; then part of the body, and the client leaves.
+    socket.write('POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n');
+    const [continued] = (await once(socket, 'data')) as [Buffer];
+    expect(continued.toString()).toMatch(/^HTTP\/1\.1 100 Continue/);
+    socket.write('{"username":"a"');
+    socket.destroy();
+    await until(() => logs.some((line) => line.msg === 'request aborted by the client' || Number(line.level) >= 50), 'the abort to be logged', 5000);
+    expect(logs.filter((line) => Number(line.level) >= 50)).toEqual([]);
   });
 
   it('refuses a password that is not valid Unicode, which argon2 would confuse with others', async () => {

@@ -16,7 +16,11 @@ export interface InProcessServer {
   stop(): Promise<void>;
 }
 
-export async function startInProcessServer(env: Record<string, string> = {}): Promise<InProcessServer> {
+/**
+ * `logs`, when given, receives every log line the server writes (as parsed JSON, level debug and
+ * up); otherwise only warnings and errors are logged, to stderr.
+ */
+export async function startInProcessServer(env: Record<string, string> = {}, logs?: Record<string, unknown>[]): Promise<InProcessServer> {
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', CINDER_LOGIN_ATTEMPTS: '1000', CINDER_SYNC_INTERVAL_MS: '0', ...env });
   const catalog = await loadContent(config.contentDir);
   const adapters = await openEmbeddedAdapters(undefined);
@@ -24,7 +28,7 @@ export async function startInProcessServer(env: Record<string, string> = {}): Pr
     config,
     catalog,
     adapters,
-    log: pino({ level: 'warn' }),
+    log: logs ? pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) }) : pino({ level: 'warn' }),
     tokenSecret: 'test-secret-test-secret-test-secret',
     rng: seededRng(42),
   });
