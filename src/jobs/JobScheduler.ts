@@ -3,7 +3,7 @@
 // running lease, renewed while the job runs and released by its holder, so that a slow run never
 // overlaps the next one.
 import type { Log } from '../log.ts';
-import type { Locks } from '../adapters/locks/Locks.ts';
+import type { Lease, Locks } from '../adapters/locks/Locks.ts';
 
 export interface JobDefinition {
   name: string;
@@ -48,9 +48,20 @@ export class JobScheduler {
     const tick = Math.floor(this.now() / job.intervalMs);
     const claim = await this.locks.acquire(`${job.name}:tick:${tick}`, job.intervalMs);
     if (!claim) return false;
-    const ttl = Math.max(job.intervalMs * 2, 1000);
+    const ttl = leaseTtl(job);
     const lease = await this.locks.acquire(job.name, ttl);
     if (!lease) return false;
+    try {
+      await this.holding(lease, ttl, job);
+      return true;
+    } catch (error) {
+      this.log.error({ err: error, job: job.name }, 'job failed; it runs again next tick');
+      return false;
+    }
+  }
+
+  /** Runs the job while renewing its running lease, then releases the lease. */
+  private async holding(lease: Lease, ttl: number, job: JobDefinition): Promise<void> {
     const renewal = setInterval(() => {
       this.locks.renew(lease, ttl).catch((error: unknown) => {
         this.log.warn({ err: error, job: job.name }, 'lease renewal failed');
@@ -58,10 +69,6 @@ export class JobScheduler {
     }, ttl / 3);
     try {
       await job.run();
-      return true;
-    } catch (error) {
-      this.log.error({ err: error, job: job.name }, 'job failed; it runs again next tick');
-      return false;
     } finally {
       clearInterval(renewal);
       await this.locks.release(lease).catch(() => undefined);
@@ -73,16 +80,12 @@ export class JobScheduler {
    * (e.g. the final sync at shutdown, which must not overlap another worker's sync).
    */
   async runNow(job: JobDefinition, attempts = 50, retryMs = 100): Promise<void> {
-    const ttl = Math.max(job.intervalMs * 2, 1000);
+    const ttl = leaseTtl(job);
     for (let attempt = 0; attempt < attempts; attempt++) {
       const lease = await this.locks.acquire(job.name, ttl);
       if (lease) {
-        try {
-          await job.run();
-          return;
-        } finally {
-          await this.locks.release(lease).catch(() => undefined);
-        }
+        await this.holding(lease, ttl, job);
+        return;
       }
       await new Promise((resolve) => setTimeout(resolve, retryMs));
     }
@@ -95,4 +98,9 @@ export class JobScheduler {
     for (const timer of this.timers) clearInterval(timer);
     await Promise.all(this.running);
   }
+}
+
+/** A running lease outlives two intervals, so renewals every third of it have time to land. */
+function leaseTtl(job: JobDefinition): number {
+  return Math.max(job.intervalMs * 2, 1000);
 }

@@ -35,16 +35,21 @@ export class DirtySync {
     private readonly onForcedSave: (report: ForcedSaveReport) => void = () => undefined,
   ) {}
 
+  /**
+   * A run settles exactly the ids it claimed: written, they leave the claim; failed, they go back
+   * to the dirty set. Never the whole claim key: a run that overlaps this one (its lease ran out
+   * while it waited on the durable store) may have claimed more into it, and those are its own.
+   */
   async syncDirty(): Promise<SyncReport> {
     const claimed = {} as Claimed;
     for (const kind of DIRTY_KINDS) claimed[kind] = await this.hot.claimSet(keys.dirty(kind), keys.dirtyClaim(kind));
     try {
       const batch = await this.collect(claimed);
       await this.durable.writeBatch(batch);
-      await this.hot.del(DIRTY_KINDS.map((kind) => keys.dirtyClaim(kind)));
+      for (const kind of DIRTY_KINDS) await this.hot.srem(keys.dirtyClaim(kind), claimed[kind]);
       return report(batch);
     } catch (error) {
-      for (const kind of DIRTY_KINDS) await this.hot.returnClaim(keys.dirty(kind), keys.dirtyClaim(kind));
+      for (const kind of DIRTY_KINDS) await this.hot.returnClaim(keys.dirty(kind), keys.dirtyClaim(kind), claimed[kind]);
       throw error;
     }
   }

@@ -293,20 +293,42 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
 
       it('keeps members added after the claim in the live set, apart from the claim', async () => {
         await store.sadd(k('dirty'), ['1', '2']);
-        await store.claimSet(k('dirty'), k('dirty:syncing'));
+        const claimed = await store.claimSet(k('dirty'), k('dirty:syncing'));
         await store.sadd(k('dirty'), ['2', '9']);
         expect((await store.smembers(k('dirty'))).sort()).toEqual(['2', '9']);
-        // The sync succeeded: its claim is deleted, and the later members are still to be synced.
-        await store.del([k('dirty:syncing')]);
+        // The sync succeeded: what it claimed leaves the claim, and the later members are still to be synced.
+        await store.srem(k('dirty:syncing'), claimed);
+        expect(await store.exists(k('dirty:syncing'))).toBe(false);
         expect((await store.claimSet(k('dirty'), k('dirty:syncing'))).sort()).toEqual(['2', '9']);
       });
 
       it('returns claimed members to the live set when a sync fails, merged with newer ones', async () => {
         await store.sadd(k('dirty'), ['1', '2']);
-        await store.claimSet(k('dirty'), k('dirty:syncing'));
+        const claimed = await store.claimSet(k('dirty'), k('dirty:syncing'));
         await store.sadd(k('dirty'), ['2', '3']);
-        await store.returnClaim(k('dirty'), k('dirty:syncing'));
+        await store.returnClaim(k('dirty'), k('dirty:syncing'), claimed);
         expect((await store.smembers(k('dirty'))).sort()).toEqual(['1', '2', '3']);
+        expect(await store.exists(k('dirty:syncing'))).toBe(false);
+      });
+
+      it('returns only the failed run\'s members: what an overlapping run claimed stays claimed', async () => {
+        await store.sadd(k('dirty'), ['1', '2']);
+        const first = await store.claimSet(k('dirty'), k('dirty:syncing'));
+        await store.sadd(k('dirty'), ['3']);
+        // A second run claims while the first still writes: it takes the first run's members too.
+        expect((await store.claimSet(k('dirty'), k('dirty:syncing'))).sort()).toEqual(['1', '2', '3']);
+        await store.returnClaim(k('dirty'), k('dirty:syncing'), first);
+        expect((await store.smembers(k('dirty'))).sort()).toEqual(['1', '2']);
+        expect(await store.smembers(k('dirty:syncing'))).toEqual(['3']);
+      });
+
+      it('returns a claim of more members than one Lua unpack() can spread', async () => {
+        const many = Array.from({ length: 20_000 }, (_, i) => String(i));
+        await store.sadd(k('dirty'), many);
+        const claimed = await store.claimSet(k('dirty'), k('dirty:syncing'));
+        expect(claimed).toHaveLength(20_000);
+        await store.returnClaim(k('dirty'), k('dirty:syncing'), claimed);
+        expect(await store.smembers(k('dirty'))).toHaveLength(20_000);
         expect(await store.exists(k('dirty:syncing'))).toBe(false);
       });
 
@@ -325,12 +347,15 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
         expect(await store.exists(k('dirty:syncing'))).toBe(false);
       });
 
-      it('returning a claim that does not exist changes nothing', async () => {
-        await store.returnClaim(k('dirty'), k('dirty:syncing'));
+      it('returning nothing changes nothing, and members return even when the claim is gone', async () => {
+        await store.returnClaim(k('dirty'), k('dirty:syncing'), []);
         expect(await store.exists(k('dirty'))).toBe(false);
         await store.sadd(k('dirty'), ['5']);
-        await store.returnClaim(k('dirty'), k('dirty:syncing'));
+        await store.returnClaim(k('dirty'), k('dirty:syncing'), []);
         expect(await store.smembers(k('dirty'))).toEqual(['5']);
+        await store.returnClaim(k('dirty'), k('dirty:syncing'), ['6']);
+        expect((await store.smembers(k('dirty'))).sort()).toEqual(['5', '6']);
+        expect(await store.exists(k('dirty:syncing'))).toBe(false);
       });
     });
 
@@ -580,7 +605,8 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
         await expect(store.incrWindow(k('h'), 1000)).rejects.toThrow(WRONGTYPE);
         await expect(store.claimSet(k('h'), k('claim'))).rejects.toThrow(WRONGTYPE);
         await expect(store.claimSet(k('s'), k('h'))).rejects.toThrow(WRONGTYPE);
-        await expect(store.returnClaim(k('h'), k('s'))).rejects.toThrow(WRONGTYPE);
+        await expect(store.returnClaim(k('h'), k('s'), ['1'])).rejects.toThrow(WRONGTYPE);
+        await expect(store.returnClaim(k('s'), k('h'), [])).rejects.toThrow(WRONGTYPE);
         expect(await store.smembers(k('s'))).toEqual(['m']);
         expect(await store.hgetall(k('h'))).toEqual({ f: '1' });
         expect(await store.exists(k('claim'))).toBe(false);

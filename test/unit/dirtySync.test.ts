@@ -248,6 +248,30 @@ describe('syncDirty', () => {
     await gsm.syncDirty();
     expect((await saved(player.id)).character.locationId).toBe(placeA);
   });
+
+  it('loses nothing when two syncs overlap and the second fails after the first succeeded', async () => {
+    const first = await newPlayer();
+    const second = await newPlayer();
+    await gsm.syncDirty();
+    await move(first.id, placeA);
+    const slow = durable.pauseNextWrite();
+    const firstSync = gsm.syncDirty();
+    await slow.entered;
+    // Its lease ran out while it waited on the database: a second run starts and claims more.
+    await move(second.id, placeB);
+    const doomed = durable.pauseNextWrite({ fail: true });
+    const secondSync = gsm.syncDirty();
+    await doomed.entered;
+    slow.release();
+    await firstSync;
+    doomed.release();
+    await expect(secondSync).rejects.toThrow('database unreachable');
+
+    expect((await dirtyMembers()).position).toContain(String(second.id));
+    await gsm.syncDirty();
+    expect((await saved(first.id)).character.locationId).toBe(placeA);
+    expect((await saved(second.id)).character.locationId).toBe(placeB);
+  });
 });
 
 describe('leaveWorld', () => {

@@ -147,6 +147,32 @@ describe('JobScheduler: a run longer than its lease', () => {
     expect(runs()).toBe(2);
   });
 
+  it('renews the lease of a run started by runNow (a manual save) too', async () => {
+    vi.useFakeTimers({ now: T0, toFake: ['Date', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+    const now = () => Date.now();
+    const { schedulers } = workers(2, now);
+    const [a, b] = schedulers;
+    if (!a || !b) throw new Error('two workers expected');
+    const slow = gate();
+    const started = gate();
+    const { job, runs } = countingJob('sync', () => {
+      started.open();
+      return slow.promise;
+    });
+
+    const manual = a.runNow(job);
+    await started.promise;
+    await vi.advanceTimersByTimeAsync(3 * INTERVAL);
+    expect(await b.tick(job)).toBe(false);
+    expect(runs()).toBe(1);
+
+    slow.open();
+    await manual;
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(await b.tick(job)).toBe(true);
+  });
+
   it('lets the lease lapse when its holder stops renewing (a worker that died)', async () => {
     let now = T0;
     const locks = new LocalLocks(() => now);

@@ -26,8 +26,11 @@ export interface HotStore {
    * (including any left there by a run that died). Used to take dirty sets for a sync.
    */
   claimSet(key: string, claimKey: string): Promise<string[]>;
-  /** Puts the members of `claimKey` back into `key` (a sync failed) and deletes `claimKey`. */
-  returnClaim(key: string, claimKey: string): Promise<void>;
+  /**
+   * Puts `members`, what one sync claimed, back into `key` (that sync failed) and takes them out of
+   * `claimKey`, atomically. What another sync claimed meanwhile stays in the claim, for it to settle.
+   */
+  returnClaim(key: string, claimKey: string, members: readonly string[]): Promise<void>;
   /** All-or-nothing change guarded by expected values: see transaction.ts. */
   transact(tx: HotTransaction): Promise<HotTransactionResult>;
   close(): Promise<void>;

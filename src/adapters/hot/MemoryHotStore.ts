@@ -152,9 +152,9 @@ export class MemoryHotStore implements HotStore {
     return this.run(() => claimSetOp.memory(this.data, this.now(), key, claimKey));
   }
 
-  returnClaim(key: string, claimKey: string): Promise<void> {
+  returnClaim(key: string, claimKey: string, members: readonly string[]): Promise<void> {
     return this.run(() => {
-      returnClaimOp.memory(this.data, this.now(), key, claimKey);
+      returnClaimOp.memory(this.data, this.now(), key, claimKey, members);
     });
   }
 

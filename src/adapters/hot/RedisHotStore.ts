@@ -223,8 +223,8 @@ export class RedisHotStore implements HotStore {
     return claimSetOp.decode(await this.claimSetScript(claimSetOp.encode(key, claimKey)));
   }
 
-  async returnClaim(key: string, claimKey: string): Promise<void> {
-    await this.returnClaimScript(returnClaimOp.encode(key, claimKey));
+  async returnClaim(key: string, claimKey: string, members: readonly string[]): Promise<void> {
+    await this.returnClaimScript(returnClaimOp.encode(key, claimKey, members));
   }
 
   async transact(tx: HotTransaction): Promise<HotTransactionResult> {

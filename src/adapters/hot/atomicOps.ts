@@ -274,27 +274,39 @@ return redis.call('SMEMBERS', KEYS[2])
 
 export const returnClaimOp = {
   name: 'cinderReturnClaim',
-  /** KEYS: live set, claim set. Merges the claim back into the live set and removes it. */
+  /**
+   * KEYS: live set, claim set; ARGV: the members one sync claimed. Adds them to the live set and
+   * takes them out of the claim; anything else in the claim (what another run claimed since) stays.
+   * In chunks: Lua's unpack() has a small limit on how many values it spreads.
+   */
   lua: `
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('SUNIONSTORE', KEYS[1], KEYS[1], KEYS[2])
-  redis.call('DEL', KEYS[2])
+for _, key in ipairs(KEYS) do
+  local kind = redis.call('TYPE', key).ok
+  if kind ~= 'none' and kind ~= 'set' then return redis.error_reply('${hotStoreErrors.wrongType}') end
+end
+for first = 1, #ARGV, 1000 do
+  local last = math.min(first + 999, #ARGV)
+  redis.call('SADD', KEYS[1], unpack(ARGV, first, last))
+  redis.call('SREM', KEYS[2], unpack(ARGV, first, last))
 end
 return 1
 `,
 
-  encode(key: string, claimKey: string): ScriptCall {
-    return { keys: [key, claimKey], argv: [] };
+  encode(key: string, claimKey: string, members: readonly string[]): ScriptCall {
+    return { keys: [key, claimKey], argv: [...members] };
   },
 
-  memory(data: MemoryData, now: number, key: string, claimKey: string): void {
+  memory(data: MemoryData, now: number, key: string, claimKey: string, members: readonly string[]): void {
     assertKind(data, key, 'set', now);
     assertKind(data, claimKey, 'set', now);
-    const claimed = setOf(data, claimKey);
-    if (!claimed) return;
+    if (members.length === 0) return;
     const set = createdSet(data, key);
-    for (const member of claimed) set.add(member);
-    data.sets.delete(claimKey);
+    const claimed = setOf(data, claimKey);
+    for (const member of members) {
+      set.add(member);
+      claimed?.delete(member);
+    }
+    dropIfEmpty(data, claimKey);
   },
 } as const;
 
