@@ -100,29 +100,49 @@ export class GameStateManager {
   /**
    * Brings a character into the hot store if needed and marks this session as theirs.
    * `lingering` tells whether they were already in the world (disconnected or on another session).
+   *
+   * The session is taken in one transaction guarded by the name and place just read: an eviction
+   * that deletes the character in between fails it (and the character is loaded again), rather
+   * than leaving a nameless hash that every later connect would mistake for a character in play.
    */
   async enterWorld(characterId: number, session: Session): Promise<{ player: PlayerRead; lingering: boolean }> {
     const id = String(characterId);
-    let lingering = await this.hot.exists(keys.player(characterId));
-    if (!lingering) {
-      const snapshot = await this.durable.loadCharacter(characterId);
-      if (!snapshot) throw new GameError('E_NOT_FOUND', 'That character does not exist.');
-      lingering = !(await this.putSnapshot(snapshot));
+    const playerKey = keys.player(characterId);
+    for (let attempt = 0; attempt < ENTER_ATTEMPTS; attempt++) {
+      let fields = await this.hot.hgetall(playerKey);
+      let lingering = fields.name !== undefined;
+      if (!lingering) {
+        const snapshot = await this.durable.loadCharacter(characterId);
+        if (!snapshot) throw new GameError('E_NOT_FOUND', 'That character does not exist.');
+        lingering = !(await this.putSnapshot(snapshot));
+        fields = await this.hot.hgetall(playerKey);
+      }
+      const { name, location_id: locationId } = fields;
+      if (name === undefined || locationId === undefined) continue;
+      const taken = await this.hot.transact({
+        expect: [
+          { key: playerKey, field: 'name', value: name },
+          { key: playerKey, field: 'location_id', value: locationId },
+        ],
+        hset: [
+          { key: playerKey, field: 'connected', value: '1' },
+          { key: playerKey, field: 'worker_id', value: session.workerId },
+          { key: playerKey, field: 'session_id', value: session.sessionId },
+          { key: playerKey, field: 'last_seen', value: String(this.now()) },
+          { key: playerKey, field: 'disconnected_at', value: '' },
+        ],
+        sadd: [
+          { key: keys.locationPlayers(locationId), member: id },
+          { key: keys.presenceOnline(), member: id },
+          { key: keys.workerPlayers(session.workerId), member: id },
+        ],
+        srem: [{ key: keys.presenceLingering(), member: id }],
+      });
+      if (!taken.ok) continue;
+      const player = await this.readPlayer(characterId);
+      if (player) return { player, lingering };
     }
-    await this.hot.hset(keys.player(characterId), {
-      connected: '1',
-      worker_id: session.workerId,
-      session_id: session.sessionId,
-      last_seen: String(this.now()),
-      disconnected_at: '',
-    });
-    const player = await this.readPlayer(characterId);
-    if (!player) throw new GameError('E_CONFLICT', 'The character left the world while connecting; try again.');
-    await this.hot.sadd(keys.locationPlayers(player.character.locationId), [id]);
-    await this.hot.sadd(keys.presenceOnline(), [id]);
-    await this.hot.srem(keys.presenceLingering(), [id]);
-    await this.hot.sadd(keys.workerPlayers(session.workerId), [id]);
-    return { player, lingering };
+    throw new GameError('E_CONFLICT', 'The character left the world while connecting; try again.');
   }
 
   /** Writes a loaded snapshot unless another worker did it first; true when this call wrote it. */
@@ -456,6 +476,9 @@ function keyPattern(build: (value: never) => string): KeyPattern {
   const [prefix = '', suffix = ''] = build(marker as never).split(marker);
   return { prefix, suffix };
 }
+
+/** Tries of enterWorld: each lost one only to an eviction or a move made at that very moment. */
+const ENTER_ATTEMPTS = 3;
 
 /** readView shapes (constant, so that their encoding is reused): see readBelongings and readSurroundings. */
 const UNIQUE_ITEMS_CARRIED: HotView['refs'] = { from: [1, 2], property: 'unique_item_id', hash: keyPattern(keys.uniqueItem) };

@@ -413,6 +413,40 @@ describe('evictLingering', () => {
     );
   });
 
+  it('brings back a player whose reconnect raced their eviction, instead of locking them out', async () => {
+    const player = await newPlayer();
+    await move(player.id, placeA);
+    await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' });
+    // The eviction runs right after the reconnect has read the lingering character.
+    let evictOnce = true;
+    const racing = new Proxy(hot, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        const read = value.bind(target) as (key: string) => Promise<unknown>;
+        if (property !== 'hgetall' && property !== 'exists') return read;
+        // Whatever read of the character the reconnect starts with, the eviction lands after it.
+        return async (key: string) => {
+          const found = await read(key);
+          if (evictOnce && key === keys.player(player.id)) {
+            evictOnce = false;
+            expect(await gsm.evictLingering(0)).toHaveLength(1);
+          }
+          return found;
+        };
+      },
+    });
+    const reconnecting = new GameStateManager(racing, durable, catalog, () => now);
+
+    const { player: back, lingering } = await reconnecting.enterWorld(player.id, { workerId: 'w2', sessionId: 's2' });
+    expect(evictOnce).toBe(false);
+    expect(lingering).toBe(false);
+    expect(back.character).toMatchObject({ name: player.name, locationId: placeA });
+    expect(back.inventory.size).toBe(3);
+    expect(await gsm.playersIn(placeA)).toEqual([{ id: player.id, name: player.name, connected: true }]);
+    expect(await hot.smembers(keys.workerPlayers('w2'))).toEqual([String(player.id)]);
+  });
+
   it('waits for the linger time before evicting', async () => {
     const player = await newPlayer();
     await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' });
