@@ -10,6 +10,8 @@ export const keys = {
   cooldowns: (id: number) => `cooldowns:{p:${id}}`,
   locationPlayers: (locationId: string) => `location:${locationId}:players`,
   ground: (locationId: string) => `ground:${locationId}`,
+  /** Field `version`: bumped by every change of the location's ground (see SyncBatch.ground). */
+  groundVersion: (locationId: string) => `ground:${locationId}:version`,
   presenceOnline: () => 'presence:online',
   /**
    * Characters disconnected but still in the world: all the cleanup job reads, so its cost

@@ -79,20 +79,24 @@ export class GameStateManager {
 
   // ── the world ─────────────────────────────────────────────────────────────────
 
-  /** Puts the durable ground items into the hot store once per hot store's life. */
+  /**
+   * Puts the durable ground items, and each location's ground version, into the hot store once per
+   * hot store's life. One transaction guarded by the flag it sets: of workers starting together,
+   * one loads and the others change nothing (a load landing after play began would put back
+   * what a player had already picked up).
+   */
   async loadWorld(): Promise<number> {
     if ((await this.hot.hget(keys.world(), 'ground_loaded')) !== null) return 0;
-    const { items, uniqueItems } = await this.durable.loadGround();
-    for (const unique of uniqueItems) await this.hot.hset(keys.uniqueItem(unique.id), encodeUniqueItem(unique));
-    const byLocation = new Map<string, Record<string, string>>();
-    for (const item of items) {
-      const fields = byLocation.get(item.locationId) ?? {};
-      fields[item.id] = encodeGround(item);
-      byLocation.set(item.locationId, fields);
+    const { items, uniqueItems, versions } = await this.durable.loadGround();
+    const hset: { key: string; field: string; value: string }[] = [];
+    for (const unique of uniqueItems) {
+      for (const [field, value] of Object.entries(encodeUniqueItem(unique))) hset.push({ key: keys.uniqueItem(unique.id), field, value });
     }
-    for (const [locationId, fields] of byLocation) await this.hot.hset(keys.ground(locationId), fields);
-    await this.hot.hset(keys.world(), { ground_loaded: String(this.now()) });
-    return items.length;
+    for (const item of items) hset.push({ key: keys.ground(item.locationId), field: item.id, value: encodeGround(item) });
+    for (const { locationId, version } of versions) hset.push({ key: keys.groundVersion(locationId), field: 'version', value: String(version) });
+    hset.push({ key: keys.world(), field: 'ground_loaded', value: String(this.now()) });
+    const loaded = await this.hot.transact({ expect: [{ key: keys.world(), field: 'ground_loaded', value: null }], hset });
+    return loaded.ok ? items.length : 0;
   }
 
   // ── presence ──────────────────────────────────────────────────────────────────
@@ -438,8 +442,13 @@ export class GameStateManager {
 
   // ── durability ────────────────────────────────────────────────────────────────
 
-  /** Batch sync of everything marked dirty (DESIGN.md §5). */
-  syncDirty(): Promise<SyncReport> {
+  /**
+   * Batch sync of everything marked dirty (DESIGN.md §5). A hot store that lost its data (Redis
+   * restarted empty) first gets the durable ground and its versions back, as at start-up: else
+   * new drops there would count versions from 0 and the durable store would refuse them.
+   */
+  async syncDirty(): Promise<SyncReport> {
+    await this.loadWorld();
     return this.sync.syncDirty();
   }
 

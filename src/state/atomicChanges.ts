@@ -62,6 +62,11 @@ function dirtyGround(locationId: string) {
   return { key: keys.dirty('ground'), member: locationId };
 }
 
+/** Every change to a location's ground bumps its version, which the durable store compares. */
+function bumpGround(locationId: string) {
+  return { key: keys.groundVersion(locationId), field: 'version', by: 1 };
+}
+
 export function moveCharacter(player: PlayerRead, to: string, vitals: Vitals, moveReadyAt: number): HotTransaction {
   const { id, locationId } = player.character;
   return {
@@ -89,7 +94,7 @@ export function pickupGroundItem(player: PlayerRead, item: GroundItem, groundRaw
     ],
     hdel: [{ key: keys.ground(locationId), field: item.id }, ...(slots.hdel ?? [])],
     hset: slots.hset ?? [],
-    hincrby: bump(player),
+    hincrby: [...bump(player), bumpGround(locationId)],
     sadd: [dirty('inventory', player), dirtyGround(locationId)],
   };
 }
@@ -101,7 +106,7 @@ export function dropItem(player: PlayerRead, slot: number, remaining: InventoryE
     expect: [slotGuard(player, slot), placeGuard(player)],
     hset: [...(slots.hset ?? []), { key: keys.ground(locationId), field: dropped.id, value: encodeGround(dropped) }],
     hdel: slots.hdel ?? [],
-    hincrby: bump(player),
+    hincrby: [...bump(player), bumpGround(locationId)],
     sadd: [dirty('inventory', player), dirtyGround(locationId)],
   };
 }
@@ -181,7 +186,7 @@ export function takeLoot(
       ),
     ],
     hdel: slots.hdel ?? [],
-    hincrby: bump(player),
+    hincrby: [...bump(player), ...(spilled.length > 0 ? [bumpGround(locationId)] : [])],
     sadd: [
       dirty('inventory', player),
       dirty('position', player),

@@ -111,7 +111,7 @@ export class DirtySync {
       ...playerIds.map((id) => keys.player(id)),
       ...inventoryIds.map((id) => keys.inventory(id)),
       ...equipmentIds.map((id) => keys.equipment(id)),
-      ...claimed.ground.map((locationId) => keys.ground(locationId)),
+      ...claimed.ground.flatMap((locationId) => [keys.ground(locationId), keys.groundVersion(locationId)]),
     ]);
     let cursor = 0;
     const next = () => hashes[cursor++] ?? {};
@@ -148,7 +148,7 @@ export class DirtySync {
     for (const locationId of claimed.ground) {
       const items = Object.entries(next()).map(([id, raw]) => decodeGround(id, raw));
       items.forEach((item) => item.uniqueItemId && uniqueIds.add(item.uniqueItemId));
-      batch.ground.push({ locationId, items });
+      batch.ground.push({ locationId, items, version: Number(next().version ?? 0) });
     }
     const ids = [...uniqueIds];
     const uniqueHashes = await this.hot.hgetallMany(ids.map((id) => keys.uniqueItem(id)));

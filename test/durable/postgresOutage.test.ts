@@ -72,7 +72,7 @@ describe('PostgreSQL outage', () => {
       characters: [{ ...before, locationId: 'cinder-road', hp: 14.5, xp: 250, level: 3, version: 4 }],
       inventories: [{ characterId: before.id, entries: [[0, { itemId: 'ash-berry', qty: 6 }], [1, { itemId: 'bronze-sword', qty: 1, uniqueItemId: blade.id }]] }],
       equipment: [{ characterId: before.id, entries: [['head', { itemId: 'iron-helm' }]] }],
-      ground: [{ locationId: 'outage-field', items: [{ id: 'g-outage-1', itemId: 'pebble', qty: 3, droppedBy: before.id, despawnAt: null }] }],
+      ground: [{ locationId: 'outage-field', items: [{ id: 'g-outage-1', itemId: 'pebble', qty: 3, droppedBy: before.id, despawnAt: null }], version: 1 }],
     };
     await store.writeBatch(written);
     const saved = await store.loadCharacter(before.id);

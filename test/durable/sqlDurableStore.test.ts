@@ -19,7 +19,7 @@ import { GameError } from '../../src/errors.ts';
 import { createDatabase } from '../support/services/postgresServer.ts';
 
 const INITIAL = '20261121_0001_initial.sql';
-const ALL_MIGRATIONS = [INITIAL, '20261122_0002_character_version.sql'];
+const ALL_MIGRATIONS = [INITIAL, '20261122_0002_character_version.sql', '20261122_0003_ground_version.sql'];
 const noKit: StartingKit = { inventory: [], uniqueItems: [] };
 
 /** An empty database that can be opened, closed and opened again, then thrown away. */
@@ -336,19 +336,48 @@ describe.each([
         ...emptyBatch(),
         uniqueItems: [axe],
         ground: [
-          { locationId: 'ground-a', items: [pebble('g-a1'), pebble('g-a2')] },
-          { locationId: 'ground-b', items: [{ id: 'g-b1', itemId: 'wood-axe', qty: 1, uniqueItemId: axe.id, droppedBy: 42, despawnAt: 1_790_000_999_000 }] },
+          { locationId: 'ground-a', items: [pebble('g-a1'), pebble('g-a2')], version: 1 },
+          { locationId: 'ground-b', items: [{ id: 'g-b1', itemId: 'wood-axe', qty: 1, uniqueItemId: axe.id, droppedBy: 42, despawnAt: 1_790_000_999_000 }], version: 1 },
         ],
       });
-      await store.writeBatch({ ...emptyBatch(), ground: [{ locationId: 'ground-a', items: [pebble('g-a3')] }] });
+      await store.writeBatch({ ...emptyBatch(), ground: [{ locationId: 'ground-a', items: [pebble('g-a3')], version: 2 }] });
 
-      const { items, uniqueItems } = await store.loadGround();
+      const { items, uniqueItems, versions } = await store.loadGround();
       const here = items.filter((item) => item.locationId.startsWith('ground-'));
       expect(here).toStrictEqual([
         { id: 'g-a3', locationId: 'ground-a', itemId: 'pebble', qty: 2, droppedBy: null, despawnAt: null },
         { id: 'g-b1', locationId: 'ground-b', itemId: 'wood-axe', qty: 1, uniqueItemId: axe.id, droppedBy: 42, despawnAt: 1_790_000_999_000 },
       ]);
       expect(uniqueItems).toContainEqual(axe);
+      expect(versions.filter((v) => v.locationId.startsWith('ground-'))).toEqual([
+        { locationId: 'ground-a', version: 2 },
+        { locationId: 'ground-b', version: 1 },
+      ]);
+    });
+
+    it('keeps a location\'s ground when the batch carries an older version of it', async () => {
+      const pebble = (id: string): GroundItem => ({ id, itemId: 'pebble', qty: 1, droppedBy: null, despawnAt: null });
+      // The newer save (version 7) lands first; a save that read the ground earlier (version 6) follows.
+      await store.writeBatch({ ...emptyBatch(), ground: [{ locationId: 'stale-a', items: [pebble('g-new')], version: 7 }] });
+      await store.writeBatch({
+        ...emptyBatch(),
+        ground: [
+          { locationId: 'stale-a', items: [pebble('g-old'), pebble('g-new')], version: 6 },
+          { locationId: 'stale-b', items: [pebble('g-b')], version: 1 },
+        ],
+      });
+      // The same version again is the same ground: written (a retried batch is harmless).
+      await store.writeBatch({ ...emptyBatch(), ground: [{ locationId: 'stale-b', items: [pebble('g-b2')], version: 1 }] });
+
+      const { items, versions } = await store.loadGround();
+      expect(items.filter((item) => item.locationId.startsWith('stale-')).map((item) => [item.locationId, item.id])).toEqual([
+        ['stale-a', 'g-new'],
+        ['stale-b', 'g-b2'],
+      ]);
+      expect(versions.filter((v) => v.locationId.startsWith('stale-'))).toEqual([
+        { locationId: 'stale-a', version: 7 },
+        { locationId: 'stale-b', version: 1 },
+      ]);
     });
 
     it('changes nothing when a statement fails midway', async () => {
@@ -411,7 +440,7 @@ describe.each([
           ],
         })),
         equipment: group.map((c) => ({ characterId: c.id, entries: [['feet', { itemId: 'sandals' }]] })),
-        ground: [{ locationId: `count-${tag}`, items: group.map((c) => ({ id: `g-${tag}-${String(c.id)}`, itemId: 'pebble', qty: 1, droppedBy: c.id, despawnAt: null })) }],
+        ground: [{ locationId: `count-${tag}`, items: group.map((c) => ({ id: `g-${tag}-${String(c.id)}`, itemId: 'pebble', qty: 1, droppedBy: c.id, despawnAt: null })), version: 1 }],
       });
 
       const small = counting(client);
@@ -419,7 +448,7 @@ describe.each([
       const large = counting(client);
       await new SqlDurableStore(large.client).writeBatch(batchFor(heroes, 'large'));
 
-      expect(small.statements()).toBe(8);
+      expect(small.statements()).toBe(9);
       expect(large.statements()).toBe(small.statements());
 
       const last = heroes[499];

@@ -4,6 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openPglite } from '../../src/adapters/durable/pgliteClient.ts';
+import type { DurableStore } from '../../src/adapters/durable/DurableStore.ts';
 import { SqlDurableStore } from '../../src/adapters/durable/SqlDurableStore.ts';
 import { MemoryHotStore } from '../../src/adapters/hot/MemoryHotStore.ts';
 import { DIRTY_KINDS, keys } from '../../src/adapters/keys.ts';
@@ -12,7 +13,7 @@ import { loadContent } from '../../src/content/loader.ts';
 import type { CharacterSnapshot, GroundItem, InventoryEntry } from '../../src/domain/model.ts';
 import { GameStateManager } from '../../src/state/GameStateManager.ts';
 import type { PlayerRead } from '../../src/state/playerRead.ts';
-import { HookedDurable } from '../support/hookedDurable.ts';
+import { deferred, HookedDurable } from '../support/hookedDurable.ts';
 
 const CONTENT_DIR = fileURLToPath(new URL('../../content/ashlands', import.meta.url));
 const T0 = 1_790_000_000_000;
@@ -48,12 +49,14 @@ afterAll(async () => {
   await sqlStore.close();
 });
 
-beforeEach(() => {
+beforeEach(async () => {
   now = T0;
   hot = new MemoryHotStore(() => now);
   durable = new HookedDurable(sqlStore);
   forcedSaves = [];
   gsm = new GameStateManager(hot, durable, catalog, () => now, ({ players, ok }) => forcedSaves.push([players, ok]));
+  // As a server does at start: a new hot store takes the durable ground and its versions.
+  await gsm.loadWorld();
 });
 
 interface TestPlayer {
@@ -271,6 +274,96 @@ describe('syncDirty', () => {
     await gsm.syncDirty();
     expect((await saved(first.id)).character.locationId).toBe(placeA);
     expect((await saved(second.id)).character.locationId).toBe(placeB);
+  });
+});
+
+describe('ground versions', () => {
+  it('a forced save that read the ground before a pickup never puts the item back', async () => {
+    const dropper = await newPlayer();
+    const taker = await newPlayer();
+    const groundId = await drop(dropper.id, 2, 4);
+    await gsm.syncDirty();
+
+    const slow = durable.pauseNextWrite();
+    const leaving = gsm.leaveWorld(dropper.id, { workerId: 'w', sessionId: 's' });
+    await slow.entered;
+    // The leaving player's save has read the ground with the scrap on it; someone picks it up
+    // and the batch sync writes both sides before that save commits.
+    const player = await read(taker.id);
+    const ground = (await gsm.groundAt(start)).get(groundId);
+    if (!ground) throw new Error('the scrap is not on the ground');
+    expect(await gsm.pickupGroundItem(player, ground, new Map([[3, { itemId: 'scrap-metal', qty: 4 }]]))).toEqual({ ok: true });
+    await gsm.syncDirty();
+    slow.release();
+    await leaving;
+
+    expect(await groundSaved(start, groundId)).toBeUndefined();
+    expect(slots(await saved(taker.id))).toContainEqual([3, 'scrap-metal', 4]);
+  });
+
+  it('a forced save that read the ground before a drop never removes the dropped item', async () => {
+    const leaver = await newPlayer();
+    const dropper = await newPlayer();
+    await gsm.syncDirty();
+
+    const slow = durable.pauseNextWrite();
+    const leaving = gsm.leaveWorld(leaver.id, { workerId: 'w', sessionId: 's' });
+    await slow.entered;
+    const groundId = await drop(dropper.id, 2, 10);
+    await gsm.syncDirty();
+    slow.release();
+    await leaving;
+
+    expect(await groundSaved(start, groundId)).toMatchObject({ itemId: 'scrap-metal', qty: 10 });
+    expect(slots(await saved(dropper.id))).toEqual([[0, 'bandage', 5], [1, 'rusty-pipe', 1]]);
+  });
+
+  it('a new hot store carries on from the durable versions, so its ground is still saved', async () => {
+    const player = await newPlayer();
+    const first = await drop(player.id, 0, 1);
+    await gsm.syncDirty();
+    // Redis restarted empty: a fresh hot store, loaded again from the durable store by the next sync.
+    hot = new MemoryHotStore(() => now);
+    gsm = new GameStateManager(hot, durable, catalog, () => now);
+    await gsm.syncDirty();
+    expect((await gsm.groundAt(start)).has(first)).toBe(true);
+    await gsm.enterWorld(player.id, { workerId: 'w', sessionId: 's2' });
+    const second = await drop(player.id, 0, 1);
+    await gsm.syncDirty();
+
+    expect(await groundSaved(start, first)).toMatchObject({ itemId: 'bandage', qty: 1 });
+    expect(await groundSaved(start, second)).toMatchObject({ itemId: 'bandage', qty: 1 });
+  });
+
+  it('of workers starting together on an empty hot store, one loads the ground and a later pickup stays picked up', async () => {
+    const player = await newPlayer();
+    const groundId = await drop(player.id, 2, 4);
+    await gsm.syncDirty();
+
+    const fresh = new MemoryHotStore(() => now);
+    const loadingGate = deferred();
+    const slowLoad: DurableStore = Object.assign(Object.create(durable) as DurableStore, {
+      loadGround: async () => {
+        const ground = await durable.loadGround();
+        await loadingGate.promise;
+        return ground;
+      },
+    });
+    const early = new GameStateManager(fresh, durable, catalog, () => now);
+    const late = new GameStateManager(fresh, slowLoad, catalog, () => now);
+    // The late worker has seen no ground loaded and is reading the durable store...
+    const lateLoad = late.loadWorld();
+    // ...while the early one loads the world and play begins: the scrap is picked up.
+    expect(await early.loadWorld()).toBeGreaterThan(0);
+    const { player: back } = await early.enterWorld(player.id, { workerId: 'a', sessionId: 'sa' });
+    const ground = (await early.groundAt(start)).get(groundId);
+    if (!ground) throw new Error('the scrap is not on the ground');
+    expect(await early.pickupGroundItem(back, ground, new Map([[3, { itemId: 'scrap-metal', qty: 4 }]]))).toEqual({ ok: true });
+    loadingGate.resolve();
+
+    expect(await lateLoad).toBe(0);
+    expect((await early.groundAt(start)).has(groundId)).toBe(false);
+    expect((await early.readPlayer(player.id))?.inventory.get(3)).toMatchObject({ itemId: 'scrap-metal', qty: 4 });
   });
 });
 

@@ -30,10 +30,20 @@ export interface SyncBatch {
   /** Each listed character's inventory is replaced whole by these entries. */
   inventories: { characterId: number; entries: [slot: number, entry: InventoryEntry][] }[];
   equipment: { characterId: number; entries: [slot: EquipSlot, item: EquippedItem][] }[];
-  /** Each listed location's ground is replaced whole by these items. */
-  ground: { locationId: string; items: GroundItem[] }[];
+  /**
+   * Each listed location's ground is replaced whole by these items, unless the stored ground of
+   * that location has a newer version (then the location is skipped).
+   */
+  ground: { locationId: string; items: GroundItem[]; version: number }[];
   /** Upserted before the rows that reference them. */
   uniqueItems: UniqueItem[];
+}
+
+export interface GroundSnapshot {
+  items: (GroundItem & { locationId: string })[];
+  uniqueItems: UniqueItem[];
+  /** The version of every location whose ground was ever saved (see SyncBatch.ground). */
+  versions: { locationId: string; version: number }[];
 }
 
 export interface DurableStore {
@@ -41,8 +51,8 @@ export interface DurableStore {
   createAccount(username: string, passwordHash: string, character: NewCharacter, kit: StartingKit): Promise<AccountRecord>;
   findAccount(username: string): Promise<AccountRecord | null>;
   loadCharacter(characterId: number): Promise<CharacterSnapshot | null>;
-  /** Every ground item of the world with the unique items lying there. */
-  loadGround(): Promise<{ items: (GroundItem & { locationId: string })[]; uniqueItems: UniqueItem[] }>;
+  /** Every ground item of the world with the unique items lying there, and each location's ground version. */
+  loadGround(): Promise<GroundSnapshot>;
   /**
    * A secret every worker and machine must share (e.g. for signing tokens): `configured` when
    * given, else one generated on first use and kept in world_state, so all agree and it survives restarts.

@@ -1,9 +1,9 @@
 // DurableStore over any SqlClient (PGlite now, a pg Pool later): the SQL lives in sql.ts, the
 // row conversions in rows.ts; this file decides which statements run and in which transaction.
 import { randomBytes } from 'node:crypto';
-import type { CharacterSnapshot, GroundItem, UniqueItem } from '../../domain/model.ts';
+import type { CharacterSnapshot, UniqueItem } from '../../domain/model.ts';
 import { GameError } from '../../errors.ts';
-import type { AccountRecord, DurableStore, NewCharacter, StartingKit, SyncBatch } from './DurableStore.ts';
+import type { AccountRecord, DurableStore, GroundSnapshot, NewCharacter, StartingKit, SyncBatch } from './DurableStore.ts';
 import { runMigrations } from './migrations.ts';
 import { toAccount, toCharacter, toEquipped, toGroundItem, toId, toInventorySlot, toUniqueItem } from './rows.ts';
 import * as sql from './sql.ts';
@@ -84,9 +84,18 @@ export class SqlDurableStore implements DurableStore {
     };
   }
 
-  async loadGround(): Promise<{ items: (GroundItem & { locationId: string })[]; uniqueItems: UniqueItem[] }> {
-    const rows = (await this.client.query(sql.SELECT_GROUND)).rows;
-    return { items: rows.map(toGroundItem), uniqueItems: uniqueItemsOf(rows) };
+  async loadGround(): Promise<GroundSnapshot> {
+    // One snapshot, so that the items and the versions agree.
+    return this.client.transaction(async (tx) => {
+      await tx.query(sql.READ_SNAPSHOT);
+      const rows = (await tx.query(sql.SELECT_GROUND)).rows;
+      const versions = (await tx.query(sql.SELECT_GROUND_VERSIONS)).rows;
+      return {
+        items: rows.map(toGroundItem),
+        uniqueItems: uniqueItemsOf(rows),
+        versions: versions.map((row) => ({ locationId: String(row.location_id), version: Number(row.version) })),
+      };
+    });
   }
 
   async sharedSecret(name: string, configured: string | undefined): Promise<string> {
@@ -104,10 +113,8 @@ export class SqlDurableStore implements DurableStore {
     const characters = lastByKey(batch.characters, (c) => c.id);
     const allInventories = lastByKey(batch.inventories, (i) => i.characterId);
     const allEquipment = lastByKey(batch.equipment, (e) => e.characterId);
-    const ground = lastByKey(batch.ground, (g) => g.locationId);
-    if (uniqueItems.length + characters.length + allInventories.length + allEquipment.length + ground.length === 0) return;
-
-    const lying = ground.flatMap(({ locationId, items }) => items.map((item) => ({ locationId, ...item })));
+    const allGround = lastByKey(batch.ground, (g) => g.locationId);
+    if (uniqueItems.length + characters.length + allInventories.length + allEquipment.length + allGround.length === 0) return;
 
     // One statement per table and step, each skipped when it has no rows: the count depends on
     // which kinds of change the batch holds, never on how many.
@@ -156,6 +163,14 @@ export class SqlDurableStore implements DurableStore {
           worn.map((w) => w.uniqueItemId ?? null),
         ]);
       }
+      // A location whose stored ground is newer than this batch's keeps its rows untouched.
+      const freshGround = new Set<string>();
+      if (allGround.length > 0) {
+        const updated = await tx.query(sql.UPSERT_GROUND_VERSIONS, [allGround.map((g) => g.locationId), allGround.map((g) => g.version)]);
+        for (const row of updated.rows) freshGround.add(String(row.location_id));
+      }
+      const ground = allGround.filter((g) => freshGround.has(g.locationId));
+      const lying = ground.flatMap(({ locationId, items }) => items.map((item) => ({ locationId, ...item })));
       if (ground.length > 0) {
         await tx.query(sql.DELETE_GROUND, [ground.map((g) => g.locationId)]);
       }

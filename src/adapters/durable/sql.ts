@@ -106,6 +106,17 @@ export const UPSERT_EQUIPMENT = `
     item_id = EXCLUDED.item_id, unique_item_id = EXCLUDED.unique_item_id
   WHERE (e.item_id, e.unique_item_id) IS DISTINCT FROM (EXCLUDED.item_id, EXCLUDED.unique_item_id)`;
 
+export const SELECT_GROUND_VERSIONS = 'SELECT location_id, version FROM ground_versions ORDER BY location_id';
+
+// Like UPDATE_CHARACTERS: only locations whose stored version is not newer are written, and
+// RETURNING names them; only their ground rows are replaced.
+export const UPSERT_GROUND_VERSIONS = `
+  INSERT INTO ground_versions AS g (location_id, version)
+  SELECT * FROM unnest($1::text[], $2::bigint[])
+  ON CONFLICT (location_id) DO UPDATE SET version = EXCLUDED.version
+  WHERE g.version <= EXCLUDED.version
+  RETURNING location_id`;
+
 export const DELETE_GROUND = 'DELETE FROM ground_items WHERE location_id = ANY($1::text[])';
 
 // An id already lying in a location outside this batch is moved rather than refused, so one
