@@ -135,7 +135,7 @@ export function actionTypeOf(raw: RawData): string {
     }
   }
   try {
-    const parsed: unknown = JSON.parse(frameText(raw));
+    const parsed: unknown = JSON.parse(frameText(raw) ?? '');
     const type = typeof parsed === 'object' && parsed !== null && 'type' in parsed ? parsed.type : undefined;
     return typeof type === 'string' && actionTypes.has(type) ? type : 'invalid';
   } catch {

@@ -105,7 +105,12 @@ export class PlayerConnection implements Recipient {
       this.send(errorFrame(null, 'E_INVALID', 'Send JSON text frames, not binary ones.'));
       return;
     }
-    const message = parseClientMessage(frameText(raw), this.deps.maxMessageBytes);
+    const text = frameText(raw);
+    if (text === null) {
+      this.send(errorFrame(null, 'E_BAD_JSON', 'The message is not valid UTF-8 text.'));
+      return;
+    }
+    const message = parseClientMessage(text, this.deps.maxMessageBytes);
     if (isFault(message)) {
       this.send(errorFrame(message.seq, message.code, message.message));
       return;

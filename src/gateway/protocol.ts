@@ -1,5 +1,6 @@
 // The WebSocket protocol (docs/protocol.md): client envelopes, per-action payload schemas, and
 // the shapes of what the server sends back.
+import { isUtf8 } from 'node:buffer';
 import type { RawData } from 'ws';
 import { z } from 'zod';
 import { DIRECTIONS, EQUIP_SLOTS } from '../content/schema.ts';
@@ -38,11 +39,14 @@ export interface ProtocolFault {
   message: string;
 }
 
-/** A text frame's string; `ws` hands over a Buffer, decoded in place rather than copied first. */
-export function frameText(raw: RawData): string {
-  if (Buffer.isBuffer(raw)) return raw.toString('utf8');
-  if (Array.isArray(raw)) return Buffer.concat(raw).toString('utf8');
-  return Buffer.from(raw).toString('utf8');
+/**
+ * A text frame's string, or null when its bytes are not UTF-8. `ws` is told not to check (it
+ * would close the connection with 1007): the check is made here, so the client gets an error
+ * and keeps its connection. A Buffer is decoded in place rather than copied first.
+ */
+export function frameText(raw: RawData): string | null {
+  const bytes = Buffer.isBuffer(raw) ? raw : Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw);
+  return isUtf8(bytes) ? bytes.toString('utf8') : null;
 }
 
 /** Parses one client frame into an action, or the fault to answer with. Never throws. */

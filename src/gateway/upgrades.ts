@@ -22,7 +22,8 @@ export function acceptWebSockets(
   addressOf: (request: IncomingMessage) => string,
   onConnection: (socket: WebSocket, remoteAddress: string) => void,
 ): WebSocketUpgrades {
-  const wss = new WebSocketServer({ noServer: true, maxPayload, clientTracking: false });
+  // UTF-8 is checked by the connection, which answers a bad frame instead of closing (frameText).
+  const wss = new WebSocketServer({ noServer: true, maxPayload, clientTracking: false, skipUTF8Validation: true });
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (pathOf(request.url ?? '') !== path) {
       // The HTTP server no longer watches this socket: a reset now must not be an uncaught error.

@@ -70,6 +70,14 @@ describe('bad WebSocket input', () => {
     await stillWorks();
   });
 
+  it('refuses a text frame that is not UTF-8 without closing the connection', async () => {
+    const mark = client.received.length;
+    client.socket.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+    const reply = await client.waitFor((message) => message.type === 'error', 10_000, mark);
+    expect(reply).toMatchObject({ seq: null, data: { code: 'E_BAD_JSON', message: 'The message is not valid UTF-8 text.' } });
+    await stillWorks();
+  });
+
   it('refuses an unknown type, echoing the seq', async () => {
     expect(await client.raw(JSON.stringify({ type: 'fly', seq: 77 }), 77)).toMatchObject({ type: 'error', seq: 77, data: { code: 'E_UNKNOWN_TYPE' } });
     await stillWorks();

@@ -159,6 +159,14 @@ describe('frameText', () => {
     expect(frameText(copy)).toBe(text);
   });
 
+  it('answers null for bytes that are not UTF-8, whole or split across fragments', () => {
+    expect(frameText(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]))).toBeNull();
+    // A character cut between two fragments is still whole once they are joined.
+    const snowman = Buffer.from('"☀"', 'utf8');
+    expect(frameText([snowman.subarray(0, 2), snowman.subarray(2)])).toBe('"☀"');
+    expect(frameText([snowman.subarray(0, 2)])).toBeNull();
+  });
+
   it('reads only the frame when its Buffer is a view into a larger one', () => {
     const larger = Buffer.concat([Buffer.from('xx'), bytes, Buffer.from('yy')]);
     expect(frameText(larger.subarray(2, 2 + bytes.length))).toBe(text);
