@@ -2,6 +2,9 @@
 import { SignJWT, jwtVerify } from 'jose';
 import { GameError } from '../errors.ts';
 
+/** A character id as the issuer writes it in `sub`. */
+const ID = /^[1-9]\d{0,15}$/;
+
 export interface TokenClaims {
   characterId: number;
   accountId: number;
@@ -27,11 +30,13 @@ export class TokenIssuer {
   async verify(token: string): Promise<TokenClaims> {
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
-      const characterId = Number(payload.sub);
-      if (!Number.isInteger(characterId) || typeof payload.acc !== 'number' || typeof payload.name !== 'string') {
+      // Only the decimal id the issuer writes: Number() would also take ' 1 ', '0x1' or '1e20'.
+      const characterId = typeof payload.sub === 'string' && ID.test(payload.sub) ? Number(payload.sub) : NaN;
+      const accountId = payload.acc;
+      if (!Number.isSafeInteger(characterId) || typeof accountId !== 'number' || !Number.isSafeInteger(accountId) || typeof payload.name !== 'string') {
         throw new Error('claims missing');
       }
-      return { characterId, accountId: payload.acc, name: payload.name };
+      return { characterId, accountId, name: payload.name };
     } catch {
       throw new GameError('E_BAD_TOKEN');
     }

@@ -7,6 +7,10 @@ import { DIRECTIONS, EQUIP_SLOTS } from '../content/schema.ts';
 import { ERRORS, type ErrorCode } from '../errors.ts';
 
 const slot = z.number().int().min(0).max(199);
+/** A UTF-16 half without its other half: no client could show it. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+/** Something a player would see: not only spaces, control or format characters (zero-width spaces). */
+const VISIBLE = /[^\p{White_Space}\p{Cc}\p{Cf}]/u;
 
 export const actionSchemas = {
   auth: z.object({ token: z.string().min(1).max(4096) }),
@@ -20,7 +24,15 @@ export const actionSchemas = {
   unequip: z.object({ slot: z.enum(EQUIP_SLOTS) }),
   use: z.object({ slot }),
   interact: z.object({ interactableId: z.string().min(1).max(64) }),
-  say: z.object({ text: z.string().trim().min(1, 'say something').max(280) }),
+  say: z.object({
+    text: z
+      .string()
+      .trim()
+      .min(1, 'say something')
+      .max(280)
+      .refine((text) => !LONE_SURROGATE.test(text), 'not valid Unicode text')
+      .refine((text) => VISIBLE.test(text), 'say something'),
+  }),
 } as const;
 
 export type ActionType = keyof typeof actionSchemas;

@@ -115,6 +115,18 @@ describe('parseClientMessage: action payloads', () => {
     expect(fault({ type: 'say', seq: 4, data: { text: '   \n\t ' } })).toMatchObject({ seq: 4, code: 'E_INVALID' });
   });
 
+  it('refuses a say nobody could see or show: zero-width, control characters, lone surrogates', () => {
+    for (const text of ['\u200b\u200b', '\u0000', '\u200d\ufeff\u0007', 'hi \ud800']) {
+      expect(fault({ type: 'say', seq: 5, data: { text } }), JSON.stringify(text)).toMatchObject({ seq: 5, code: 'E_INVALID' });
+    }
+    expect(fault({ type: 'say', seq: 5, data: { text: '\u200b' } }).message).toContain('say something');
+    expect(fault({ type: 'say', seq: 5, data: { text: '\ud800' } }).message).toContain('not valid Unicode text');
+    // What people do write stays allowed: emoji (joined or not), accents, scripts.
+    for (const text of ['\u{1f525}', '\u{1f469}\u200d\u{1f692}', 'né', '灰']) {
+      expect(action({ type: 'say', seq: 5, data: { text } })).toMatchObject({ data: { text } });
+    }
+  });
+
   it('refuses data that is not an object where fields are expected', () => {
     expect(fault({ type: 'move', seq: 2, data: 'north' })).toMatchObject({ seq: 2, code: 'E_INVALID' });
     expect(fault({ type: 'ping', seq: 2, data: [] })).toMatchObject({ seq: 2, code: 'E_INVALID' });

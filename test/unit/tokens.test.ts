@@ -87,6 +87,12 @@ describe('TokenIssuer', () => {
     await expectBadToken(issuer, await sign({ name: 'Wren' }, '17'));
     await expectBadToken(issuer, await sign({ acc: '4', name: 'Wren' }, '17'));
     await expectBadToken(issuer, await sign({ acc: 4 }, '17'));
+    // Only the decimal id the issuer writes: not what Number() would also read as one.
+    for (const subject of [' 17 ', '0x11', '1.7e1', '017', '1e20', '99999999999999999', '0', '-17']) {
+      await expectBadToken(issuer, await sign({ acc: 4, name: 'Wren' }, subject));
+    }
+    await expectBadToken(issuer, await sign({ acc: 4.5, name: 'Wren' }, '17'));
+    expect(await issuer.verify(await sign({ acc: 4, name: 'Wren' }, '17'))).toEqual(claims);
   });
 
   it('refuses a token signed with the same secret but another algorithm', async () => {
