@@ -29,9 +29,11 @@ function healthPid(baseUrl: string): Promise<number> {
   });
 }
 
+/** Asks until `want` workers have answered: a worker still starting (or restarting) answers later. */
 async function pidsAnswering(baseUrl: string, want: number): Promise<Set<number>> {
   const pids = new Set<number>();
-  for (let attempt = 0; attempt < 200 && pids.size < want; attempt++) {
+  const deadline = performance.now() + 30_000;
+  while (pids.size < want && performance.now() < deadline) {
     const pid = await healthPid(baseUrl).catch(() => null);
     if (pid !== null) pids.add(pid);
   }
