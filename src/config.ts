@@ -1,12 +1,32 @@
 // Every tunable, read from the environment in one place, with its default (documented in README).
 import { resolve } from 'node:path';
 
-function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+function int(name: string, fallback: number, env: NodeJS.ProcessEnv, min = 0, max?: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  if (!Number.isInteger(value) || value < min || (max !== undefined && value > max)) {
+    throw new Error(`${name} must be ${rangeText(min, max)}, got "${raw}"`);
+  }
   return value;
+}
+
+function rangeText(min: number, max: number | undefined): string {
+  if (max !== undefined) return `an integer from ${min} to ${max}`;
+  return min === 0 ? 'a non-negative integer' : `an integer of at least ${min}`;
+}
+
+/**
+ * A heartbeat key must outlive the gap between two beats with room for a late one: at a timeout
+ * shorter than that, live workers are taken for dead and their connected players released.
+ */
+function checkHeartbeat(heartbeatIntervalMs: number, workerTimeoutMs: number): void {
+  if (workerTimeoutMs < 2 * heartbeatIntervalMs) {
+    throw new Error(
+      `CINDER_WORKER_TIMEOUT_MS (${workerTimeoutMs}) must be at least twice CINDER_HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs}): ` +
+        'otherwise live workers are taken for dead between two heartbeats.',
+    );
+  }
 }
 
 export interface Config {
@@ -58,10 +78,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((redisUrl === undefined) !== (databaseUrl === undefined)) {
     throw new Error('Scaled mode needs both REDIS_URL and DATABASE_URL; set both, or neither for embedded mode.');
   }
+  const heartbeatIntervalMs = int('CINDER_HEARTBEAT_INTERVAL_MS', 1000, env, 1);
+  const workerTimeoutMs = int('CINDER_WORKER_TIMEOUT_MS', 5000, env, 1);
+  checkHeartbeat(heartbeatIntervalMs, workerTimeoutMs);
   return {
     redisUrl,
     databaseUrl,
-    port: int('PORT', 3000, env),
+    port: int('PORT', 3000, env, 0, 65_535),
     host: env.HOST ?? '0.0.0.0',
     dataDir: resolve(env.CINDER_DATA_DIR ?? './data'),
     contentDir: resolve(env.CINDER_CONTENT_DIR ?? './content/ashlands'),
@@ -78,8 +101,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loginAttempts: int('CINDER_LOGIN_ATTEMPTS', 10, env),
     loginWindowMs: int('CINDER_LOGIN_WINDOW_MS', 60_000, env),
     logLevel: env.LOG_LEVEL ?? 'info',
-    heartbeatIntervalMs: int('CINDER_HEARTBEAT_INTERVAL_MS', 1000, env),
-    workerTimeoutMs: int('CINDER_WORKER_TIMEOUT_MS', 5000, env),
+    heartbeatIntervalMs,
+    workerTimeoutMs,
     deadWorkerCleanupIntervalMs: int('CINDER_DEAD_WORKER_CLEANUP_INTERVAL_MS', 2000, env),
     databasePoolSize: int('CINDER_DATABASE_POOL_SIZE', 4, env),
     trustProxy: list('CINDER_TRUST_PROXY', env),
