@@ -7,16 +7,14 @@ import type { Config } from './config.ts';
 import { ContentError, loadContent } from './content/loader.ts';
 import type { Log } from './log.ts';
 import { createServer } from './server.ts';
+import { StartupError, startupStep } from './startupError.ts';
 
 export async function runWorker(config: Config, log: Log): Promise<void> {
   let catalog;
   try {
     catalog = await loadContent(config.contentDir);
   } catch (error) {
-    if (error instanceof ContentError) {
-      log.fatal(`content in ${config.contentDir} is broken; refusing to start:\n${error.message}`);
-      process.exit(1);
-    }
+    if (error instanceof ContentError) throw new StartupError(`content in ${config.contentDir} is broken; refusing to start:\n${error.message}`);
     throw error;
   }
   const scaled = config.redisUrl !== undefined && config.databaseUrl !== undefined;
@@ -25,7 +23,7 @@ export async function runWorker(config: Config, log: Log): Promise<void> {
     : await openEmbeddedAdapters(config.dataDir);
   const secret = await adapters.durable.sharedSecret('token', config.tokenSecret);
   const server = await createServer({ config, catalog, adapters, log, tokenSecret: secret });
-  const port = await server.listen();
+  const port = await startupStep(`Cannot listen on ${config.host}:${config.port} (HOST, PORT)`, () => server.listen());
   const where = scaled ? 'scaled mode' : `data in ${config.dataDir}`;
   log.info(`${catalog.name} is up: open http://localhost:${port} (${where}, pid ${process.pid})`);
 

@@ -8,29 +8,36 @@ import { cameFromPostgres, isDurableStoreUnavailable, openPostgres } from './dur
 import { SqlDurableStore } from './durable/SqlDurableStore.ts';
 import { isHotStoreUnavailable, RedisHotStore } from './hot/RedisHotStore.ts';
 import { RedisLocks } from './locks/RedisLocks.ts';
+import { redactUrl, startupStep } from '../startupError.ts';
 
 export async function openScaledAdapters(redisUrl: string, databaseUrl: string, poolSize: number, log: Log): Promise<Adapters> {
-  // ioredis reports every failed reconnect; one line per outage is enough for an operator.
+  // ioredis reports every failed reconnect; one line per outage is enough for an operator. While
+  // starting, a failure is the start-up error itself, not an outage to ride out.
+  let started = false;
   let redisDown = false;
   const onRedisError = (error: Error) => {
-    if (redisDown) return;
+    if (!started || redisDown) return;
     redisDown = true;
     log.warn({ err: error }, 'Redis unreachable; actions answer E_DEGRADED until it returns');
   };
   const options = { onError: onRedisError };
-  const hot = await RedisHotStore.connect(redisUrl, options);
+  const { hot, bus, locks } = await startupStep(`Cannot connect to Redis at REDIS_URL=${redactUrl(redisUrl)}`, async () => {
+    const hot = await RedisHotStore.connect(redisUrl, options);
+    return { hot, bus: await RedisBus.connect(redisUrl, options), locks: await RedisLocks.connect(redisUrl, options) };
+  });
+  started = true;
   hot.onReady(() => {
     if (redisDown) log.info('Redis is back');
     redisDown = false;
   });
-  const bus = await RedisBus.connect(redisUrl, options);
-  const locks = await RedisLocks.connect(redisUrl, options);
   const client = meteredSqlClient(await openPostgres(databaseUrl, {
     max: poolSize,
     onIdleError: (error: Error) => {
       log.warn({ err: error }, 'PostgreSQL connection lost');
     },
   }));
+  // The pool connects lazily: ask once, so that a wrong URL or password is named as such.
+  await startupStep(`Cannot connect to PostgreSQL at DATABASE_URL=${redactUrl(databaseUrl)}`, () => client.query('SELECT 1'));
   return {
     hot,
     durable: await SqlDurableStore.open(client),

@@ -1,11 +1,12 @@
 // A real Cinder server in a child process, started as `npm start` starts it (its node flags, then
 // `--import tsx src/main.ts`), on a free port.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { startScriptNodeFlags } from './startScript.ts';
 
 export interface ServerProcess {
@@ -25,8 +26,27 @@ export async function tempDataDir(): Promise<{ dir: string; remove: () => Promis
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export async function startServerProcess(dataDir: string, env: Record<string, string> = {}, args: string[] = []): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...startScriptNodeFlags(), '--import', 'tsx', 'src/main.ts', ...args], {
+/** What a server process that was expected to stop by itself printed, and how it ended. */
+export interface ExitedServer {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string[];
+  stderr: string[];
+}
+
+/** Spawns the server as startServerProcess does (the same env), and waits for it to exit. */
+export async function runServerUntilExit(dataDir: string, env: Record<string, string> = {}, args: string[] = []): Promise<ExitedServer> {
+  const child = spawnServer(dataDir, env, args);
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => stdout.push(line));
+  createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+  const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+  return { code, signal, stdout, stderr };
+}
+
+function spawnServer(dataDir: string, env: Record<string, string>, args: string[]): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, [...startScriptNodeFlags(), '--import', 'tsx', 'src/main.ts', ...args], {
     env: {
       ...process.env,
       PORT: '0',
@@ -41,6 +61,10 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+export async function startServerProcess(dataDir: string, env: Record<string, string> = {}, args: string[] = []): Promise<ServerProcess> {
+  const child = spawnServer(dataDir, env, args);
   const logs: string[] = [];
   const stderr = createInterface({ input: child.stderr });
   stderr.on('line', (line) => {

@@ -1,0 +1,64 @@
+// A server that cannot start says why in one line naming the setting to fix (REDIS_URL,
+// DATABASE_URL, PORT) and exits 1.
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runServerUntilExit, tempDataDir } from '../support/serverProcess.ts';
+import { getFreePort } from '../support/services/binaries.ts';
+import { createDatabase } from '../support/services/postgresServer.ts';
+import { startRedisServer, type RedisServerHandle } from '../support/services/redisServer.ts';
+
+let redis: RedisServerHandle;
+let databaseUrl: string;
+let dataDir: string;
+const cleanups: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  const sharedUrl = process.env.DATABASE_URL;
+  if (!sharedUrl) throw new Error('DATABASE_URL is not set: run through npm test');
+  redis = await startRedisServer();
+  cleanups.push(() => redis.dispose());
+  databaseUrl = await createDatabase(sharedUrl, `cinder_startup_${randomBytes(6).toString('hex')}`);
+  const data = await tempDataDir();
+  cleanups.push(data.remove);
+  dataDir = data.dir;
+});
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+/** A port on 127.0.0.1 that nothing listens on. */
+const closedPort = getFreePort;
+
+describe('a scaled server that cannot start', () => {
+  it('names REDIS_URL and the cause when Redis is unreachable', async () => {
+    const port = await closedPort();
+    const exited = await runServerUntilExit(dataDir, { REDIS_URL: `redis://127.0.0.1:${port}`, DATABASE_URL: databaseUrl });
+    expect(exited.code).toBe(1);
+    expect(exited.stderr).toEqual([`Cannot connect to Redis at REDIS_URL=redis://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`]);
+    // Not an outage to ride out: the server never ran.
+    expect(exited.stdout.join('\n')).not.toContain('E_DEGRADED');
+  });
+
+  it('names DATABASE_URL, without its password, when PostgreSQL is unreachable', async () => {
+    const port = await closedPort();
+    const exited = await runServerUntilExit(dataDir, { REDIS_URL: redis.url, DATABASE_URL: `postgres://cinder:hunter2@127.0.0.1:${port}/cinder` });
+    expect(exited.code).toBe(1);
+    expect(exited.stderr).toEqual([`Cannot connect to PostgreSQL at DATABASE_URL=postgres://cinder:***@127.0.0.1:${port}/cinder: connect ECONNREFUSED 127.0.0.1:${port}`]);
+    expect([...exited.stdout, ...exited.stderr].join('\n')).not.toContain('hunter2');
+  });
+
+  it('names HOST and PORT when the port is taken', async () => {
+    const squatter: Server = createServer();
+    squatter.listen(0, '127.0.0.1');
+    await once(squatter, 'listening');
+    cleanups.push(() => new Promise((resolve) => squatter.close(resolve)));
+    const address = squatter.address();
+    const port = typeof address === 'object' && address ? address.port : -1;
+    const exited = await runServerUntilExit(dataDir, { REDIS_URL: redis.url, DATABASE_URL: databaseUrl, PORT: String(port) });
+    expect(exited.code).toBe(1);
+    expect(exited.stderr).toEqual([`Cannot listen on 127.0.0.1:${port} (HOST, PORT): listen EADDRINUSE: address already in use 127.0.0.1:${port}`]);
+  });
+});
