@@ -1,40 +1,119 @@
 // `--workers N`: a primary process forks N workers that share the listening port (node:cluster).
-// The primary holds no game state: it restarts a worker that dies and, on SIGTERM, stops them all
-// and waits for each to finish its own graceful shutdown.
+// The primary holds no game state. A worker that dies after it was up is replaced, later and later
+// while it keeps dying. If one of the first N dies before it is up, the environment is wrong (a
+// URL, a password, a port) and every replacement would die the same way: the primary stops the
+// others and exits 1 with that worker's reason. On SIGTERM/SIGINT it stops every worker and waits
+// for each to finish its own graceful shutdown.
 import cluster, { type Worker } from 'node:cluster';
 import type { Log } from './log.ts';
+import { WorkerRestarts } from './workerRestarts.ts';
+
+const STARTUP_FAILED = 'cinder:startup-failed';
+
+interface StartupFailed {
+  type: typeof STARTUP_FAILED;
+  message: string;
+}
+
+function isStartupFailed(message: unknown): message is StartupFailed {
+  return typeof message === 'object' && message !== null && Reflect.get(message, 'type') === STARTUP_FAILED;
+}
+
+/**
+ * In a worker: hands the reason it cannot start to the primary, which prints it once however many
+ * workers fail alike. Prints it itself when there is no primary to tell.
+ */
+export function reportStartupFailure(message: string): Promise<void> {
+  const send = process.send?.bind(process);
+  if (!send) {
+    console.error(message);
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    const failed: StartupFailed = { type: STARTUP_FAILED, message };
+    send(failed, undefined, {}, (error: Error | null) => {
+      if (error) console.error(message);
+      resolve();
+    });
+  });
+}
+
+interface WorkerState {
+  slot: number;
+  up: boolean;
+  startupFailure?: string;
+}
 
 export function runPrimary(workers: number, log: Log, env: Record<string, string> = {}): void {
   let stopping = false;
-  const fork = () => cluster.fork(env);
-  for (let i = 0; i < workers; i++) fork();
+  let exitCode = 0;
+  /** Every one of the first N workers has been up once: from then on, start-up failures are crashes. */
+  let started = false;
+  const live = new Map<Worker, WorkerState>();
+  const restarts = Array.from({ length: workers }, () => new WorkerRestarts());
+  const pendingRestarts = new Set<NodeJS.Timeout>();
 
-  cluster.on('exit', (worker: Worker, code, signal) => {
-    if (stopping) return;
-    log.warn({ pid: worker.process.pid, code, signal }, 'worker died; starting a new one');
-    fork();
-  });
+  const fork = (slot: number) => {
+    const worker = cluster.fork(env);
+    const state: WorkerState = { slot, up: false };
+    live.set(worker, state);
+    worker.on('listening', () => {
+      state.up = true;
+      if (!started && live.size === workers && [...live.values()].every((other) => other.up)) started = true;
+    });
+    worker.on('message', (message: unknown) => {
+      if (isStartupFailed(message)) state.startupFailure = message.message;
+    });
+    // 'close' rather than 'exit': it comes after the IPC channel is drained, so a failure the
+    // worker reported just before exiting is known here.
+    worker.process.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      live.delete(worker);
+      exited(worker, state, code, signal);
+    });
+  };
 
-  const stop = (signal: NodeJS.Signals) => {
+  const stop = (code: number) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping workers');
-    const alive = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
-    let failed = false;
-    let left = alive.length;
-    if (left === 0) process.exit(0);
-    for (const worker of alive) {
-      worker.once('exit', (code) => {
-        if (code !== 0) failed = true;
-        if (--left === 0) process.exit(failed ? 1 : 0);
-      });
-      worker.process.kill('SIGTERM');
+    exitCode = code;
+    for (const timer of pendingRestarts) clearTimeout(timer);
+    if (live.size === 0) process.exit(exitCode);
+    for (const worker of live.keys()) worker.process.kill('SIGTERM');
+  };
+
+  const exited = (worker: Worker, state: WorkerState, code: number | null, signal: NodeJS.Signals | null) => {
+    const pid = worker.process.pid;
+    if (stopping) {
+      // A worker that was never up had no players to save: however it ended, nothing was lost.
+      if (state.up && code !== 0) exitCode = 1;
+      if (live.size === 0) process.exit(exitCode);
+      return;
     }
+    if (!state.up && !started) {
+      console.error(state.startupFailure ?? `A worker (pid ${pid}) exited (${signal ?? `code ${code}`}) before it was up; see its output above. Stopping.`);
+      stop(1);
+      return;
+    }
+    const delay = restarts[state.slot]?.died(Date.now()) ?? 0;
+    log.warn({ pid, code, signal, restartInMs: delay, ...(state.startupFailure ? { reason: state.startupFailure } : {}) }, 'worker died; starting a new one');
+    const timer = setTimeout(() => {
+      pendingRestarts.delete(timer);
+      fork(state.slot);
+    }, delay);
+    pendingRestarts.add(timer);
+  };
+
+  for (let slot = 0; slot < workers; slot++) fork(slot);
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    log.info({ signal }, 'stopping workers');
+    stop(0);
   };
   process.on('SIGTERM', () => {
-    stop('SIGTERM');
+    onSignal('SIGTERM');
   });
   process.on('SIGINT', () => {
-    stop('SIGINT');
+    onSignal('SIGINT');
   });
 }

@@ -3,7 +3,7 @@
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { runPrimary } from './cluster.ts';
+import { reportStartupFailure, runPrimary } from './cluster.ts';
 import { loadConfig } from './config.ts';
 import { runWorker } from './worker.ts';
 
@@ -30,7 +30,10 @@ async function main(): Promise<void> {
   await runWorker(config, log);
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+main().catch(async (error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  // A worker's primary prints it, once for all the workers that fail alike.
+  if (cluster.isWorker) await reportStartupFailure(message);
+  else console.error(message);
   process.exit(1);
 });

@@ -164,14 +164,13 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   scheduler.start(meteredJob(deadWorkersJob));
 
   // Each worker proves it is alive; when it stops (or is killed) its key expires and the
-  // dead-worker job releases its players.
+  // dead-worker job releases its players. It registers once it listens: a worker that cannot
+  // listen never had players and must leave no id behind.
   const beat = () =>
     gsm.heartbeat(workerId, { pid: String(process.pid), connections: String(fanout.size) }, config.workerTimeoutMs).catch((error: unknown) => {
       log.warn({ err: error }, 'heartbeat failed');
     });
-  await beat();
-  const heartbeat = setInterval(() => void beat(), config.heartbeatIntervalMs);
-  heartbeat.unref();
+  let heartbeat: NodeJS.Timeout | undefined;
 
   return {
     app,
@@ -181,6 +180,9 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     workerId,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
+      await beat();
+      heartbeat = setInterval(() => void beat(), config.heartbeatIntervalMs);
+      heartbeat.unref();
       const address = app.server.address();
       return typeof address === 'object' && address ? address.port : config.port;
     },

@@ -1,8 +1,11 @@
 // A server that cannot start says why in one line naming the setting to fix (REDIS_URL,
-// DATABASE_URL, PORT) and exits 1.
+// DATABASE_URL, PORT) and exits 1, leaving no worker registered in Redis. Under --workers the
+// primary does not re-fork workers that could not start: it stops and exits 1 with their reason,
+// printed once.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runServerUntilExit, tempDataDir } from '../support/serverProcess.ts';
 import { getFreePort } from '../support/services/binaries.ts';
@@ -32,6 +35,27 @@ afterAll(async () => {
 /** A port on 127.0.0.1 that nothing listens on. */
 const closedPort = getFreePort;
 
+/** A port on 127.0.0.1 that another server holds until the file's tests end. */
+async function takenPort(): Promise<number> {
+  const squatter: Server = createServer();
+  squatter.listen(0, '127.0.0.1');
+  await once(squatter, 'listening');
+  cleanups.push(() => new Promise((resolve) => squatter.close(resolve)));
+  const address = squatter.address();
+  if (typeof address !== 'object' || address === null) throw new Error('the squatter has no port');
+  return address.port;
+}
+
+/** The ids in Redis' set of workers (the dead-worker job's list). */
+async function registeredWorkers(): Promise<string[]> {
+  const client = new Redis(redis.url);
+  try {
+    return await client.smembers('workers');
+  } finally {
+    client.disconnect();
+  }
+}
+
 describe('a scaled server that cannot start', () => {
   it('names REDIS_URL and the cause when Redis is unreachable', async () => {
     const port = await closedPort();
@@ -50,15 +74,30 @@ describe('a scaled server that cannot start', () => {
     expect([...exited.stdout, ...exited.stderr].join('\n')).not.toContain('hunter2');
   });
 
-  it('names HOST and PORT when the port is taken', async () => {
-    const squatter: Server = createServer();
-    squatter.listen(0, '127.0.0.1');
-    await once(squatter, 'listening');
-    cleanups.push(() => new Promise((resolve) => squatter.close(resolve)));
-    const address = squatter.address();
-    const port = typeof address === 'object' && address ? address.port : -1;
+  it('names HOST and PORT when the port is taken, and leaves no worker registered', async () => {
+    const port = await takenPort();
     const exited = await runServerUntilExit(dataDir, { REDIS_URL: redis.url, DATABASE_URL: databaseUrl, PORT: String(port) });
     expect(exited.code).toBe(1);
     expect(exited.stderr).toEqual([`Cannot listen on 127.0.0.1:${port} (HOST, PORT): listen EADDRINUSE: address already in use 127.0.0.1:${port}`]);
+    expect(await registeredWorkers()).toEqual([]);
+  });
+});
+
+describe('--workers when the workers cannot start', () => {
+  it('stops with the reason, printed once, instead of re-forking them', async () => {
+    const port = await closedPort();
+    const exited = await runServerUntilExit(dataDir, { REDIS_URL: `redis://127.0.0.1:${port}`, DATABASE_URL: databaseUrl }, ['--workers', '2']);
+    expect(exited.code).toBe(1);
+    expect(exited.stderr).toEqual([`Cannot connect to Redis at REDIS_URL=redis://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`]);
+    expect(exited.stdout.join('\n')).not.toContain('starting a new one');
+  });
+
+  it('stops when the port is taken, leaving no worker registered', async () => {
+    const port = await takenPort();
+    const exited = await runServerUntilExit(dataDir, { REDIS_URL: redis.url, DATABASE_URL: databaseUrl, PORT: String(port) }, ['--workers', '2']);
+    expect(exited.code).toBe(1);
+    expect(exited.stderr).toEqual([expect.stringMatching(new RegExp(`^Cannot listen on 127\\.0\\.0\\.1:${port} \\(HOST, PORT\\): .*EADDRINUSE`))]);
+    expect(exited.stdout.join('\n')).not.toContain('starting a new one');
+    expect(await registeredWorkers()).toEqual([]);
   });
 });

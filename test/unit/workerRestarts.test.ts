@@ -1,0 +1,33 @@
+// The cluster primary replaces a crashed worker at once, but not as fast as the machine allows
+// while it keeps crashing.
+import { describe, expect, it } from 'vitest';
+import { WorkerRestarts, WORKER_RESTARTS } from '../../src/workerRestarts.ts';
+
+const T0 = 1_790_000_000_000;
+
+describe('WorkerRestarts', () => {
+  it('restarts a one-off crash at once', () => {
+    expect(new WorkerRestarts().died(T0)).toBe(0);
+  });
+
+  it('waits longer and longer, up to 30 s, while the worker keeps dying', () => {
+    const restarts = new WorkerRestarts();
+    let now = T0;
+    const delays: number[] = [];
+    for (let death = 0; death < 8; death++) {
+      const delay = restarts.died(now);
+      delays.push(delay);
+      now += delay + 500; // the replacement dies half a second after it starts
+    }
+    expect(delays).toEqual([0, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
+  });
+
+  it('treats a death as a one-off again once the worker has lived a while', () => {
+    const restarts = new WorkerRestarts();
+    restarts.died(T0);
+    expect(restarts.died(T0 + 100)).toBe(1_000);
+    expect(restarts.died(T0 + 200)).toBe(2_000);
+    expect(restarts.died(T0 + 200 + WORKER_RESTARTS.calmMs)).toBe(0);
+    expect(restarts.died(T0 + 300 + WORKER_RESTARTS.calmMs)).toBe(1_000);
+  });
+});
