@@ -103,17 +103,15 @@ export function runPrimary(workers: number, log: Log, env: Record<string, string
     pendingRestarts.add(timer);
   };
 
-  for (let slot = 0; slot < workers; slot++) fork(slot);
-
+  // Before forking: a signal while the workers start must stop them, not kill the primary.
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return;
     log.info({ signal }, 'stopping workers');
     stop(0);
   };
-  process.on('SIGTERM', () => {
-    onSignal('SIGTERM');
-  });
-  process.on('SIGINT', () => {
-    onSignal('SIGINT');
-  });
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  log.info({ workers }, 'starting workers');
+  for (let slot = 0; slot < workers; slot++) fork(slot);
 }

@@ -23,7 +23,6 @@ async function main(): Promise<void> {
     if (config.redisUrl === undefined) {
       throw new Error('--workers needs scaled mode: set REDIS_URL and DATABASE_URL (workers share state through them).');
     }
-    log.info({ workers }, 'starting workers');
     runPrimary(workers, log);
     return;
   }

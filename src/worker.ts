@@ -1,37 +1,37 @@
 // One worker process: load content, open the adapters for the mode, serve, and shut down
-// gracefully on SIGTERM/SIGINT.
-import type { Adapters } from './adapters/Adapters.ts';
+// gracefully on SIGTERM/SIGINT, also when the signal comes while it is still starting.
+import { closeAdapters, type Adapters } from './adapters/Adapters.ts';
 import { openEmbeddedAdapters } from './adapters/embedded.ts';
 import { openScaledAdapters } from './adapters/scaled.ts';
 import type { Config } from './config.ts';
+import type { Catalog } from './content/catalog.ts';
 import { ContentError, loadContent } from './content/loader.ts';
 import type { Log } from './log.ts';
-import { createServer } from './server.ts';
+import { createServer, type CinderServer } from './server.ts';
 import { StartupError, startupStep } from './startupError.ts';
 
 export async function runWorker(config: Config, log: Log): Promise<void> {
-  let catalog;
-  try {
-    catalog = await loadContent(config.contentDir);
-  } catch (error) {
-    if (error instanceof ContentError) throw new StartupError(`content in ${config.contentDir} is broken; refusing to start:\n${error.message}`);
-    throw error;
-  }
-  const scaled = config.redisUrl !== undefined && config.databaseUrl !== undefined;
-  const adapters: Adapters = scaled
-    ? await openScaledAdapters(config.redisUrl ?? '', config.databaseUrl ?? '', config.databasePoolSize, log)
-    : await openEmbeddedAdapters(config.dataDir);
-  const secret = await adapters.durable.sharedSecret('token', config.tokenSecret);
-  const server = await createServer({ config, catalog, adapters, log, tokenSecret: secret });
-  const port = await startupStep(`Cannot listen on ${config.host}:${config.port} (HOST, PORT)`, () => server.listen());
-  const where = scaled ? 'scaled mode' : `data in ${config.dataDir}`;
-  log.info(`${catalog.name} is up: open http://localhost:${port} (${where}, pid ${process.pid})`);
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  // Listening from the first line: a signal must not kill a start half-way (mid-migration, say).
+  const request = { stop: false };
+  let onStop: () => void = () => undefined;
+  const stop = (signal: NodeJS.Signals) => {
+    if (request.stop) return;
+    request.stop = true;
     log.info({ signal }, 'stopping');
+    onStop();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  log.info({ pid: process.pid }, 'starting');
+
+  const started = await start(config, log, () => request.stop);
+  if (!started) {
+    log.info('stopped before it was up');
+    process.exit(0);
+  }
+  const { server, port, where, name } = started;
+  log.info(`${name} is up: open http://localhost:${port} (${where}, pid ${process.pid})`);
+  onStop = () => {
     server.shutdown().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -40,10 +40,39 @@ export async function runWorker(config: Config, log: Log): Promise<void> {
       },
     );
   };
-  process.on('SIGTERM', () => {
-    stop('SIGTERM');
-  });
-  process.on('SIGINT', () => {
-    stop('SIGINT');
-  });
+  if (request.stop) onStop();
+}
+
+/**
+ * Loads, connects and listens. Between steps it checks `stopAsked`: asked to stop before it
+ * listens (nobody can have played yet), it closes what it opened and returns undefined.
+ */
+async function start(config: Config, log: Log, stopAsked: () => boolean): Promise<{ server: CinderServer; port: number; where: string; name: string } | undefined> {
+  const catalog = await loadCatalog(config);
+  if (stopAsked()) return undefined;
+  const scaled = config.redisUrl !== undefined && config.databaseUrl !== undefined;
+  const adapters: Adapters = scaled
+    ? await openScaledAdapters(config.redisUrl ?? '', config.databaseUrl ?? '', config.databasePoolSize, log)
+    : await openEmbeddedAdapters(config.dataDir);
+  if (stopAsked()) {
+    await closeAdapters(adapters);
+    return undefined;
+  }
+  const secret = await adapters.durable.sharedSecret('token', config.tokenSecret);
+  const server = await createServer({ config, catalog, adapters, log, tokenSecret: secret });
+  if (stopAsked()) {
+    await server.shutdown();
+    return undefined;
+  }
+  const port = await startupStep(`Cannot listen on ${config.host}:${config.port} (HOST, PORT)`, () => server.listen());
+  return { server, port, where: scaled ? 'scaled mode' : `data in ${config.dataDir}`, name: catalog.name };
+}
+
+async function loadCatalog(config: Config): Promise<Catalog> {
+  try {
+    return await loadContent(config.contentDir);
+  } catch (error) {
+    if (error instanceof ContentError) throw new StartupError(`content in ${config.contentDir} is broken; refusing to start:\n${error.message}`);
+    throw error;
+  }
 }

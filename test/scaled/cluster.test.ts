@@ -1,15 +1,16 @@
 // `npm start -- --workers 2`: one primary, two workers sharing the port; a worker that dies is
-// replaced; SIGTERM stops everything gracefully.
+// replaced; SIGTERM stops everything gracefully, also while the workers are still starting.
 import { get, type ClientRequest } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registerPlayer } from '../support/accounts.ts';
+import { until } from '../support/heldState.ts';
 import { GameClient } from '../support/GameClient.ts';
-import { startServerProcess, tempDataDir, type ServerProcess } from '../support/serverProcess.ts';
+import { runServerUntilExit, startServerProcess, tempDataDir, type ServerProcess } from '../support/serverProcess.ts';
 import { createDatabase } from '../support/services/postgresServer.ts';
 import { startScriptNodeFlags } from '../support/startScript.ts';
-import { startRedisServer, type RedisServerHandle } from '../support/services/redisServer.ts';
+import { startRedisServer } from '../support/services/redisServer.ts';
 
 /** The worker pid that answers a fresh connection (no keep-alive, so each request may land elsewhere). */
 function healthPid(baseUrl: string): Promise<number> {
@@ -40,25 +41,32 @@ async function pidsAnswering(baseUrl: string, want: number): Promise<Set<number>
   return pids;
 }
 
-let redis: RedisServerHandle | undefined;
 let cluster: ServerProcess | undefined;
 const cleanups: (() => Promise<unknown>)[] = [];
 
 afterAll(async () => {
   await cluster?.stop();
-  await redis?.dispose();
   for (const cleanup of cleanups) await cleanup();
 });
 
+/** A Redis of the file's own, a fresh database and a data dir: what a cluster needs to start. */
+async function clusterEnv(): Promise<{ dataDir: string; env: Record<string, string> }> {
+  const sharedUrl = process.env.DATABASE_URL;
+  if (!sharedUrl) throw new Error('DATABASE_URL is not set: run through npm test');
+  const ownRedis = await startRedisServer();
+  cleanups.push(() => ownRedis.dispose());
+  const databaseUrl = await createDatabase(sharedUrl, `cinder_cluster_${randomBytes(6).toString('hex')}`);
+  const data = await tempDataDir();
+  cleanups.push(data.remove);
+  return { dataDir: data.dir, env: { REDIS_URL: ownRedis.url, DATABASE_URL: databaseUrl, CINDER_LOGIN_ATTEMPTS: '1000' } };
+}
+
 describe('--workers', () => {
   it('serves from two worker processes, replaces one that dies, and stops cleanly', async () => {
-    const sharedUrl = process.env.DATABASE_URL;
-    if (!sharedUrl) throw new Error('DATABASE_URL is not set: run through npm test');
-    redis = await startRedisServer();
-    const databaseUrl = await createDatabase(sharedUrl, `cinder_cluster_${randomBytes(6).toString('hex')}`);
-    const data = await tempDataDir();
-    cleanups.push(data.remove);
-    cluster = await startServerProcess(data.dir, { REDIS_URL: redis.url, DATABASE_URL: databaseUrl, CINDER_LOGIN_ATTEMPTS: '1000' }, ['--workers', '2']);
+    const { dataDir, env } = await clusterEnv();
+    cluster = await startServerProcess(dataDir, env, ['--workers', '2']);
+    const started = cluster;
+    await until(() => started.logs.filter((line) => line.includes(' is up: open ')).length === 2, 'both workers to be up');
 
     const pids = await pidsAnswering(cluster.baseUrl, 2);
     expect(pids.size).toBe(2);
@@ -92,4 +100,23 @@ describe('--workers', () => {
     expect(await cluster.stop()).toBe(0);
     cluster = undefined;
   });
+
+  // Workers just forked have no handler yet; workers further on are connecting or migrating.
+  for (const [moment, pattern] of [
+    ['as soon as they are forked', /"msg":"starting workers"/],
+    ['while they connect and migrate', /"msg":"starting"/],
+  ] as const) {
+    it(`stops cleanly on SIGTERM ${moment}`, async () => {
+      const { dataDir, env } = await clusterEnv();
+      let signalled = false;
+      const exited = await runServerUntilExit(dataDir, env, ['--workers', '2'], (line, child) => {
+        if (signalled || !pattern.test(line)) return;
+        signalled = true;
+        child.kill('SIGTERM');
+      });
+      expect(signalled).toBe(true);
+      expect({ code: exited.code, stderr: exited.stderr }).toEqual({ code: 0, stderr: [] });
+      expect(exited.stdout.join('\n')).not.toContain('worker died');
+    });
+  }
 });

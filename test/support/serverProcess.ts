@@ -34,16 +34,30 @@ export interface ExitedServer {
   stderr: string[];
 }
 
-/** Spawns the server as startServerProcess does (the same env), and waits for it to exit. */
-export async function runServerUntilExit(dataDir: string, env: Record<string, string> = {}, args: string[] = []): Promise<ExitedServer> {
+/**
+ * Spawns the server as startServerProcess does (the same env), and waits for it to exit.
+ * `onLine` sees each line it prints as it comes (e.g. to signal it at a given point).
+ */
+export async function runServerUntilExit(
+  dataDir: string,
+  env: Record<string, string> = {},
+  args: string[] = [],
+  onLine: (line: string, child: ChildProcess) => void = () => undefined,
+): Promise<ExitedServer> {
   const child = spawnServer(dataDir, env, args);
   // A test that times out waiting must not leave a server (and its workers) behind.
   const reap = () => child.kill('SIGKILL');
   process.once('exit', reap);
   const stdout: string[] = [];
   const stderr: string[] = [];
-  createInterface({ input: child.stdout }).on('line', (line) => stdout.push(line));
-  createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    stdout.push(line);
+    onLine(line, child);
+  });
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    stderr.push(line);
+    onLine(line, child);
+  });
   const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
   process.off('exit', reap);
   return { code, signal, stdout, stderr };
