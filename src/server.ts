@@ -49,12 +49,21 @@ export interface CinderServer {
 
 const STATUS_PAGE = new URL('../public/index.html', import.meta.url);
 
+/** Why the final sync at shutdown did not run, for the operator; in each case nothing is lost. */
+const FINAL_SYNC_NOT_RUN = {
+  busy: 'final sync not run here: another worker\'s sync holds the lease; dirty state stays marked in Redis for the next sync',
+  hot: 'final sync could not run: Redis is unreachable; nothing is lost, the dirty sets stay in Redis for the next sync once it is back',
+  durable: 'final sync could not write: PostgreSQL is unreachable; nothing is lost, the dirty sets stay in Redis for the next sync',
+} as const;
+
 export async function createServer(options: ServerOptions): Promise<CinderServer> {
   const { config, catalog, adapters, log } = options;
   const workerId = randomUUID();
   const gsm = new GameStateManager(adapters.hot, adapters.durable, catalog, Date.now, recordForcedSave);
   const onError = (error: unknown) => {
-    log.error({ err: error }, 'bus error');
+    // While Redis is away one warning per outage says so (adapters/scaled.ts), not every publish.
+    if (adapters.failureOf(error) === 'hot') log.debug({ err: error }, 'bus error');
+    else log.error({ err: error }, 'bus error');
   };
   const ctx: GameContext = {
     gsm,
@@ -198,13 +207,19 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
           log.info({ report: await meteredSync(() => gsm.syncDirty()) }, 'final sync done');
         } });
       } catch (error) {
-        // Another worker's sync holds the lease, or PostgreSQL is away: what is still dirty
-        // stays marked in the shared hot store for the next sync. (Embedded mode never gets
-        // here: its hot store dies with the process, so a failure there must fail the exit.)
-        if (!(error instanceof LeaseBusyError) && adapters.failureOf(error) !== 'durable') throw error;
-        log.warn({ err: error }, 'final sync not run here; dirty state stays marked for the next sync');
+        // Another worker's sync holds the lease, or a store is away: what is still dirty stays
+        // marked in the shared hot store for the next sync. (Embedded mode never gets here: its
+        // hot store dies with the process, so a failure there must fail the exit.)
+        const why = error instanceof LeaseBusyError ? 'busy' : adapters.failureOf(error);
+        if (why === null) throw error;
+        log.warn({ err: error }, FINAL_SYNC_NOT_RUN[why]);
       }
-      await gsm.deregisterWorker(workerId);
+      try {
+        await gsm.deregisterWorker(workerId);
+      } catch (error) {
+        if (adapters.failureOf(error) !== 'hot') throw error;
+        log.warn({ err: error }, 'could not deregister: Redis is unreachable; once it is back, other workers release this worker\'s players when its heartbeat key has expired');
+      }
       await app.close();
       await closeAdapters(adapters);
     },
