@@ -61,6 +61,11 @@ export interface Config {
   deadWorkerCleanupIntervalMs: number;
   /** PostgreSQL pool size per worker in scaled mode. */
   databasePoolSize: number;
+  /** How long PostgreSQL may take to give a connection, and to answer one statement, before it counts as unreachable. */
+  databaseConnectTimeoutMs: number;
+  databaseQueryTimeoutMs: number;
+  /** How long the final sync at shutdown may take in scaled mode; what it has not written stays dirty in Redis. */
+  shutdownSyncTimeoutMs: number;
   /** Proxies whose X-Forwarded-For is believed (addresses, CIDR ranges or loopback/linklocal/uniquelocal). */
   trustProxy: string[];
 }
@@ -105,6 +110,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerTimeoutMs,
     deadWorkerCleanupIntervalMs: int('CINDER_DEAD_WORKER_CLEANUP_INTERVAL_MS', 2000, env),
     databasePoolSize: int('CINDER_DATABASE_POOL_SIZE', 4, env),
+    databaseConnectTimeoutMs: int('CINDER_DATABASE_CONNECT_TIMEOUT_MS', 5000, env, 1),
+    databaseQueryTimeoutMs: int('CINDER_DATABASE_QUERY_TIMEOUT_MS', 5000, env, 1),
+    shutdownSyncTimeoutMs: int('CINDER_SHUTDOWN_SYNC_TIMEOUT_MS', 10_000, env, 1),
     trustProxy: list('CINDER_TRUST_PROXY', env),
   };
 }

@@ -18,6 +18,7 @@ import { LocalFanout } from './gateway/LocalFanout.ts';
 import { PlayerConnection, type ConnectionDeps } from './gateway/PlayerConnection.ts';
 import { clientAddress, proxyTrust } from './gateway/clientAddress.ts';
 import { acceptWebSockets } from './gateway/upgrades.ts';
+import { DeadlinePassed, withDeadline } from './deadline.ts';
 import { Backoff, SYNC_BACKOFF } from './jobs/Backoff.ts';
 import { JobScheduler, LeaseBusyError, type JobDefinition } from './jobs/JobScheduler.ts';
 import type { GameContext } from './services/context.ts';
@@ -54,6 +55,7 @@ const FINAL_SYNC_NOT_RUN = {
   busy: 'final sync not run here: another worker\'s sync holds the lease; dirty state stays marked in Redis for the next sync',
   hot: 'final sync could not run: Redis is unreachable; nothing is lost, the dirty sets stay in Redis for the next sync once it is back',
   durable: 'final sync could not write: PostgreSQL is unreachable; nothing is lost, the dirty sets stay in Redis for the next sync',
+  slow: 'final sync did not finish within CINDER_SHUTDOWN_SYNC_TIMEOUT_MS; nothing is lost, what it had not written stays dirty in Redis for the next sync',
 } as const;
 
 export async function createServer(options: ServerOptions): Promise<CinderServer> {
@@ -202,17 +204,21 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
       clearInterval(heartbeat);
       await scheduler.stop();
       await Promise.all([...connections].map((connection) => connection.shutdown()));
+      const finalSync = scheduler.runNow({ ...syncJob, run: async () => {
+        log.info({ report: await meteredSync(() => gsm.syncDirty()) }, 'final sync done');
+      } });
       try {
-        await scheduler.runNow({ ...syncJob, run: async () => {
-          log.info({ report: await meteredSync(() => gsm.syncDirty()) }, 'final sync done');
-        } });
+        // A PostgreSQL that hangs must not hold the exit back for ever: in scaled mode what the
+        // sync has not written stays dirty in Redis.
+        await (adapters.sharedHotStore ? withDeadline(finalSync, config.shutdownSyncTimeoutMs, 'the final sync') : finalSync);
       } catch (error) {
-        // Another worker's sync holds the lease, or a store is away: what is still dirty stays
-        // marked in the shared hot store for the next sync. (Embedded mode never gets here: its
-        // hot store dies with the process, so a failure there must fail the exit.)
-        const why = error instanceof LeaseBusyError ? 'busy' : adapters.failureOf(error);
-        if (why === null) throw error;
-        log.warn({ err: error }, FINAL_SYNC_NOT_RUN[why]);
+        // Another worker's sync holds the lease, a store is away or too slow: what is still
+        // dirty stays marked in the shared hot store for the next sync. (Embedded mode's hot
+        // store dies with the process, so there a failure must fail the exit.)
+        const why = error instanceof LeaseBusyError ? 'busy' : error instanceof DeadlinePassed ? 'slow' : adapters.failureOf(error);
+        if (why === null || !adapters.sharedHotStore) throw error;
+        const unsynced = why === 'hot' ? undefined : await gsm.unsynced().catch(() => undefined);
+        log.warn({ err: error, unsynced }, FINAL_SYNC_NOT_RUN[why]);
       }
       try {
         await gsm.deregisterWorker(workerId);

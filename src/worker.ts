@@ -52,7 +52,13 @@ async function start(config: Config, log: Log, stopAsked: () => boolean): Promis
   if (stopAsked()) return undefined;
   const scaled = config.redisUrl !== undefined && config.databaseUrl !== undefined;
   const adapters: Adapters = scaled
-    ? await openScaledAdapters(config.redisUrl ?? '', config.databaseUrl ?? '', config.databasePoolSize, log)
+    ? await openScaledAdapters({
+      redisUrl: config.redisUrl ?? '',
+      databaseUrl: config.databaseUrl ?? '',
+      poolSize: config.databasePoolSize,
+      connectTimeoutMs: config.databaseConnectTimeoutMs,
+      queryTimeoutMs: config.databaseQueryTimeoutMs,
+    }, log)
     : await openEmbeddedAdapters(config.dataDir);
   if (stopAsked()) {
     await closeAdapters(adapters);

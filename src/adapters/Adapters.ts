@@ -9,6 +9,8 @@ export interface Adapters {
   durable: DurableStore;
   bus: Bus;
   locks: Locks;
+  /** True when the hot store outlives this process (Redis): what a shutdown cannot sync is not lost. */
+  sharedHotStore: boolean;
   /** Which store an error says is unreachable (so clients get E_DEGRADED or E_STORAGE_UNAVAILABLE), or null. */
   failureOf: (error: unknown) => StoreFailure;
 }

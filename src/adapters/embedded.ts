@@ -17,6 +17,7 @@ export async function openEmbeddedAdapters(dataDir: string | undefined): Promise
     durable: await SqlDurableStore.open(client),
     bus: new LocalBus(),
     locks: new LocalLocks(),
+    sharedHotStore: false,
     // In-process stores fail only with the process itself.
     failureOf: () => null,
   };

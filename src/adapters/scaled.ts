@@ -5,12 +5,22 @@ import type { Adapters } from './Adapters.ts';
 import { RedisBus } from './bus/RedisBus.ts';
 import { meteredSqlClient } from './durable/meteredSqlClient.ts';
 import { cameFromPostgres, isDurableStoreUnavailable, openPostgres } from './durable/pgClient.ts';
+import { runMigrations } from './durable/migrations.ts';
 import { SqlDurableStore } from './durable/SqlDurableStore.ts';
 import { isHotStoreUnavailable, RedisHotStore } from './hot/RedisHotStore.ts';
 import { RedisLocks } from './locks/RedisLocks.ts';
 import { redactUrl, startupStep } from '../startupError.ts';
 
-export async function openScaledAdapters(redisUrl: string, databaseUrl: string, poolSize: number, log: Log): Promise<Adapters> {
+export interface ScaledOptions {
+  redisUrl: string;
+  databaseUrl: string;
+  /** PostgreSQL connections per worker, and how long one may take to connect and to answer. */
+  poolSize: number;
+  connectTimeoutMs: number;
+  queryTimeoutMs: number;
+}
+
+export async function openScaledAdapters({ redisUrl, databaseUrl, poolSize, connectTimeoutMs, queryTimeoutMs }: ScaledOptions, log: Log): Promise<Adapters> {
   // ioredis reports every failed reconnect; one line per outage is enough for an operator. While
   // starting, a failure is the start-up error itself, not an outage to ride out.
   let started = false;
@@ -32,17 +42,28 @@ export async function openScaledAdapters(redisUrl: string, databaseUrl: string, 
   });
   const client = meteredSqlClient(await openPostgres(databaseUrl, {
     max: poolSize,
+    connectionTimeoutMillis: connectTimeoutMs,
+    queryTimeoutMillis: queryTimeoutMs,
     onIdleError: (error: Error) => {
       log.warn({ err: error }, 'PostgreSQL connection lost');
     },
   }));
   // The pool connects lazily: ask once, so that a wrong URL or password is named as such.
   await startupStep(`Cannot connect to PostgreSQL at DATABASE_URL=${redactUrl(databaseUrl)}`, () => client.query('SELECT 1'));
+  // A migration may rightly take longer than any statement of play: it runs on a connection of
+  // its own, without the statement deadline.
+  const migrator = await openPostgres(databaseUrl, { max: 1, connectionTimeoutMillis: connectTimeoutMs, queryTimeoutMillis: 0 });
+  try {
+    await runMigrations(migrator);
+  } finally {
+    await migrator.close();
+  }
   return {
     hot,
-    durable: await SqlDurableStore.open(client),
+    durable: new SqlDurableStore(client),
     bus,
     locks,
+    sharedHotStore: true,
     failureOf: (error) => {
       // A refused or cut connection reads the same from Redis and PostgreSQL: PostgreSQL's are marked.
       if (cameFromPostgres(error) && isDurableStoreUnavailable(error)) return 'durable';

@@ -6,7 +6,7 @@ import type { AccountRecord, DurableStore, NewCharacter, StartingKit } from '../
 import type { HotStore } from '../adapters/hot/HotStore.ts';
 import type { HotView, KeyPattern } from '../adapters/hot/readView.ts';
 import type { HotTransaction } from '../adapters/hot/transaction.ts';
-import { keys } from '../adapters/keys.ts';
+import { keys, type DirtyKind } from '../adapters/keys.ts';
 import type { Character, CharacterSnapshot, EquippedItem, GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
 import { GameError } from '../errors.ts';
 import * as change from './atomicChanges.ts';
@@ -450,6 +450,11 @@ export class GameStateManager {
   async syncDirty(): Promise<SyncReport> {
     await this.loadWorld();
     return this.sync.syncDirty();
+  }
+
+  /** How many players, ground locations, … have changes the durable store has not seen, by dirty set. */
+  unsynced(): Promise<Record<DirtyKind, number>> {
+    return this.sync.unsynced();
   }
 
   /** Forced sync of one character (disconnect, eviction). */

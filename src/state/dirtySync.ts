@@ -54,6 +54,16 @@ export class DirtySync {
     }
   }
 
+  /** How many ids of each kind the durable store has not seen yet, claimed by a sync or not. */
+  async unsynced(): Promise<Record<DirtyKind, number>> {
+    const counts = {} as Record<DirtyKind, number>;
+    for (const kind of DIRTY_KINDS) {
+      const [waiting, claimed] = await Promise.all([this.hot.smembers(keys.dirty(kind)), this.hot.smembers(keys.dirtyClaim(kind))]);
+      counts[kind] = new Set([...waiting, ...claimed]).size;
+    }
+    return counts;
+  }
+
   /**
    * A forced save of one character, with the ground where they stand: what they last dropped or
    * picked up there is then in one place in the durable store, not in both or neither.

@@ -154,6 +154,39 @@ describe('PostgreSQL outage', () => {
   });
 });
 
+// A server that hangs rather than goes (stopped with SIGSTOP, a frozen VM, a network that drops
+// packets): connections stay open and the port accepts, but nothing answers. Without timeouts every
+// statement, and every login and shutdown behind it, would wait for ever.
+describe('PostgreSQL that hangs', () => {
+  it('rejects statements, transactions and new connections after the timeouts, and answers again once it resumes', async () => {
+    const server = await startPostgresServer();
+    const client = await openPostgres(await server.createDatabase('cinder_hang'), { max: 2, connectionTimeoutMillis: 300, queryTimeoutMillis: 300 });
+    try {
+      // Two pooled connections, idle when the server hangs.
+      await Promise.all([client.query('SELECT pg_sleep(0.05)'), client.query('SELECT pg_sleep(0.05)')]);
+      server.pause();
+      try {
+        const failures = [];
+        // The idle connections time out and are dropped; then new ones cannot even connect.
+        for (let attempt = 0; attempt < 3; attempt++) {
+          failures.push(await rejection(client.query('SELECT 1')));
+          failures.push(await rejection(client.transaction((tx) => tx.query('SELECT 1'))));
+        }
+        for (const failure of failures) {
+          expect(failure).toBeInstanceOf(Error);
+          expect(isDurableStoreUnavailable(failure), String(failure)).toBe(true);
+        }
+      } finally {
+        server.resume();
+      }
+      expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await client.close();
+      await server.dispose();
+    }
+  });
+});
+
 describe('isDurableStoreUnavailable', () => {
   const withCode = (code: string, message = 'failed') => Object.assign(new Error(message), { code });
 
@@ -169,6 +202,7 @@ describe('isDurableStoreUnavailable', () => {
       new Error('Connection terminated unexpectedly'),
       new Error('Connection terminated due to connection timeout'),
       new Error('timeout exceeded when trying to connect'),
+      new Error('Query read timeout'),
       new Error('Client has encountered a connection error and is not queryable'),
       new AggregateError([withCode('ECONNREFUSED'), withCode('ECONNREFUSED')], 'connect failed'),
       new Error('sync failed', { cause: withCode('ECONNRESET') }),

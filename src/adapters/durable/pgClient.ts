@@ -10,11 +10,19 @@ export interface PostgresOptions {
   max?: number;
   /** How long to wait for a connection, new or from a busy pool, before rejecting (default 5 s). */
   connectionTimeoutMillis?: number;
+  /**
+   * How long to wait for the answer to one statement before rejecting (default 5 s): a server
+   * that hangs (stopped, or cut off without a reset) keeps its connections open, and without a
+   * deadline a statement would wait forever. The connection is then discarded. 0: no deadline.
+   */
+  queryTimeoutMillis?: number;
   /** Told when an idle pooled connection dies (e.g. to log it); the pool replaces it by itself. */
   onIdleError?: (error: Error) => void;
 }
 
 const FROM_POSTGRES = Symbol('cinder.fromPostgres');
+/** What pg rejects a statement with when query_timeout passes without an answer. */
+const QUERY_TIMEOUT_MESSAGE = 'Query read timeout';
 
 /**
  * Rethrows `error` marked as coming from PostgreSQL: a network error (ECONNREFUSED, ECONNRESET, …)
@@ -53,6 +61,7 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Promis
     connectionString: url,
     max: options.max ?? 10,
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5_000,
+    query_timeout: options.queryTimeoutMillis ?? 5_000,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
   });
@@ -84,6 +93,11 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Promis
         await conn.query('COMMIT').catch(fromPostgres);
         return result;
       } catch (error) {
+        if (isQueryTimeout(error)) {
+          // The connection still waits for that answer: a ROLLBACK would only queue behind it.
+          broken ??= error;
+          throw error;
+        }
         try {
           await conn.query('ROLLBACK');
         } catch (rollbackError) {
@@ -99,6 +113,10 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Promis
     },
     close: () => pool.end(),
   });
+}
+
+function isQueryTimeout(error: unknown): error is Error {
+  return error instanceof Error && error.message === QUERY_TIMEOUT_MESSAGE;
 }
 
 // Node's socket errors that mean the server cannot be reached or the connection was cut.
@@ -118,6 +136,7 @@ const UNAVAILABLE_MESSAGES = [
   /^timeout exceeded when trying to connect$/,
   /^Client has encountered a connection error and is not queryable$/,
   /^Connection ended unexpectedly$/,
+  new RegExp(`^${QUERY_TIMEOUT_MESSAGE}$`), // query_timeout: the server did not answer in time
 ];
 
 function ownUnavailable(error: object): boolean {

@@ -351,6 +351,31 @@ export interface ServerControls {
   kill(): Promise<void>;
   restart(): Promise<void>;
   dispose(): Promise<void>;
+  /**
+   * SIGSTOP to the server and every process it started (PostgreSQL's backends): a hung server,
+   * whose connections stay open and whose port still accepts, but which answers nothing.
+   */
+  pause(): void;
+  /** SIGCONT to what pause() stopped. stop, kill, restart and dispose resume a paused server first. */
+  resume(): void;
+}
+
+/** `pid` and its descendants, parents before children (from `ps`, so it works on Linux and macOS). */
+function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  const table = execFileSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' });
+  for (const line of table.split('\n')) {
+    const [child, parent] = line.trim().split(/\s+/).map(Number);
+    if (child === undefined || parent === undefined || !Number.isInteger(child) || !Number.isInteger(parent)) continue;
+    children.set(parent, [...(children.get(parent) ?? []), child]);
+  }
+  const tree: number[] = [];
+  const pending = [pid];
+  for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
+    tree.push(next);
+    pending.push(...(children.get(next) ?? []));
+  }
+  return tree;
 }
 
 /**
@@ -368,9 +393,21 @@ export function serverControls(server: {
   tempDir: string;
 }): ServerControls {
   let disposed = false;
+  let paused: number[] = [];
+  const resume = () => {
+    for (const pid of paused) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    paused = [];
+  };
   const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
     const proc = server.current();
     if (proc === undefined || proc.hasExited) return;
+    resume();
     await proc.terminate(signal, server.exitTimeoutMs);
   };
   return {
@@ -380,6 +417,16 @@ export function serverControls(server: {
     },
     stop: () => stopWith(server.stopSignal),
     kill: () => stopWith(server.killSignal),
+    pause() {
+      const proc = server.current();
+      if (proc === undefined || proc.hasExited) throw new Error(`${server.name} is not running`);
+      // The parent first, so that it starts nothing new while its children are being stopped.
+      for (const pid of processTree(proc.pid)) {
+        process.kill(pid, 'SIGSTOP');
+        paused.push(pid);
+      }
+    },
+    resume,
     async restart() {
       if (disposed) throw new Error(`${server.name} was disposed`);
       await stopWith(server.stopSignal);

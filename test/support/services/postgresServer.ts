@@ -55,6 +55,10 @@ export interface PostgresServerHandle {
   kill(): Promise<void>;
   /** Starts it again on the same port and data dir, waits until it answers (stops it first if running). */
   restart(): Promise<void>;
+  /** SIGSTOP to the server and its child processes: it hangs, connections and port open (see ServerControls). */
+  pause(): void;
+  /** SIGCONT to what pause() stopped. */
+  resume(): void;
   /** Stops it and removes its temp dir (data included). Idempotent. */
   dispose(): Promise<void>;
 }

@@ -39,6 +39,10 @@ export interface RedisServerHandle {
   kill(): Promise<void>;
   /** Starts it again on the SAME port and waits until it answers PING (stops it first if running). */
   restart(): Promise<void>;
+  /** SIGSTOP to the server and its child processes: it hangs, connections and port open (see ServerControls). */
+  pause(): void;
+  /** SIGCONT to what pause() stopped. */
+  resume(): void;
   /** Stops it and removes its temp dir. Idempotent; the handle is unusable afterwards. */
   dispose(): Promise<void>;
 }
