@@ -130,5 +130,16 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return reply.send(await issue(await login(ctx, body.data.username, body.data.password)));
   });
 
-  app.get('/api/health', () => ({ status: 'ok', world: deps.worldName, worker: deps.workerId, pid: process.pid, connected: deps.onlineCount() }));
+  // What a load balancer asks: while the hot store is unreachable every action answers
+  // E_DEGRADED, so this worker says it should get no players until it is back.
+  app.get('/api/health', async (_request, reply) => {
+    const about = { world: deps.worldName, worker: deps.workerId, pid: process.pid, connected: deps.onlineCount() };
+    try {
+      await ctx.gsm.pingHotStore();
+    } catch (error) {
+      if (deps.failureOf(error) !== 'hot') throw error;
+      return reply.status(503).send({ status: 'degraded', unreachable: 'hot', ...about });
+    }
+    return { status: 'ok', ...about };
+  });
 }

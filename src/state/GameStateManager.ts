@@ -205,6 +205,11 @@ export class GameStateManager {
 
   // ── workers ───────────────────────────────────────────────────────────────────
 
+  /** Resolves when the hot store answers; rejects with its error when it cannot be reached. */
+  pingHotStore(): Promise<void> {
+    return this.hot.ping();
+  }
+
   /** Registers or refreshes a worker; its heartbeat key expires `ttlMs` after the last refresh. */
   async heartbeat(workerId: string, info: Readonly<Record<string, string>>, ttlMs: number): Promise<void> {
     await this.hot.sadd(keys.workers(), [workerId]);

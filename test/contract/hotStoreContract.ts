@@ -46,6 +46,10 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
       await fixture.close();
     });
 
+    it('answers a ping', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
     describe('hashes', () => {
       it('reads a missing hash as empty and a missing field as null', async () => {
         expect(await store.hget(k('h'), 'f')).toBeNull();

@@ -139,10 +139,12 @@ describe('Redis stopped and restarted mid-session', () => {
     // REST needs the hot store too (attempt counting): registration answers 503 E_DEGRADED.
     const register = await post(world.worker(0).baseUrl, '/api/auth/register', { username: 'during_redis_outage', password: 'ash-and-embers' });
     expect({ status: register.status, code: (register.json.error as { code?: string } | undefined)?.code }).toEqual({ status: 503, code: 'E_DEGRADED' });
-    // The workers are alive and answering.
+    // The workers are alive and answering, and their health check tells a load balancer to send
+    // players elsewhere meanwhile.
     for (const worker of world.workers) {
       expect(worker.child.exitCode, 'worker exit code').toBeNull();
-      expect((await fetch(`${worker.baseUrl}/api/health`)).status).toBe(200);
+      const health = await fetch(`${worker.baseUrl}/api/health`);
+      expect({ status: health.status, body: await health.json() }).toMatchObject({ status: 503, body: { status: 'degraded', unreachable: 'hot' } });
     }
 
     // Redis comes back with its data. Each player retries until an action goes through.
@@ -152,7 +154,9 @@ describe('Redis stopped and restarted mid-session', () => {
     }
     const probe = new Redis(world.redis.url);
     redis = probe;
-    const workerIds = await Promise.all(world.workers.map(async (worker) => ((await (await fetch(`${worker.baseUrl}/api/health`)).json()) as { worker: string }).worker));
+    const healths = await Promise.all(world.workers.map(async (worker) => (await fetch(`${worker.baseUrl}/api/health`)).json() as Promise<{ status: string; worker: string }>));
+    expect(healths.map((health) => health.status)).toEqual(['ok', 'ok']);
+    const workerIds = healths.map((health) => health.worker);
     await until(async () => (await Promise.all(workerIds.map((id) => probe.exists(`worker:${id}`)))).every((found) => found === 1), 'both heartbeats to be back');
 
     // Everything is as it was before the outage.

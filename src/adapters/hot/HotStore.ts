@@ -33,5 +33,7 @@ export interface HotStore {
   returnClaim(key: string, claimKey: string, members: readonly string[]): Promise<void>;
   /** All-or-nothing change guarded by expected values: see transaction.ts. */
   transact(tx: HotTransaction): Promise<HotTransactionResult>;
+  /** Resolves when the store answers, rejects when it cannot be reached (health checks). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -162,6 +162,10 @@ export class MemoryHotStore implements HotStore {
     return this.run(() => transactOp.memory(this.data, this.now(), tx));
   }
 
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }

@@ -231,6 +231,10 @@ export class RedisHotStore implements HotStore {
     return transactOp.decode(await this.transactScript(transactOp.encode(tx)));
   }
 
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
   close(): Promise<void> {
     return closeRedis(this.client);
   }
