@@ -1,0 +1,76 @@
+// `npm start` as an operator runs it, under a process manager that stops it with SIGTERM: the
+// signal reaches the server through npm (and the shell npm runs the script in), every process
+// stops gracefully with its final sync, and npm exits 0.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tempDataDir } from '../support/serverProcess.ts';
+import { createDatabase } from '../support/services/postgresServer.ts';
+import { startRedisServer } from '../support/services/redisServer.ts';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The parent of `pid`, from /proc. */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+describe('npm start', () => {
+  it('stops the primary and its workers gracefully on SIGTERM to npm, and exits 0', async () => {
+    const sharedUrl = process.env.DATABASE_URL;
+    if (!sharedUrl) throw new Error('DATABASE_URL is not set: run through npm test');
+    const redis = await startRedisServer();
+    cleanups.push(() => redis.dispose());
+    const databaseUrl = await createDatabase(sharedUrl, `cinder_npm_${randomBytes(6).toString('hex')}`);
+    const data = await tempDataDir();
+    cleanups.push(data.remove);
+
+    const npm = spawn('npm', ['start', '--', '--workers', '2'], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', CINDER_DATA_DIR: data.dir, REDIS_URL: redis.url, DATABASE_URL: databaseUrl, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = once(npm, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    const lines: string[] = [];
+    const workers: number[] = [];
+    const bothUp = new Promise<void>((resolve) => {
+      for (const stream of [npm.stdout, npm.stderr]) {
+        createInterface({ input: stream }).on('line', (line) => {
+          lines.push(line);
+          const up = / is up: open .*, pid (\d+)\)/.exec(line);
+          if (up) workers.push(Number(up[1]));
+          if (workers.length === 2) resolve();
+        });
+      }
+    });
+    await Promise.race([bothUp, exited.then(() => Promise.reject(new Error(`npm start exited before the workers were up:\n${lines.join('\n')}`)))]);
+    const primary = parentOf(workers[0] ?? -1);
+    // Whatever the outcome, nothing of this server outlives the test.
+    cleanups.push(() => {
+      for (const pid of [primary, ...workers]) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      return Promise.resolve();
+    });
+
+    npm.kill('SIGTERM');
+    const [code, signal] = await exited;
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    expect([primary, ...workers].filter(alive), 'server processes still running').toEqual([]);
+    expect(lines.filter((line) => line.includes('"msg":"final sync done"'))).toHaveLength(2);
+  });
+});
