@@ -77,7 +77,7 @@ describe('--workers', () => {
       expect(argv).toEqual(expect.arrayContaining(startScriptNodeFlags()));
     }
 
-    // Two players, wherever the kernel put their sockets, play together.
+    // Two players, on whichever workers the primary handed their sockets to, play together.
     const a = await registerPlayer(cluster.baseUrl);
     const b = await registerPlayer(cluster.baseUrl);
     const ada = await GameClient.connect(cluster.wsUrl);
