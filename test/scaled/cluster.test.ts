@@ -1,16 +1,14 @@
 // `npm start -- --workers 2`: one primary, two workers sharing the port; a worker that dies is
 // replaced; SIGTERM stops everything gracefully, also while the workers are still starting.
 import { get, type ClientRequest } from 'node:http';
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registerPlayer } from '../support/accounts.ts';
 import { until } from '../support/heldState.ts';
 import { GameClient } from '../support/GameClient.ts';
-import { runServerUntilExit, startServerProcess, tempDataDir, type ServerProcess } from '../support/serverProcess.ts';
-import { createDatabase } from '../support/services/postgresServer.ts';
+import { runServerUntilExit, startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
+import { ownScaledEnv } from '../support/scaledEnv.ts';
 import { startScriptNodeFlags } from '../support/startScript.ts';
-import { startRedisServer } from '../support/services/redisServer.ts';
 
 /** The worker pid that answers a fresh connection (no keep-alive, so each request may land elsewhere). */
 function healthPid(baseUrl: string): Promise<number> {
@@ -51,14 +49,8 @@ afterAll(async () => {
 
 /** A Redis of the file's own, a fresh database and a data dir: what a cluster needs to start. */
 async function clusterEnv(): Promise<{ dataDir: string; env: Record<string, string> }> {
-  const sharedUrl = process.env.DATABASE_URL;
-  if (!sharedUrl) throw new Error('DATABASE_URL is not set: run through npm test');
-  const ownRedis = await startRedisServer();
-  cleanups.push(() => ownRedis.dispose());
-  const databaseUrl = await createDatabase(sharedUrl, `cinder_cluster_${randomBytes(6).toString('hex')}`);
-  const data = await tempDataDir();
-  cleanups.push(data.remove);
-  return { dataDir: data.dir, env: { REDIS_URL: ownRedis.url, DATABASE_URL: databaseUrl, CINDER_LOGIN_ATTEMPTS: '1000' } };
+  const { dataDir, env } = await ownScaledEnv('cluster', cleanups);
+  return { dataDir, env: { ...env, CINDER_LOGIN_ATTEMPTS: '1000' } };
 }
 
 describe('--workers', () => {

@@ -2,16 +2,13 @@
 // signal reaches the server through npm (and the shell npm runs the script in), every process
 // stops gracefully with its final sync, and npm exits 0.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tempDataDir } from '../support/serverProcess.ts';
-import { createDatabase } from '../support/services/postgresServer.ts';
-import { startRedisServer } from '../support/services/redisServer.ts';
+import { ownScaledEnv, type Cleanups } from '../support/scaledEnv.ts';
 
-const cleanups: (() => Promise<unknown>)[] = [];
+const cleanups: Cleanups = [];
 
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
@@ -34,16 +31,10 @@ function parentOf(pid: number): number {
 
 describe('npm start', () => {
   it('stops the primary and its workers gracefully on SIGTERM to npm, and exits 0', async () => {
-    const sharedUrl = process.env.DATABASE_URL;
-    if (!sharedUrl) throw new Error('DATABASE_URL is not set: run through npm test');
-    const redis = await startRedisServer();
-    cleanups.push(() => redis.dispose());
-    const databaseUrl = await createDatabase(sharedUrl, `cinder_npm_${randomBytes(6).toString('hex')}`);
-    const data = await tempDataDir();
-    cleanups.push(data.remove);
+    const { dataDir, env } = await ownScaledEnv('npm', cleanups);
 
     const npm = spawn('npm', ['start', '--', '--workers', '2'], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', CINDER_DATA_DIR: data.dir, REDIS_URL: redis.url, DATABASE_URL: databaseUrl, LOG_LEVEL: 'info' },
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', CINDER_DATA_DIR: dataDir, ...env, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = once(npm, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;

@@ -57,6 +57,14 @@ async function dirtyIds(redisUrl: string, kind: string): Promise<string[]> {
   }
 }
 
+/** The worker warned `warning` counting what stays unsynced, logged no error, and left `id`'s move dirty in Redis. */
+async function expectLeftDirty(worker: ServerProcess, warning: string, id: number, redisUrl: string): Promise<void> {
+  const entry = logged(worker, 40).find((line) => line.msg.startsWith(warning));
+  expect(entry?.unsynced?.position).toBeGreaterThanOrEqual(1);
+  expect(messages(worker, 50)).toEqual([]);
+  expect(await dirtyIds(redisUrl, 'position')).toContain(String(id));
+}
+
 describe('SIGTERM while Redis is down', () => {
   it('tells the players, closes their sockets, warns that the final sync could not run, and exits 0', async () => {
     world = await startScaledWorld({ workers: 1, env: { CINDER_SYNC_INTERVAL_MS: '0' } });
@@ -101,10 +109,7 @@ describe('PostgreSQL that hangs', () => {
       expect(await worker.stop()).toBe(0);
       expect(client.events('server_shutdown')).toHaveLength(1);
       expect((await client.whenClosed()).code).toBe(1001);
-      const warning = logged(worker, 40).find((entry) => entry.msg.startsWith('final sync could not write: PostgreSQL is unreachable'));
-      expect(warning?.unsynced?.position).toBeGreaterThanOrEqual(1);
-      expect(messages(worker, 50)).toEqual([]);
-      expect(await dirtyIds(hung.redis.url, 'position')).toContain(String(id));
+      await expectLeftDirty(worker, 'final sync could not write: PostgreSQL is unreachable', id, hung.redis.url);
     } finally {
       hung.postgres?.resume();
     }
@@ -125,10 +130,7 @@ describe('PostgreSQL that hangs', () => {
       // The player leaves first (their save waits on PostgreSQL), so the final sync is what hangs.
       await client.close();
       expect(await worker.stop()).toBe(0);
-      const warning = logged(worker, 40).find((entry) => entry.msg.startsWith('final sync did not finish within CINDER_SHUTDOWN_SYNC_TIMEOUT_MS'));
-      expect(warning?.unsynced?.position).toBeGreaterThanOrEqual(1);
-      expect(messages(worker, 50)).toEqual([]);
-      expect(await dirtyIds(hung.redis.url, 'position')).toContain(String(id));
+      await expectLeftDirty(worker, 'final sync did not finish within CINDER_SHUTDOWN_SYNC_TIMEOUT_MS', id, hung.redis.url);
     } finally {
       hung.postgres?.resume();
     }

@@ -115,19 +115,24 @@ describe('JobScheduler.tick across three workers', () => {
   });
 });
 
+/** Two workers on fake clocks and a job whose run lasts until `slow` opens. */
+function slowJobOnTwoWorkers() {
+  vi.useFakeTimers({ now: T0, toFake: ['Date', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+  const { schedulers } = workers(2, () => Date.now());
+  const [a, b] = schedulers;
+  if (!a || !b) throw new Error('two workers expected');
+  const slow = gate();
+  const started = gate();
+  const { job, runs } = countingJob('sync', () => {
+    started.open();
+    return slow.promise;
+  });
+  return { a, b, job, runs, slow, started };
+}
+
 describe('JobScheduler: a run longer than its lease', () => {
   it('renews the lease while the job runs, so no other worker starts a second run', async () => {
-    vi.useFakeTimers({ now: T0, toFake: ['Date', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
-    const now = () => Date.now();
-    const { schedulers } = workers(2, now);
-    const [a, b] = schedulers;
-    if (!a || !b) throw new Error('two workers expected');
-    const slow = gate();
-    const started = gate();
-    const { job, runs } = countingJob('sync', () => {
-      started.open();
-      return slow.promise;
-    });
+    const { a, b, job, runs, slow, started } = slowJobOnTwoWorkers();
 
     const running = a.tick(job);
     await started.promise;
@@ -148,17 +153,7 @@ describe('JobScheduler: a run longer than its lease', () => {
   });
 
   it('renews the lease of a run started by runNow (a manual save) too', async () => {
-    vi.useFakeTimers({ now: T0, toFake: ['Date', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
-    const now = () => Date.now();
-    const { schedulers } = workers(2, now);
-    const [a, b] = schedulers;
-    if (!a || !b) throw new Error('two workers expected');
-    const slow = gate();
-    const started = gate();
-    const { job, runs } = countingJob('sync', () => {
-      started.open();
-      return slow.promise;
-    });
+    const { a, b, job, runs, slow, started } = slowJobOnTwoWorkers();
 
     const manual = a.runNow(job);
     await started.promise;
