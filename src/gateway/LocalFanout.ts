@@ -9,9 +9,17 @@ import { eventFrame } from './protocol.ts';
 export interface Recipient {
   readonly characterId: number;
   readonly sessionId: string;
+  /** Orders the sessions of one character: the higher epoch is the newer session (enterWorld). */
+  readonly sessionEpoch: number;
   send(frame: string): void;
-  /** Told when the character connected elsewhere (on any worker). */
-  replaced(bySessionId: string): void;
+  /** Told when a newer session of the character took over (on any worker). */
+  replaced(): void;
+}
+
+/** What a session that took a character publishes on the character's channel. */
+export interface SessionTaken {
+  sessionId: string;
+  epoch: number;
 }
 
 export class LocalFanout {
@@ -22,6 +30,8 @@ export class LocalFanout {
   constructor(
     private readonly bus: Bus,
     private readonly onError: (error: unknown) => void,
+    /** How soon a refused location subscription is tried again. */
+    private readonly retryMs = 500,
   ) {}
 
   async start(): Promise<void> {
@@ -38,32 +48,57 @@ export class LocalFanout {
     return [...this.byCharacter.values()];
   }
 
-  async join(recipient: Recipient, locationId: string): Promise<void> {
+  /**
+   * Registers a recipient for its character and location. Of two sessions of one character on
+   * this worker, the newer (higher epoch) stays, whichever joined last: the other is replaced.
+   * False when `recipient` itself was the older one.
+   */
+  async join(recipient: Recipient, locationId: string): Promise<boolean> {
     const previous = this.byCharacter.get(recipient.characterId);
     if (previous && previous !== recipient) {
+      if (previous.sessionEpoch > recipient.sessionEpoch) {
+        recipient.replaced();
+        return false;
+      }
       this.leaveLocation(previous);
-      previous.replaced(recipient.sessionId);
+      previous.replaced();
     }
     this.byCharacter.set(recipient.characterId, recipient);
     await this.bus.subscribe(channels.player(recipient.characterId), (message) => {
       this.onPlayerMessage(recipient.characterId, message);
     });
     await this.place(recipient, locationId);
+    return true;
   }
 
-  /** Moves a recipient's entry to `locationId`, subscribing and unsubscribing channels as needed. */
+  /**
+   * Moves a recipient's entry to `locationId`, subscribing and unsubscribing channels as needed.
+   * Never fails: the move it follows has happened. A subscription the bus refuses (Redis away) is
+   * tried again until it holds or nobody here needs it; meanwhile other workers' events there are
+   * missed, as during any Redis outage.
+   */
   async place(recipient: Recipient, locationId: string): Promise<void> {
     if (this.locationOf.get(recipient) === locationId) return;
     this.leaveLocation(recipient);
     let here = this.byLocation.get(locationId);
-    if (!here) {
-      this.byLocation.set(locationId, (here = new Set()));
+    const first = !here;
+    if (!here) this.byLocation.set(locationId, (here = new Set()));
+    here.add(recipient);
+    this.locationOf.set(recipient, locationId);
+    if (first) await this.listen(locationId);
+  }
+
+  private async listen(locationId: string): Promise<void> {
+    try {
       await this.bus.subscribe(channels.location(locationId), (message) => {
         this.deliver(this.byLocation.get(locationId) ?? [], message);
       });
+    } catch (error) {
+      this.onError(error);
+      setTimeout(() => {
+        if (this.byLocation.has(locationId)) void this.listen(locationId);
+      }, this.retryMs).unref();
     }
-    here.add(recipient);
-    this.locationOf.set(recipient, locationId);
   }
 
   leave(recipient: Recipient): void {
@@ -99,8 +134,9 @@ export class LocalFanout {
     if (!recipient) return;
     const event = JSON.parse(message) as BusEvent;
     if (event.type === 'session_replaced') {
-      const { sessionId } = event.data as { sessionId: string };
-      if (sessionId !== recipient.sessionId) recipient.replaced(sessionId);
+      // An older session's late announcement must not unseat the newer one.
+      const { epoch } = event.data as SessionTaken;
+      if (epoch > recipient.sessionEpoch) recipient.replaced();
       return;
     }
     recipient.send(eventFrame(event.type, event.data, event.ts));

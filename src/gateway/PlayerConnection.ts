@@ -7,9 +7,9 @@ import type { Log } from '../log.ts';
 import type { TokenIssuer } from '../auth/tokens.ts';
 import { GameError } from '../errors.ts';
 import type { GameContext } from '../services/context.ts';
-import { connect, disconnect } from '../services/presence.ts';
+import { connect, disconnect, sessionEpoch } from '../services/presence.ts';
 import { actions } from './actions.ts';
-import type { LocalFanout, Recipient } from './LocalFanout.ts';
+import type { LocalFanout, Recipient, SessionTaken } from './LocalFanout.ts';
 import { errorFrame, eventFrame, frameText, isFault, okFrame, parseClientMessage, type ClientAction } from './protocol.ts';
 import { TokenBucket } from './TokenBucket.ts';
 import { toClientError } from './clientError.ts';
@@ -53,6 +53,7 @@ export const CLOSE_SHUTDOWN = 1001;
 export class PlayerConnection implements Recipient {
   readonly sessionId = randomUUID();
   characterId = 0;
+  sessionEpoch = 0;
   private state: 'anonymous' | 'authenticating' | 'playing' | 'replaced' | 'closed' = 'anonymous';
   /** Set when the socket closes: actions still queued are dropped, not applied. */
   private gone = false;
@@ -86,8 +87,10 @@ export class PlayerConnection implements Recipient {
   }
 
   replaced(): void {
-    // Actions still queued here must not act on the character the new session now owns.
-    if (this.state === 'playing') this.state = 'replaced';
+    // Actions still queued here must not act on the character the new session now owns; an auth
+    // still under way must not finish.
+    if (this.state !== 'playing' && this.state !== 'authenticating') return;
+    this.state = 'replaced';
     this.send(eventFrame('session_replaced', { code: 'E_SESSION_REPLACED', message: new GameError('E_SESSION_REPLACED').message }, Date.now()));
     this.socket.close(CLOSE_REPLACED, 'session replaced');
   }
@@ -146,6 +149,7 @@ export class PlayerConnection implements Recipient {
     if (action.type === 'auth') {
       if (this.state !== 'anonymous') throw new GameError('E_ALREADY_AUTHENTICATED');
       this.state = 'authenticating';
+      let entered = false;
       try {
         const { limit, windowMs } = this.deps.authAttempts;
         if ((await ctx.gsm.countAttempt('ws-auth', this.remoteAddress, windowMs)) > limit) {
@@ -153,13 +157,26 @@ export class PlayerConnection implements Recipient {
         }
         const claims = await this.deps.tokens.verify(action.data.token);
         this.characterId = claims.characterId;
-        const view = await connect(ctx, claims.characterId, { workerId: this.deps.workerId, sessionId: this.sessionId });
-        await fanout.join(this, view.self.locationId);
-        ctx.events.toPlayer(claims.characterId, 'session_replaced', { sessionId: this.sessionId });
+        const { view, epoch } = await connect(ctx, claims.characterId, this.session());
+        entered = true;
+        this.sessionEpoch = epoch;
+        const taken: SessionTaken = { sessionId: this.sessionId, epoch };
+        if (await fanout.join(this, view.self.locationId)) ctx.events.toPlayer(claims.characterId, 'session_replaced', taken);
+        // A newer session that announced itself before this one listened was not heard: ask.
+        if (this.isAuthenticating() && (await sessionEpoch(ctx, claims.characterId)) > epoch) this.replaced();
+        if (this.isReplaced()) throw new GameError('E_SESSION_REPLACED');
         this.state = 'playing';
         return view;
       } catch (error) {
-        this.state = 'anonymous';
+        if (this.isAuthenticating()) {
+          this.state = 'anonymous';
+          // The character was taken for this session: leave it as a disconnect would, or it
+          // would stay shown as connected with no socket, never fading.
+          if (entered) {
+            fanout.leave(this);
+            await this.markDisconnected(1);
+          }
+        }
         throw error;
       }
     }
@@ -170,6 +187,19 @@ export class PlayerConnection implements Recipient {
     const locationId = locationOf(result);
     if (locationId !== undefined) await fanout.place(this, locationId);
     return result;
+  }
+
+  private session() {
+    return { workerId: this.deps.workerId, sessionId: this.sessionId };
+  }
+
+  // Read through methods: TypeScript would otherwise keep the narrowing of `state` across awaits.
+  private isAuthenticating(): boolean {
+    return this.state === 'authenticating';
+  }
+
+  private isReplaced(): boolean {
+    return this.state === 'replaced';
   }
 
   private closed(): void {
@@ -193,7 +223,7 @@ export class PlayerConnection implements Recipient {
    */
   private async markDisconnected(attempt: number): Promise<void> {
     try {
-      await disconnect(this.deps.ctx, this.characterId, { workerId: this.deps.workerId, sessionId: this.sessionId });
+      await disconnect(this.deps.ctx, this.characterId, this.session());
     } catch (error) {
       const retry = attempt < DISCONNECT_ATTEMPTS && this.deps.failureOf(error) !== null;
       this.deps.log.warn({ err: error, characterId: this.characterId, attempt, retry }, 'disconnect not recorded');

@@ -5,11 +5,20 @@ import type { GameContext } from './context.ts';
 import { look } from './movement.ts';
 import { publicPlayer } from './players.ts';
 
+/**
+ * Takes the character for `session`. `epoch` orders the sessions of one character: a connection
+ * whose epoch is lower than another's has been replaced by it (see sessionEpoch).
+ */
 export async function connect(ctx: GameContext, characterId: number, session: Session) {
-  const { player, lingering } = await ctx.gsm.enterWorld(characterId, session);
+  const { player, lingering, epoch } = await ctx.gsm.enterWorld(characterId, session);
   const who = { ...publicPlayer(player), connected: true };
   ctx.events.toLocation(player.character.locationId, lingering ? 'player_connected' : 'player_arrived', { player: who }, characterId);
-  return look(ctx, characterId);
+  return { view: await look(ctx, characterId), epoch };
+}
+
+/** The epoch of the character's newest session: a connection with a lower one was replaced. */
+export function sessionEpoch(ctx: GameContext, characterId: number): Promise<number> {
+  return ctx.gsm.sessionEpoch(characterId);
 }
 
 /**

@@ -108,8 +108,11 @@ export class GameStateManager {
    * The session is taken in one transaction guarded by the name and place just read: an eviction
    * that deletes the character in between fails it (and the character is loaded again), rather
    * than leaving a nameless hash that every later connect would mistake for a character in play.
+   *
+   * Each session taken gets the next `epoch` of the character (guarded too): of two connects at
+   * once, the one with the higher epoch owns the character, whatever order the workers hear of them.
    */
-  async enterWorld(characterId: number, session: Session): Promise<{ player: PlayerRead; lingering: boolean }> {
+  async enterWorld(characterId: number, session: Session): Promise<{ player: PlayerRead; lingering: boolean; epoch: number }> {
     const id = String(characterId);
     const playerKey = keys.player(characterId);
     for (let attempt = 0; attempt < ENTER_ATTEMPTS; attempt++) {
@@ -121,14 +124,17 @@ export class GameStateManager {
         lingering = !(await this.putSnapshot(snapshot));
         fields = await this.hot.hgetall(playerKey);
       }
-      const { name, location_id: locationId } = fields;
+      const { name, location_id: locationId, session_epoch: previousEpoch } = fields;
       if (name === undefined || locationId === undefined) continue;
+      const epoch = Number(previousEpoch ?? 0) + 1;
       const taken = await this.hot.transact({
         expect: [
           { key: playerKey, field: 'name', value: name },
           { key: playerKey, field: 'location_id', value: locationId },
+          { key: playerKey, field: 'session_epoch', value: previousEpoch ?? null },
         ],
         hset: [
+          { key: playerKey, field: 'session_epoch', value: String(epoch) },
           { key: playerKey, field: 'connected', value: '1' },
           { key: playerKey, field: 'worker_id', value: session.workerId },
           { key: playerKey, field: 'session_id', value: session.sessionId },
@@ -144,7 +150,7 @@ export class GameStateManager {
       });
       if (!taken.ok) continue;
       const player = await this.readPlayer(characterId);
-      if (player) return { player, lingering };
+      if (player) return { player, lingering, epoch };
     }
     throw new GameError('E_CONFLICT', 'The character left the world while connecting; try again.');
   }
@@ -280,6 +286,11 @@ export class GameStateManager {
     });
     await this.deregisterWorker(workerId);
     return released;
+  }
+
+  /** The epoch of the character's newest session (see enterWorld), 0 when none was taken. */
+  async sessionEpoch(characterId: number): Promise<number> {
+    return Number((await this.hot.hget(keys.player(characterId), 'session_epoch')) ?? 0);
   }
 
   async sessionOf(characterId: number): Promise<string | null> {
@@ -496,7 +507,7 @@ function keyPattern(build: (value: never) => string): KeyPattern {
   return { prefix, suffix };
 }
 
-/** Tries of enterWorld: each lost one only to an eviction or a move made at that very moment. */
+/** Tries of enterWorld: each lost only to an eviction, a move or another connect at that very moment. */
 const ENTER_ATTEMPTS = 3;
 
 /** readView shapes (constant, so that their encoding is reused): see readBelongings and readSurroundings. */

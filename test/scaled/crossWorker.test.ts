@@ -53,6 +53,35 @@ describe('across workers', () => {
     expect(left.to.id).toBe(moved.location.id);
   });
 
+  it('of two auths of one character at once, exactly one session survives, on one worker or two', async () => {
+    const watcher = await joinAt(0);
+    for (let round = 0; round < 6; round++) {
+      const { token, id } = await registerPlayer(world.worker(0).baseUrl);
+      const first = await GameClient.connect(world.worker(0).wsUrl);
+      const second = await GameClient.connect(world.worker(round % 2).wsUrl);
+      clients.push(first, second);
+      // Both at once; the one replaced may be closed before it is answered.
+      const replies = [first, second].map((client) => client.request('auth', { token }).catch(() => null));
+      const loserIndex = await Promise.race([first.whenClosed().then(() => 0), second.whenClosed().then(() => 1)]);
+      const loser = loserIndex === 0 ? first : second;
+      const survivor = loserIndex === 0 ? second : first;
+      expect((await loser.whenClosed()).code, `round ${String(round)}`).toBe(4001);
+      expect(await replies[1 - loserIndex], `round ${String(round)}`).toMatchObject({ type: 'ok' });
+
+      // The survivor plays on and is seen as connected; a round trip through the bus first, so
+      // that a late announcement of the loser would have arrived.
+      await survivor.ok('say', { text: `round ${String(round)}` });
+      await watcher.client.event<{ from: { id: number } }>('said', (said) => said.from.id === id);
+      expect(survivor.closed, `round ${String(round)}`).toBeNull();
+      const seen = await watcher.client.ok<PlayView>('look');
+      expect(seen.location.players.find((player) => player.id === id)?.connected, `round ${String(round)}`).toBe(true);
+
+      // Its leaving is seen too: the character is not left shown as connected with no socket.
+      await survivor.close();
+      await watcher.client.event<{ player: { id: number } }>('player_disconnected', (left) => left.player.id === id);
+    }
+  });
+
   it('an announcement reaches every player on every worker', async () => {
     const listeners = [await joinAt(0), await joinAt(1), await joinAt(1)];
     const response = await adminPost(world.worker(0), '/api/admin/announce', { text: 'The bell rings: raiders at the north gate.' });

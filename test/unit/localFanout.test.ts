@@ -1,0 +1,120 @@
+// A worker's local fan-out: which of two sessions of one character keeps it, and a location whose
+// subscription the bus refused at first. The in-process bus stands for Redis pub/sub.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { LocalBus } from '../../src/adapters/bus/LocalBus.ts';
+import type { BusHandler } from '../../src/adapters/bus/Bus.ts';
+import { channels } from '../../src/adapters/keys.ts';
+import { LocalFanout, type Recipient } from '../../src/gateway/LocalFanout.ts';
+
+interface TestRecipient extends Recipient {
+  frames: string[];
+  replacedTimes: number;
+}
+
+function recipient(characterId: number, sessionEpoch: number): TestRecipient {
+  return {
+    characterId,
+    sessionId: `session-${String(sessionEpoch)}`,
+    sessionEpoch,
+    frames: [],
+    replacedTimes: 0,
+    send(frame) {
+      this.frames.push(frame);
+    },
+    replaced() {
+      this.replacedTimes += 1;
+    },
+  };
+}
+
+/** The bus delivers on a microtask: let it. */
+const delivered = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+function event(type: string, data: unknown): string {
+  return JSON.stringify({ type, data, ts: 1 });
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('LocalFanout: two sessions of one character on this worker', () => {
+  it('keeps the newer session whichever joins last, and only a newer announcement unseats it', async () => {
+    const bus = new LocalBus();
+    const fanout = new LocalFanout(bus, (error) => {
+      throw error;
+    });
+    const older = recipient(7, 1);
+    const newer = recipient(7, 2);
+
+    // The newer session joins first; the older one, slower, joins after it and loses.
+    expect(await fanout.join(newer, 'square')).toBe(true);
+    expect(await fanout.join(older, 'square')).toBe(false);
+    expect(older.replacedTimes).toBe(1);
+    expect(newer.replacedTimes).toBe(0);
+
+    // The older session's late announcement changes nothing; the newer one's own neither.
+    await bus.publish(channels.player(7), event('session_replaced', { sessionId: older.sessionId, epoch: 1 }));
+    await bus.publish(channels.player(7), event('session_replaced', { sessionId: newer.sessionId, epoch: 2 }));
+    await delivered();
+    expect(newer.replacedTimes).toBe(0);
+
+    // Events of the location reach the session that stayed, once.
+    await bus.publish(channels.location('square'), event('said', { text: 'hello' }));
+    await delivered();
+    expect(newer.frames).toHaveLength(1);
+    expect(older.frames).toHaveLength(0);
+
+    // A session taken later, elsewhere, unseats it.
+    await bus.publish(channels.player(7), event('session_replaced', { sessionId: 'session-3', epoch: 3 }));
+    await delivered();
+    expect(newer.replacedTimes).toBe(1);
+  });
+
+  it('replaces the older session when the newer joins after it', async () => {
+    const fanout = new LocalFanout(new LocalBus(), (error) => {
+      throw error;
+    });
+    const older = recipient(8, 4);
+    const newer = recipient(8, 5);
+    expect(await fanout.join(older, 'square')).toBe(true);
+    expect(await fanout.join(newer, 'square')).toBe(true);
+    expect(older.replacedTimes).toBe(1);
+    expect(newer.replacedTimes).toBe(0);
+  });
+});
+
+describe('LocalFanout: a location subscription the bus refuses', () => {
+  it('places the player anyway and subscribes again until it holds', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const bus = new LocalBus();
+    let refusals = 2;
+    const subscribe = bus.subscribe.bind(bus);
+    vi.spyOn(bus, 'subscribe').mockImplementation((channel: string, handler: BusHandler) => {
+      if (channel === channels.location('gate') && refusals > 0) {
+        refusals -= 1;
+        return Promise.reject(new Error('Connection is closed.'));
+      }
+      return subscribe(channel, handler);
+    });
+    const errors: unknown[] = [];
+    const fanout = new LocalFanout(bus, (error) => errors.push(error), 500);
+    const walker = recipient(9, 1);
+    const arriving = recipient(10, 1);
+
+    await fanout.join(walker, 'gate');
+    await fanout.join(arriving, 'gate');
+    expect(errors).toHaveLength(1);
+    await bus.publish(channels.location('gate'), event('said', { text: 'lost while Redis was away' }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(walker.frames).toEqual([]);
+
+    await vi.advanceTimersByTimeAsync(500);
+    expect(errors).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(500);
+    await bus.publish(channels.location('gate'), event('said', { text: 'heard' }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(walker.frames).toHaveLength(1);
+    expect(arriving.frames).toHaveLength(1);
+  });
+});
