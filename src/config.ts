@@ -49,6 +49,10 @@ export interface Config {
   maxMessageBytes: number;
   /** Frames above this size close the connection (code 1009) before they are buffered. */
   maxFrameBytes: number;
+  /** Unsent bytes a client may leave queued before it counts as not reading and is dropped. */
+  maxSendBufferBytes: number;
+  /** How often each client is pinged; one that has not answered the previous ping is dropped. 0: never. */
+  clientPingIntervalMs: number;
   /** Per-connection action budget: a burst of this many, refilled at this rate per second. */
   actionBurst: number;
   actionsPerSecond: number;
@@ -101,6 +105,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     disconnectLingerMs: int('CINDER_DISCONNECT_LINGER_MS', 3600_000, env),
     maxMessageBytes: int('CINDER_MAX_MESSAGE_BYTES', 16 * 1024, env),
     maxFrameBytes: int('CINDER_MAX_FRAME_BYTES', 2 * 1024 * 1024, env),
+    maxSendBufferBytes: int('CINDER_MAX_SEND_BUFFER_BYTES', 1024 * 1024, env, 1),
+    clientPingIntervalMs: int('CINDER_CLIENT_PING_INTERVAL_MS', 30_000, env),
     actionBurst: int('CINDER_ACTION_BURST', 40, env),
     actionsPerSecond: int('CINDER_ACTIONS_PER_SECOND', 20, env),
     loginAttempts: int('CINDER_LOGIN_ATTEMPTS', 10, env),

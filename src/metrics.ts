@@ -176,6 +176,18 @@ class MeteredSocket implements ClientSocket {
     return this.socket.readyState;
   }
 
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  ping(): void {
+    this.socket.ping();
+  }
+
+  terminate(): void {
+    this.socket.terminate();
+  }
+
   send(frame: string): void {
     countSent(frame);
     this.socket.send(frame);
@@ -186,9 +198,9 @@ class MeteredSocket implements ClientSocket {
   }
 
   on(event: 'message', listener: MessageListener): unknown;
-  on(event: 'close', listener: () => void): unknown;
+  on(event: 'close' | 'pong', listener: () => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
-  on(event: 'message' | 'close' | 'error', listener: MessageListener | (() => void) | ((error: Error) => void)): unknown {
+  on(event: 'message' | 'close' | 'pong' | 'error', listener: MessageListener | (() => void) | ((error: Error) => void)): unknown {
     if (event === 'message') {
       const onMessage = listener as MessageListener;
       return this.socket.on('message', (raw, isBinary) => {
@@ -196,7 +208,7 @@ class MeteredSocket implements ClientSocket {
         onMessage(raw, isBinary);
       });
     }
-    if (event === 'close') return this.socket.on('close', listener as () => void);
+    if (event === 'close' || event === 'pong') return this.socket.on(event, listener as () => void);
     return this.socket.on('error', listener as (error: Error) => void);
   }
 }

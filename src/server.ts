@@ -125,6 +125,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     actionBurst: config.actionBurst,
     actionsPerSecond: config.actionsPerSecond,
     maxQueued: 64,
+    maxSendBuffer: config.maxSendBufferBytes,
     // Token guessing over WebSockets is limited per address, like logins, across all workers.
     authAttempts: { limit: config.loginAttempts * 5, windowMs: config.loginWindowMs },
     isShuttingDown: () => shuttingDown,
@@ -140,6 +141,13 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     upgrades.close();
     done();
   });
+  // A client whose network vanished without a close (a dropped Wi-Fi) is found by its silence.
+  const liveness = config.clientPingIntervalMs > 0
+    ? setInterval(() => {
+        for (const connection of connections) connection.probe();
+      }, config.clientPingIntervalMs)
+    : undefined;
+  liveness?.unref();
 
   const scheduler = new JobScheduler(adapters.locks, log);
   // While the durable store is down, play goes on in the hot store and the sync backs off.
@@ -202,6 +210,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
       shuttingDown = true;
       log.info({ connections: connections.size }, 'shutting down');
       clearInterval(heartbeat);
+      clearInterval(liveness);
       await scheduler.stop();
       await Promise.all([...connections].map((connection) => connection.shutdown()));
       const finalSync = scheduler.runNow({ ...syncJob, run: async () => {

@@ -25,6 +25,8 @@ export interface ConnectionDeps {
   actionsPerSecond: number;
   /** Actions waiting their turn beyond this are refused, so a flooding client cannot grow memory. */
   maxQueued: number;
+  /** Bytes waiting to be written to a socket beyond which its client counts as not reading, and is dropped. */
+  maxSendBuffer: number;
   authAttempts: { limit: number; windowMs: number };
   isShuttingDown: () => boolean;
   failureOf: (error: unknown) => StoreFailure;
@@ -33,10 +35,16 @@ export interface ConnectionDeps {
 /** What the connection needs of a socket (a `ws` WebSocket in production). */
 export interface ClientSocket {
   readonly readyState: number;
+  /** Bytes queued by send() and not yet handed to the operating system. */
+  readonly bufferedAmount: number;
   send(frame: string): void;
   close(code: number, reason: string): void;
+  /** A WebSocket ping: a live client answers with a pong by itself. */
+  ping(): void;
+  /** Drops the connection at once, without a closing handshake. */
+  terminate(): void;
   on(event: 'message', listener: (raw: RawData, isBinary: boolean) => void): unknown;
-  on(event: 'close', listener: () => void): unknown;
+  on(event: 'close' | 'pong', listener: () => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
 
@@ -59,6 +67,8 @@ export class PlayerConnection implements Recipient {
   private gone = false;
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
+  /** False from a liveness ping until the client's pong. */
+  private answered = true;
   private readonly bucket: TokenBucket;
 
   constructor(
@@ -76,6 +86,9 @@ export class PlayerConnection implements Recipient {
     socket.on('error', (error) => {
       deps.log.debug({ err: error }, 'socket error');
     });
+    socket.on('pong', () => {
+      this.answered = true;
+    });
   }
 
   get playing(): boolean {
@@ -83,7 +96,30 @@ export class PlayerConnection implements Recipient {
   }
 
   send(frame: string): void {
-    if (this.socket.readyState === OPEN) this.socket.send(frame);
+    if (this.socket.readyState !== OPEN) return;
+    // A client that stops reading would otherwise make the worker hold all it is sent. It is
+    // dropped without a close frame, which would only wait behind what it does not read.
+    if (this.socket.bufferedAmount > this.deps.maxSendBuffer) {
+      this.deps.log.info({ characterId: this.characterId, buffered: this.socket.bufferedAmount }, 'client not reading; dropping it');
+      this.socket.terminate();
+      return;
+    }
+    this.socket.send(frame);
+  }
+
+  /**
+   * Called every liveness interval: a client that has not answered the previous ping is gone
+   * (a network that dropped without closing) and is dropped, which disconnects its character.
+   */
+  probe(): void {
+    if (this.socket.readyState !== OPEN) return;
+    if (!this.answered) {
+      this.deps.log.debug({ characterId: this.characterId }, 'client did not answer a ping; dropping it');
+      this.socket.terminate();
+      return;
+    }
+    this.answered = false;
+    this.socket.ping();
   }
 
   replaced(): void {
