@@ -33,6 +33,8 @@ export interface ServerOptions {
   log: Log;
   tokenSecret: string;
   rng?: Rng;
+  /** The game's clock (regeneration, cooldowns); tests move it on instead of waiting. */
+  now?: () => number;
 }
 
 export interface CinderServer {
@@ -72,7 +74,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     catalog,
     events: busEvents(adapters.bus, onError),
     rng: options.rng ?? Math.random,
-    now: Date.now,
+    now: options.now ?? Date.now,
     newId: uuidv7,
   };
   const fanout = new LocalFanout(adapters.bus, onError);

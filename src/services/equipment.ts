@@ -6,6 +6,7 @@ import type { GameContext } from './context.ts';
 import { requireBelongings, requirePlayer } from './players.ts';
 import { withRetry } from './retry.ts';
 import { belongingsView, selfView } from './views.ts';
+import { vitalsWearing } from './vitals.ts';
 
 export function equip(ctx: GameContext, characterId: number, slot: number) {
   return withRetry(async () => {
@@ -16,7 +17,9 @@ export function equip(ctx: GameContext, characterId: number, slot: number) {
     const equipSlot = template?.equipSlot;
     if (!template || !equipSlot) throw new GameError('E_NOT_EQUIPPABLE', `${template?.name ?? entry.itemId} cannot be equipped.`);
     const previous = player.equipment.get(equipSlot) ?? null;
-    const result = await ctx.gsm.equipItem(player, slot, equipSlot, { itemId: entry.itemId, uniqueItemId: entry.uniqueItemId }, previous);
+    const worn = { itemId: entry.itemId, uniqueItemId: entry.uniqueItemId };
+    const vitals = vitalsWearing(ctx, player, new Map(player.equipment).set(equipSlot, worn), ctx.now());
+    const result = await ctx.gsm.equipItem(player, slot, equipSlot, worn, previous, vitals);
     if (!result.ok) throw new GameError('E_CONFLICT');
     return belongingsReply(ctx, characterId);
   });
@@ -28,7 +31,9 @@ export function unequip(ctx: GameContext, characterId: number, equipSlot: EquipS
     if (!player.equipment.has(equipSlot)) throw new GameError('E_NOTHING_EQUIPPED');
     const free = firstFreeSlot(player.inventory, ctx.catalog.rules.inventorySlots);
     if (free === null) throw new GameError('E_INVENTORY_FULL', 'Your inventory is full; make room first.');
-    const result = await ctx.gsm.unequipItem(player, equipSlot, free);
+    const without = new Map(player.equipment);
+    without.delete(equipSlot);
+    const result = await ctx.gsm.unequipItem(player, equipSlot, free, vitalsWearing(ctx, player, without, ctx.now()));
     if (!result.ok) throw new GameError('E_CONFLICT');
     return belongingsReply(ctx, characterId);
   });

@@ -1,5 +1,6 @@
 // A player's current hp and stamina: stored values plus regeneration since they were written.
 import { effectiveStats, type EffectiveStats } from '../domain/stats.ts';
+import type { Equipment } from '../domain/model.ts';
 import { regenerated } from '../domain/vitals.ts';
 import type { PlayerRead } from '../state/playerRead.ts';
 import type { GameContext } from './context.ts';
@@ -20,4 +21,15 @@ export function currentVitals(ctx: GameContext, player: PlayerRead, now: number)
     stamina: regenerated(character.stamina, stats.maxStamina, elapsed, rules.staminaRegenPerMinute),
     stats,
   };
+}
+
+/**
+ * The vitals to store when what the player wears changes: the current values, written now, and
+ * capped by the maxima of `equipment`. Regeneration is counted up to now under the old maxima, so
+ * an item that raises a maximum adds room to fill, not points saved up while the player was full.
+ */
+export function vitalsWearing(ctx: GameContext, player: PlayerRead, equipment: Equipment, now: number) {
+  const before = currentVitals(ctx, player, now);
+  const after = effectiveStats(ctx.catalog, player.character, equipment);
+  return { hp: Math.min(before.hp, after.maxHp), stamina: Math.min(before.stamina, after.maxStamina), vitalsAt: now };
 }

@@ -433,12 +433,12 @@ export class GameStateManager {
     return this.hot.transact(change.dropItem(player, slot, remaining, dropped));
   }
 
-  equipItem(player: PlayerRead, slot: number, equipSlot: EquipSlot, worn: EquippedItem, previous: EquippedItem | null): Promise<ChangeResult> {
-    return this.hot.transact(change.equipItem(player, slot, equipSlot, worn, previous));
+  equipItem(player: PlayerRead, slot: number, equipSlot: EquipSlot, worn: EquippedItem, previous: EquippedItem | null, vitals: change.Vitals): Promise<ChangeResult> {
+    return this.hot.transact(change.equipItem(player, slot, equipSlot, worn, previous, vitals));
   }
 
-  unequipItem(player: PlayerRead, equipSlot: EquipSlot, slot: number): Promise<ChangeResult> {
-    return this.hot.transact(change.unequipItem(player, equipSlot, slot));
+  unequipItem(player: PlayerRead, equipSlot: EquipSlot, slot: number, vitals: change.Vitals): Promise<ChangeResult> {
+    return this.hot.transact(change.unequipItem(player, equipSlot, slot, vitals));
   }
 
   consumeItem(player: PlayerRead, slot: number, remaining: InventoryEntry | null, vitals: change.Vitals): Promise<ChangeResult> {

@@ -111,8 +111,18 @@ export function dropItem(player: PlayerRead, slot: number, remaining: InventoryE
   };
 }
 
-/** Moves the item in `slot` to `equipSlot`; whatever was worn there takes its place in the inventory. */
-export function equipItem(player: PlayerRead, slot: number, equipSlot: EquipSlot, worn: EquippedItem, previous: EquippedItem | null): HotTransaction {
+/**
+ * Moves the item in `slot` to `equipSlot`; whatever was worn there takes its place in the
+ * inventory. The vitals are written too: the maxima change with what is worn.
+ */
+export function equipItem(
+  player: PlayerRead,
+  slot: number,
+  equipSlot: EquipSlot,
+  worn: EquippedItem,
+  previous: EquippedItem | null,
+  vitals: Vitals,
+): HotTransaction {
   const id = player.character.id;
   const back = previous ? { itemId: previous.itemId, qty: 1, uniqueItemId: previous.uniqueItemId } : null;
   const slots = slotChanges(player, new Map([[slot, back]]));
@@ -120,15 +130,16 @@ export function equipItem(player: PlayerRead, slot: number, equipSlot: EquipSlot
     expect: [
       slotGuard(player, slot),
       { key: keys.equipment(id), field: equipSlot, value: player.equipmentRaw.get(equipSlot) ?? null },
+      vitalsGuard(player),
     ],
-    hset: [...(slots.hset ?? []), { key: keys.equipment(id), field: equipSlot, value: encodeEquipped(worn) }],
+    hset: [...(slots.hset ?? []), { key: keys.equipment(id), field: equipSlot, value: encodeEquipped(worn) }, ...vitalsFields(player, vitals)],
     hdel: slots.hdel ?? [],
     hincrby: bump(player),
-    sadd: [dirty('inventory', player), dirty('equipment', player)],
+    sadd: [dirty('inventory', player), dirty('equipment', player), dirty('position', player)],
   };
 }
 
-export function unequipItem(player: PlayerRead, equipSlot: EquipSlot, slot: number): HotTransaction {
+export function unequipItem(player: PlayerRead, equipSlot: EquipSlot, slot: number, vitals: Vitals): HotTransaction {
   const id = player.character.id;
   const worn = player.equipment.get(equipSlot);
   if (!worn) throw new Error(`nothing worn in ${equipSlot}`);
@@ -136,11 +147,12 @@ export function unequipItem(player: PlayerRead, equipSlot: EquipSlot, slot: numb
     expect: [
       { key: keys.equipment(id), field: equipSlot, value: player.equipmentRaw.get(equipSlot) ?? null },
       slotGuard(player, slot),
+      vitalsGuard(player),
     ],
-    hset: [{ key: keys.inventory(id), field: String(slot), value: encodeEntry({ ...worn, qty: 1 }) }],
+    hset: [{ key: keys.inventory(id), field: String(slot), value: encodeEntry({ ...worn, qty: 1 }) }, ...vitalsFields(player, vitals)],
     hdel: [{ key: keys.equipment(id), field: equipSlot }],
     hincrby: bump(player),
-    sadd: [dirty('inventory', player), dirty('equipment', player)],
+    sadd: [dirty('inventory', player), dirty('equipment', player), dirty('position', player)],
   };
 }
 

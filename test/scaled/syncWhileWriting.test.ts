@@ -161,20 +161,25 @@ async function pickup(id: number, groundId: string): Promise<boolean> {
   return true;
 }
 
+/** The player's vitals as stored: what an equipment change writes back when no time passed. */
+function vitalsOf(player: PlayerRead) {
+  return { hp: player.character.hp, stamina: player.character.stamina, vitalsAt: player.character.vitalsAt };
+}
+
 async function equip(id: number, slot: number): Promise<void> {
   const player = await read(id);
   const entry = player.inventory.get(slot);
   const equipSlot = entry ? catalog.items.get(entry.itemId)?.equipSlot : undefined;
   if (!entry || !equipSlot) throw new Error(`slot ${String(slot)} holds nothing to equip`);
   const previous = player.equipment.get(equipSlot) ?? null;
-  expect(await gsm.equipItem(player, slot, equipSlot, { itemId: entry.itemId, uniqueItemId: entry.uniqueItemId }, previous)).toEqual({ ok: true });
+  expect(await gsm.equipItem(player, slot, equipSlot, { itemId: entry.itemId, uniqueItemId: entry.uniqueItemId }, previous, vitalsOf(player))).toEqual({ ok: true });
 }
 
 async function unequip(id: number, equipSlot: EquipSlot): Promise<boolean> {
   const player = await read(id);
   const free = firstFreeSlot(player.inventory, catalog.rules.inventorySlots);
   if (!player.equipment.has(equipSlot) || free === null) return false;
-  expect(await gsm.unequipItem(player, equipSlot, free)).toEqual({ ok: true });
+  expect(await gsm.unequipItem(player, equipSlot, free, vitalsOf(player))).toEqual({ ok: true });
   return true;
 }
 
@@ -309,9 +314,10 @@ describe('a write made while a sync is writing', () => {
       await equip(id, 3);
     });
     expect(report).toMatchObject({ inventories: 1, ground: 1 });
-    // The first sync saw only the early drop.
+    // The first sync saw only the early drop. (An equip writes the vitals too: position is the
+    // character's row.)
     expect(await durableGround(start)).toEqual([[early, 'scrap-metal', 4, null]]);
-    expect(await dirtyMembers()).toEqual({ position: [], inventory: [String(id)], equipment: [String(id)], ground: [start] });
+    expect(await dirtyMembers()).toEqual({ position: [String(id)], inventory: [String(id)], equipment: [String(id)], ground: [start] });
 
     await gsm.syncDirty();
     const after = await durableHeld(id);

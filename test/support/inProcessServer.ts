@@ -20,7 +20,12 @@ export interface InProcessServer {
  * `logs`, when given, receives every log line the server writes (as parsed JSON, level debug and
  * up); otherwise only warnings and errors are logged, to stderr.
  */
-export async function startInProcessServer(env: Record<string, string> = {}, logs?: Record<string, unknown>[]): Promise<InProcessServer> {
+export async function startInProcessServer(
+  env: Record<string, string> = {},
+  logs?: Record<string, unknown>[],
+  /** The game's clock, for a test that moves time on rather than waiting. */
+  now?: () => number,
+): Promise<InProcessServer> {
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', CINDER_LOGIN_ATTEMPTS: '1000', CINDER_SYNC_INTERVAL_MS: '0', ...env });
   const catalog = await loadContent(config.contentDir);
   const adapters = await openEmbeddedAdapters(undefined);
@@ -31,6 +36,7 @@ export async function startInProcessServer(env: Record<string, string> = {}, log
     log: logs ? pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) }) : pino({ level: 'warn' }),
     tokenSecret: 'test-secret-test-secret-test-secret',
     rng: seededRng(42),
+    ...(now ? { now } : {}),
   });
   const port = await server.listen();
   return {

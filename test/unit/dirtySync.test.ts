@@ -141,7 +141,8 @@ describe('syncDirty', () => {
     await move(player.id, placeA);
     const groundId = await drop(player.id, 0, 2);
     const beforeEquip = await read(player.id);
-    expect(await gsm.equipItem(beforeEquip, 1, 'mainHand', { itemId: 'rusty-pipe', uniqueItemId: player.pipeId }, null)).toEqual({ ok: true });
+    const { hp, stamina } = beforeEquip.character;
+    expect(await gsm.equipItem(beforeEquip, 1, 'mainHand', { itemId: 'rusty-pipe', uniqueItemId: player.pipeId }, null, { hp, stamina, vitalsAt: now })).toEqual({ ok: true });
 
     // Nothing reaches the durable store before the sync.
     expect((await saved(player.id)).character.locationId).toBe(start);
