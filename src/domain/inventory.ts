@@ -6,10 +6,14 @@ export type AddPlan =
   | { ok: true; writes: Map<number, InventoryEntry> }
   | { ok: false; reason: 'full' | 'too_heavy' };
 
+/**
+ * An item kind the world no longer has (its content was changed since it was saved) is kept, not
+ * refused: it weighs nothing and does not stack, so its holder can still play and drop it.
+ */
+const RETIRED = { weight: 0, stackable: false, maxStack: 1 } as const;
+
 function templateOf(catalog: Catalog, itemId: string) {
-  const template = catalog.items.get(itemId);
-  if (!template) throw new Error(`unknown item template ${itemId}`);
-  return template;
+  return catalog.items.get(itemId) ?? RETIRED;
 }
 
 /** Total kilograms carried: inventory and worn equipment both weigh. */

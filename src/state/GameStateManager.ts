@@ -124,16 +124,20 @@ export class GameStateManager {
         lingering = !(await this.putSnapshot(snapshot));
         fields = await this.hot.hgetall(playerKey);
       }
-      const { name, location_id: locationId, session_epoch: previousEpoch } = fields;
-      if (name === undefined || locationId === undefined) continue;
+      const { name, location_id: savedLocationId, session_epoch: previousEpoch } = fields;
+      if (name === undefined || savedLocationId === undefined) continue;
       const epoch = Number(previousEpoch ?? 0) + 1;
+      // A place the world no longer has (its content changed since) sends the character to the start.
+      const moved = !this.catalog.locations.has(savedLocationId);
+      const locationId = moved ? this.catalog.rules.startLocation : savedLocationId;
       const taken = await this.hot.transact({
         expect: [
           { key: playerKey, field: 'name', value: name },
-          { key: playerKey, field: 'location_id', value: locationId },
+          { key: playerKey, field: 'location_id', value: savedLocationId },
           { key: playerKey, field: 'session_epoch', value: previousEpoch ?? null },
         ],
         hset: [
+          ...(moved ? [{ key: playerKey, field: 'location_id', value: locationId }] : []),
           { key: playerKey, field: 'session_epoch', value: String(epoch) },
           { key: playerKey, field: 'connected', value: '1' },
           { key: playerKey, field: 'worker_id', value: session.workerId },
@@ -145,8 +149,13 @@ export class GameStateManager {
           { key: keys.locationPlayers(locationId), member: id },
           { key: keys.presenceOnline(), member: id },
           { key: keys.workerPlayers(session.workerId), member: id },
+          ...(moved ? [{ key: keys.dirty('position'), member: id }] : []),
         ],
-        srem: [{ key: keys.presenceLingering(), member: id }],
+        srem: [
+          { key: keys.presenceLingering(), member: id },
+          ...(moved ? [{ key: keys.locationPlayers(savedLocationId), member: id }] : []),
+        ],
+        ...(moved ? { hincrby: [{ key: playerKey, field: 'version', by: 1 }] } : {}),
       });
       if (!taken.ok) continue;
       const player = await this.readPlayer(characterId);

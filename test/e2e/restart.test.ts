@@ -5,10 +5,12 @@ import { post, registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { startServerProcess, tempDataDir } from '../support/serverProcess.ts';
 import { slotOf, type PlayView } from '../support/views.ts';
+import { byId, copyAshlands, editFile, removeCopies } from '../content/contentCopy.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
+  await removeCopies();
 });
 
 describe('restart', () => {
@@ -57,6 +59,48 @@ describe('restart', () => {
 
     const relogin = await post(second.baseUrl, '/api/auth/login', { username: player.username, password: player.password });
     expect(relogin.status).toBe(200);
+    await again.close();
+    expect(await second.stop()).toBe(0);
+  });
+
+  it('keeps a character playable when its place and an item it holds were taken out of the world', async () => {
+    const data = await tempDataDir();
+    cleanups.push(data.remove);
+    // A world with one more place (down from the square) and one more kind of item in every kit.
+    const richer = await copyAshlands();
+    await editFile(richer, 'items.json', ({ items }) => {
+      items.push({ ...byId(items, 'old-photograph'), id: 'old-coin', name: 'Old Coin', description: 'Struck before the ash.' });
+    });
+    await editFile(richer, 'world.json', ({ rules }) => {
+      rules.startingItems.push({ item: 'old-coin', qty: 2 });
+    });
+    await editFile(richer, 'locations.json', ({ locations }) => {
+      const square = byId(locations, 'emberwell-square');
+      square.exits.down = 'old-cellar';
+      locations.push({ ...square, id: 'old-cellar', name: 'Old Cellar', x: 9, y: 9, exits: { up: 'emberwell-square' }, interactables: [], npcs: [] });
+    });
+    const first = await startServerProcess(data.dir, { CINDER_CONTENT_DIR: richer });
+    cleanups.push(() => first.stop());
+    const player = await registerPlayer(first.baseUrl);
+    const client = await GameClient.connect(first.wsUrl);
+    await client.ok('auth', { token: player.token });
+    await client.ok('move', { direction: 'down' });
+    const held = await client.ok<PlayView>('inventory');
+    await client.ok('drop', { slot: slotOf(held.inventory.items, 'old-coin').slot, qty: 1 });
+    await client.close();
+    expect(await first.stop()).toBe(0);
+
+    // The shipped world has neither: the character wakes at the start, the coin still carried.
+    const second = await startServerProcess(data.dir);
+    cleanups.push(() => second.stop());
+    const again = await GameClient.connect(second.wsUrl);
+    const view = await again.ok<PlayView>('auth', { token: player.token });
+    expect(view.self.locationId).toBe('emberwell-square');
+    const coin = slotOf((await again.ok<PlayView>('inventory')).inventory.items, 'old-coin');
+    expect(coin).toMatchObject({ name: 'old-coin', qty: 1 });
+    await again.ok('move', { direction: 'north' });
+    const dropped = await again.ok<{ dropped: { itemId: string } }>('drop', { slot: coin.slot, qty: 1 });
+    expect(dropped.dropped.itemId).toBe('old-coin');
     await again.close();
     expect(await second.stop()).toBe(0);
   });
