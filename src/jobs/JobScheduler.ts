@@ -1,7 +1,8 @@
 // Background jobs, each run at most once per tick across all workers (DESIGN.md §7): a worker
 // first claims the tick (a lease named after the tick number, left to expire), then holds a
 // running lease, renewed while the job runs and released by its holder, so that a slow run never
-// overlaps the next one.
+// overlaps the next one. Workers number ticks by their own clocks, which may disagree by up to one
+// interval (see tickClaimTtl).
 import type { Log } from '../log.ts';
 import type { Lease, Locks } from '../adapters/locks/Locks.ts';
 
@@ -46,7 +47,7 @@ export class JobScheduler {
   async tick(job: JobDefinition): Promise<boolean> {
     if (this.stopped) return false;
     const tick = Math.floor(this.now() / job.intervalMs);
-    const claim = await this.locks.acquire(`${job.name}:tick:${tick}`, job.intervalMs);
+    const claim = await this.locks.acquire(`${job.name}:tick:${tick}`, tickClaimTtl(job));
     if (!claim) return false;
     const ttl = leaseTtl(job);
     const lease = await this.locks.acquire(job.name, ttl);
@@ -98,6 +99,15 @@ export class JobScheduler {
     for (const timer of this.timers) clearInterval(timer);
     await Promise.all(this.running);
   }
+}
+
+/**
+ * A tick's claim lives two intervals. It expires on Redis's clock, while the tick number comes from
+ * the worker's: with a claim of one interval, a worker whose clock is behind by less than that
+ * would find the tick it reads as current already expired there, and run it a second time.
+ */
+function tickClaimTtl(job: JobDefinition): number {
+  return job.intervalMs * 2;
 }
 
 /** A running lease outlives two intervals, so renewals every third of it have time to land. */

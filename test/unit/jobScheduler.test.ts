@@ -115,6 +115,35 @@ describe('JobScheduler.tick across three workers', () => {
   });
 });
 
+describe('JobScheduler.tick on two workers whose clocks disagree', () => {
+  // Each worker numbers ticks by its own clock; leases expire on Redis's. Worker A's clock is
+  // right and its timer fires 100 ms into each interval; B's is `skew` ms off and fires at `phase`.
+  it.each([
+    { skew: -300, phase: 200 },
+    { skew: -(INTERVAL - 1), phase: 200 },
+    { skew: 300, phase: INTERVAL - 150 },
+    { skew: INTERVAL - 1, phase: INTERVAL - 150 },
+  ])('runs the job once per interval with B $skew ms off, firing $phase ms in', async ({ skew, phase }) => {
+    let redisNow = T0;
+    const locks = new LocalLocks(() => redisNow);
+    const { log } = capturingLog();
+    const a = new JobScheduler(locks, log, () => redisNow);
+    const b = new JobScheduler(locks, log, () => redisNow + skew);
+    const { job, runs } = countingJob();
+    const perInterval: number[] = [];
+    for (let interval = 0; interval <= 10; interval++) {
+      const before = runs();
+      redisNow = T0 + interval * INTERVAL + 100;
+      await a.tick(job);
+      redisNow = T0 + interval * INTERVAL + phase;
+      await b.tick(job);
+      perInterval.push(runs() - before);
+    }
+    // The first interval may run a tick A never saw; from then on, one run per interval.
+    expect(perInterval.slice(1)).toEqual(Array.from({ length: 10 }, () => 1));
+  });
+});
+
 /** Two workers on fake clocks and a job whose run lasts until `slow` opens. */
 function slowJobOnTwoWorkers() {
   vi.useFakeTimers({ now: T0, toFake: ['Date', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
