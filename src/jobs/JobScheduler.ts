@@ -64,9 +64,18 @@ export class JobScheduler {
   /** Runs the job while renewing its running lease, then releases the lease. */
   private async holding(lease: Lease, ttl: number, job: JobDefinition): Promise<void> {
     const renewal = setInterval(() => {
-      this.locks.renew(lease, ttl).catch((error: unknown) => {
-        this.log.warn({ err: error, job: job.name }, 'lease renewal failed');
-      });
+      this.locks.renew(lease, ttl).then(
+        (held) => {
+          if (held) return;
+          // It expired (this worker stalled longer than the lease) and may be another's now: a
+          // renewal can never win it back, and the run cannot be undone, so say so once.
+          clearInterval(renewal);
+          this.log.warn({ job: job.name, leaseMs: ttl }, 'job lease lost while the job was running; another worker may run it at the same time');
+        },
+        (error: unknown) => {
+          this.log.warn({ err: error, job: job.name }, 'lease renewal failed');
+        },
+      );
     }, ttl / 3);
     try {
       await job.run();

@@ -197,6 +197,34 @@ describe('JobScheduler: a run longer than its lease', () => {
     expect(await b.tick(job)).toBe(true);
   });
 
+  it('warns once when a run finds its lease lost (a stall longer than the lease), and stops renewing it', async () => {
+    vi.useFakeTimers({ now: T0, toFake: ['Date', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+    const locks = new LocalLocks(() => Date.now());
+    const { log, lines } = capturingLog();
+    const [a, b] = [new JobScheduler(locks, log), new JobScheduler(locks, log)];
+    const slow = gate();
+    const { job, runs } = countingJob('sync', () => slow.promise);
+
+    const stalled = a.tick(job);
+    await vi.advanceTimersByTimeAsync(0);
+    // A's event loop stalls for three intervals: none of its timers fire, its lease expires.
+    vi.setSystemTime(T0 + 3 * INTERVAL);
+    const taken = b.tick(job);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(runs()).toBe(2);
+
+    // A resumes; its renewals find the lease B now holds.
+    await vi.advanceTimersByTimeAsync(3 * INTERVAL);
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 40, job: 'sync', msg: expect.stringContaining('lease lost') as unknown }),
+    ]);
+
+    slow.open();
+    expect(await stalled).toBe(true);
+    expect(await taken).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('lets the lease lapse when its holder stops renewing (a worker that died)', async () => {
     let now = T0;
     const locks = new LocalLocks(() => now);
