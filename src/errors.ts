@@ -28,6 +28,7 @@ export const ERRORS = {
   E_DEAD: 'You are dead.',
   E_CONFLICT: 'Something changed at the same moment; try again.',
   E_SESSION_REPLACED: 'This character connected from somewhere else.',
+  E_SESSION_RELEASED: 'The server lost contact with the game for a while and let your session go; reconnect to carry on.',
   E_DEGRADED: 'The game is briefly unavailable; try again in a moment.',
   E_STORAGE_UNAVAILABLE: 'Storage is unavailable; try again later.',
   E_SHUTTING_DOWN: 'The server is shutting down.',

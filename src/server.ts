@@ -187,10 +187,23 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   // Each worker proves it is alive; when it stops (or is killed) its key expires and the
   // dead-worker job releases its players. It registers once it listens: a worker that cannot
   // listen never had players and must leave no id behind.
-  const beat = () =>
-    gsm.heartbeat(workerId, { pid: String(process.pid), connections: String(fanout.size) }, config.workerTimeoutMs).catch((error: unknown) => {
+  let registered = false;
+  const beat = async () => {
+    try {
+      const wasRegistered = await gsm.heartbeat(workerId, { pid: String(process.pid), connections: String(fanout.size) }, config.workerTimeoutMs);
+      if (registered && !wasRegistered && !shuttingDown) releasedAsDead();
+      registered = true;
+    } catch (error) {
       log.warn({ err: error }, 'heartbeat failed');
-    });
+    }
+  };
+  // Gone from the registry: this worker stalled (GC, a paused VM, a network cut from Redis) long
+  // enough that another released its players. Its sockets no longer own their characters; each
+  // client reconnects and enters the world anew, here or on another worker.
+  const releasedAsDead = () => {
+    log.warn({ connections: connections.size }, 'this worker was taken for dead and its players released; closing every connection so that its players reconnect');
+    for (const connection of connections) connection.released();
+  };
   let heartbeat: NodeJS.Timeout | undefined;
 
   return {

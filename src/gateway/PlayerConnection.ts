@@ -52,6 +52,8 @@ const OPEN = 1;
 
 /** Replaced by a newer session: an application close code (4000–4999). */
 export const CLOSE_REPLACED = 4001;
+/** This worker was taken for dead and its players released: the client must reconnect. */
+export const CLOSE_RELEASED = 4002;
 const DISCONNECT_ATTEMPTS = 30;
 const DISCONNECT_RETRY_MS = 1000;
 
@@ -129,6 +131,16 @@ export class PlayerConnection implements Recipient {
     this.state = 'replaced';
     this.send(eventFrame('session_replaced', { code: 'E_SESSION_REPLACED', message: new GameError('E_SESSION_REPLACED').message }, Date.now()));
     this.socket.close(CLOSE_REPLACED, 'session replaced');
+  }
+
+  /**
+   * Other workers took this one for dead (it stalled) and released its players: this session no
+   * longer owns its character. Queued actions are dropped; the client's reconnect enters anew.
+   */
+  released(): void {
+    this.gone = true;
+    this.send(eventFrame('session_released', { code: 'E_SESSION_RELEASED', message: new GameError('E_SESSION_RELEASED').message }, Date.now()));
+    this.socket.close(CLOSE_RELEASED, 'session released; reconnect');
   }
 
   /** Waits for queued actions, then leaves the world (synced) and closes. Used at shutdown. */

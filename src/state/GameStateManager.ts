@@ -225,10 +225,14 @@ export class GameStateManager {
     return this.hot.ping();
   }
 
-  /** Registers or refreshes a worker; its heartbeat key expires `ttlMs` after the last refresh. */
-  async heartbeat(workerId: string, info: Readonly<Record<string, string>>, ttlMs: number): Promise<void> {
-    await this.hot.sadd(keys.workers(), [workerId]);
+  /**
+   * Registers or refreshes a worker; its heartbeat key expires `ttlMs` after the last refresh.
+   * False when this beat registered it: its first, or one after other workers released it as dead.
+   */
+  async heartbeat(workerId: string, info: Readonly<Record<string, string>>, ttlMs: number): Promise<boolean> {
+    const added = await this.hot.sadd(keys.workers(), [workerId]);
     await this.hot.hsetExpiring(keys.worker(workerId), { ...info, heartbeat_at: String(this.now()) }, ttlMs);
+    return added === 0;
   }
 
   async deregisterWorker(workerId: string): Promise<void> {

@@ -197,9 +197,10 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
     });
 
     describe('sets', () => {
-      it('adds members once each and removes them', async () => {
-        await store.sadd(k('s'), ['a', 'b', 'a']);
-        await store.sadd(k('s'), ['b', 'c']);
+      it('adds members once each, counting the new ones, and removes them', async () => {
+        expect(await store.sadd(k('s'), ['a', 'b', 'a'])).toBe(2);
+        expect(await store.sadd(k('s'), ['b', 'c'])).toBe(1);
+        expect(await store.sadd(k('s'), ['c'])).toBe(0);
         expect((await store.smembers(k('s'))).sort()).toEqual(['a', 'b', 'c']);
         await store.srem(k('s'), ['b', 'not-there']);
         expect((await store.smembers(k('s'))).sort()).toEqual(['a', 'c']);

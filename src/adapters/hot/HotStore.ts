@@ -16,7 +16,8 @@ export interface HotStore {
   hdel(key: string, fields: readonly string[]): Promise<void>;
   del(keys: readonly string[]): Promise<void>;
   exists(key: string): Promise<boolean>;
-  sadd(key: string, members: readonly string[]): Promise<void>;
+  /** Resolves with how many of `members` were not in the set before. */
+  sadd(key: string, members: readonly string[]): Promise<number>;
   srem(key: string, members: readonly string[]): Promise<void>;
   smembers(key: string): Promise<string[]>;
   /** Increments a counter, starting its expiry when it is created (fixed-window rate limits). */

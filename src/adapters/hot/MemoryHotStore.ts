@@ -118,12 +118,14 @@ export class MemoryHotStore implements HotStore {
     return Promise.resolve(hashes.has(key) || sets.has(key) || liveCounter(this.data, key, this.now()) !== undefined);
   }
 
-  sadd(key: string, members: readonly string[]): Promise<void> {
-    if (members.length === 0) return Promise.resolve();
+  sadd(key: string, members: readonly string[]): Promise<number> {
+    if (members.length === 0) return Promise.resolve(0);
     return this.run(() => {
       this.kind(key, 'set');
       const set = createdSet(this.data, key);
+      const before = set.size;
       for (const member of members) set.add(member);
+      return set.size - before;
     });
   }
 

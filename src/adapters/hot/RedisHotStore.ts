@@ -203,8 +203,8 @@ export class RedisHotStore implements HotStore {
     return (await this.client.exists(key)) === 1;
   }
 
-  async sadd(key: string, members: readonly string[]): Promise<void> {
-    if (members.length > 0) await this.client.sadd(key, ...members);
+  async sadd(key: string, members: readonly string[]): Promise<number> {
+    return members.length > 0 ? this.client.sadd(key, ...members) : 0;
   }
 
   async srem(key: string, members: readonly string[]): Promise<void> {
