@@ -70,6 +70,8 @@ export interface Config {
   databaseQueryTimeoutMs: number;
   /** How long the final sync at shutdown may take in scaled mode; what it has not written stays dirty in Redis. */
   shutdownSyncTimeoutMs: number;
+  /** How long a client may take to answer the close at shutdown before its socket is cut. */
+  shutdownCloseTimeoutMs: number;
   /** Proxies whose X-Forwarded-For is believed (addresses, CIDR ranges or loopback/linklocal/uniquelocal). */
   trustProxy: string[];
 }
@@ -119,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseConnectTimeoutMs: int('CINDER_DATABASE_CONNECT_TIMEOUT_MS', 5000, env, 1),
     databaseQueryTimeoutMs: int('CINDER_DATABASE_QUERY_TIMEOUT_MS', 5000, env, 1),
     shutdownSyncTimeoutMs: int('CINDER_SHUTDOWN_SYNC_TIMEOUT_MS', 10_000, env, 1),
+    shutdownCloseTimeoutMs: int('CINDER_SHUTDOWN_CLOSE_TIMEOUT_MS', 3000, env, 1),
     trustProxy: list('CINDER_TRUST_PROXY', env),
   };
 }

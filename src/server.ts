@@ -15,7 +15,7 @@ import { busEvents } from './gateway/busEvents.ts';
 import { registerAdminRoutes } from './gateway/admin.ts';
 import { httpServerOptions, registerHttpRoutes } from './gateway/http.ts';
 import { LocalFanout } from './gateway/LocalFanout.ts';
-import { PlayerConnection, type ConnectionDeps } from './gateway/PlayerConnection.ts';
+import { CLOSE_SHUTDOWN, PlayerConnection, type ConnectionDeps } from './gateway/PlayerConnection.ts';
 import { clientAddress, proxyTrust } from './gateway/clientAddress.ts';
 import { acceptWebSockets } from './gateway/upgrades.ts';
 import { DeadlinePassed, withDeadline } from './deadline.ts';
@@ -223,6 +223,8 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     async shutdown() {
       if (shuttingDown) return;
       shuttingDown = true;
+      // First of all: a socket opened later would get no goodbye, and hold app.close() open.
+      upgrades.close();
       log.info({ connections: connections.size }, 'shutting down');
       clearInterval(heartbeat);
       clearInterval(liveness);
@@ -250,6 +252,9 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
         if (adapters.failureOf(error) !== 'hot') throw error;
         log.warn({ err: error }, 'could not deregister: Redis is unreachable; once it is back, other workers release this worker\'s players when its heartbeat key has expired');
       }
+      // app.close() waits for every socket: none may stay open, whatever its client does.
+      const cut = await upgrades.closeOpen(CLOSE_SHUTDOWN, 'server shutting down', config.shutdownCloseTimeoutMs);
+      if (cut > 0) log.warn({ sockets: cut }, 'cut sockets whose clients did not answer the close within CINDER_SHUTDOWN_CLOSE_TIMEOUT_MS');
       await app.close();
       await closeAdapters(adapters);
     },

@@ -4,11 +4,17 @@
 // lifetime: about a third of the heap a connected player held, all of it marked by each GC.)
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
+import { ERRORS } from '../errors.ts';
 
 export interface WebSocketUpgrades {
-  /** Stops accepting upgrades; sockets already open are left to their owners. */
+  /** Refuses upgrades from now on (503 E_SHUTTING_DOWN); sockets already open are left to their owners. */
   close(): void;
+  /**
+   * Closes every socket still open with `code`, and cuts (terminates) those whose client has not
+   * answered the close within `graceMs`. Resolves once all are closed, with how many were cut.
+   */
+  closeOpen(code: number, reason: string, graceMs: number): Promise<number>;
 }
 
 /**
@@ -24,25 +30,57 @@ export function acceptWebSockets(
 ): WebSocketUpgrades {
   // UTF-8 is checked by the connection, which answers a bad frame instead of closing (frameText).
   const wss = new WebSocketServer({ noServer: true, maxPayload, clientTracking: false, skipUTF8Validation: true });
+  const open = new Set<WebSocket>();
+  let accepting = true;
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (pathOf(request.url ?? '') !== path) {
-      // The HTTP server no longer watches this socket: a reset now must not be an uncaught error.
-      socket.on('error', () => socket.destroy());
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      refuse(socket, '404 Not Found', '');
+      return;
+    }
+    if (!accepting) {
+      // A socket opened now would miss the shutdown's goodbyes and hold the server open.
+      refuse(socket, '503 Service Unavailable', JSON.stringify({ error: { code: 'E_SHUTTING_DOWN', message: ERRORS.E_SHUTTING_DOWN } }));
       return;
     }
     const remoteAddress = addressOf(request);
     wss.handleUpgrade(request, socket, head, (ws) => {
+      open.add(ws);
+      ws.once('close', () => open.delete(ws));
       onConnection(ws, remoteAddress);
     });
   };
   server.on('upgrade', onUpgrade);
   return {
     close() {
-      server.off('upgrade', onUpgrade);
+      if (!accepting) return;
+      accepting = false;
       wss.close();
     },
+    async closeOpen(code, reason, graceMs) {
+      const closing = [...open];
+      const closed = closing.map((ws) => new Promise((resolve) => ws.once('close', resolve)));
+      for (const ws of closing) if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
+      let cut = 0;
+      // `ws` itself waits 30 s for a close frame that a stalled or hostile client never sends.
+      const deadline = setTimeout(() => {
+        for (const ws of open) {
+          cut++;
+          ws.terminate();
+        }
+      }, graceMs);
+      await Promise.all(closed);
+      clearTimeout(deadline);
+      return cut;
+    },
   };
+}
+
+/** Answers an upgrade with an HTTP error and closes its connection. */
+function refuse(socket: Duplex, status: string, body: string): void {
+  // The HTTP server no longer watches this socket: a reset now must not be an uncaught error.
+  socket.on('error', () => socket.destroy());
+  const type = body === '' ? '' : 'Content-Type: application/json; charset=utf-8\r\n';
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n${type}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 function pathOf(url: string): string {
