@@ -3,12 +3,18 @@
 // while it keeps dying. If one of the first N dies before it is up, the environment is wrong (a
 // URL, a password, a port) and every replacement would die the same way: the primary stops the
 // others and exits 1 with that worker's reason. On SIGTERM/SIGINT it stops every worker and waits
-// for each to finish its own graceful shutdown.
+// for each to finish its own graceful shutdown; a second signal, or the shutdown deadline, kills
+// those still running, and the exit code is then 1.
 import cluster, { type Worker } from 'node:cluster';
 import type { Log } from './log.ts';
 import { WorkerRestarts } from './workerRestarts.ts';
 
 const STARTUP_FAILED = 'cinder:startup-failed';
+/**
+ * A signal this soon after the first is the same request: a terminal's Ctrl-C reaches the primary
+ * twice under `npm start`, from the terminal and forwarded by npm.
+ */
+const REPEATED_SIGNAL_MS = 1000;
 
 interface StartupFailed {
   type: typeof STARTUP_FAILED;
@@ -44,7 +50,13 @@ interface WorkerState {
   startupFailure?: string;
 }
 
-export function runPrimary(workers: number, log: Log, env: Record<string, string> = {}): void {
+export interface PrimaryOptions {
+  /** How long workers may take to stop before they are killed; 0 waits for ever. */
+  shutdownTimeoutMs: number;
+  env?: Record<string, string>;
+}
+
+export function runPrimary(workers: number, log: Log, { shutdownTimeoutMs, env = {} }: PrimaryOptions): void {
   let stopping = false;
   let exitCode = 0;
   /** Every one of the first N workers has been up once: from then on, start-up failures are crashes. */
@@ -79,6 +91,19 @@ export function runPrimary(workers: number, log: Log, env: Record<string, string
     for (const timer of pendingRestarts) clearTimeout(timer);
     if (live.size === 0) process.exit(exitCode);
     for (const worker of live.keys()) worker.process.kill('SIGTERM');
+    if (shutdownTimeoutMs > 0) {
+      setTimeout(() => {
+        kill(`they did not stop within CINDER_SHUTDOWN_TIMEOUT_MS (${shutdownTimeoutMs} ms)`);
+      }, shutdownTimeoutMs).unref();
+    }
+  };
+
+  /** Ends a shutdown that hangs: whatever a killed worker did not save stays dirty in Redis. */
+  const kill = (why: string) => {
+    if (live.size === 0) return;
+    exitCode = 1;
+    log.error({ pids: [...live.keys()].map((worker) => worker.process.pid) }, `killing the workers still running: ${why}`);
+    for (const worker of live.keys()) worker.process.kill('SIGKILL');
   };
 
   const exited = (worker: Worker, state: WorkerState, code: number | null, signal: NodeJS.Signals | null) => {
@@ -104,10 +129,16 @@ export function runPrimary(workers: number, log: Log, env: Record<string, string
   };
 
   // Before forking: a signal while the workers start must stop them, not kill the primary.
+  // A second one (not a repeat of the first) kills the workers that are still stopping.
+  let signalledAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    log.info({ signal }, 'stopping workers');
-    stop(0);
+    if (signalledAt === undefined) {
+      signalledAt = performance.now();
+      log.info({ signal }, 'stopping workers');
+      stop(0);
+    } else if (performance.now() - signalledAt >= REPEATED_SIGNAL_MS) {
+      kill(`a second signal (${signal}) came while they were stopping`);
+    }
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

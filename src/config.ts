@@ -72,6 +72,8 @@ export interface Config {
   shutdownSyncTimeoutMs: number;
   /** How long a client may take to answer the close at shutdown before its socket is cut. */
   shutdownCloseTimeoutMs: number;
+  /** `--workers`: how long the primary waits for its workers to stop before it kills them (0: for ever). */
+  shutdownTimeoutMs: number;
   /** Proxies whose X-Forwarded-For is believed (addresses, CIDR ranges or loopback/linklocal/uniquelocal). */
   trustProxy: string[];
 }
@@ -122,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseQueryTimeoutMs: int('CINDER_DATABASE_QUERY_TIMEOUT_MS', 5000, env, 1),
     shutdownSyncTimeoutMs: int('CINDER_SHUTDOWN_SYNC_TIMEOUT_MS', 10_000, env, 1),
     shutdownCloseTimeoutMs: int('CINDER_SHUTDOWN_CLOSE_TIMEOUT_MS', 3000, env, 1),
+    shutdownTimeoutMs: int('CINDER_SHUTDOWN_TIMEOUT_MS', 60_000, env),
     trustProxy: list('CINDER_TRUST_PROXY', env),
   };
 }

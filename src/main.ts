@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     if (config.redisUrl === undefined) {
       throw new Error('--workers needs scaled mode: set REDIS_URL and DATABASE_URL (workers share state through them).');
     }
-    runPrimary(workers, log);
+    runPrimary(workers, log, { shutdownTimeoutMs: config.shutdownTimeoutMs });
     return;
   }
   await runWorker(config, log);

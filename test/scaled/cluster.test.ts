@@ -1,5 +1,7 @@
 // `npm start -- --workers 2`: one primary, two workers sharing the port; a worker that dies is
-// replaced; SIGTERM stops everything gracefully, also while the workers are still starting.
+// replaced; SIGTERM stops everything gracefully, also while the workers are still starting; a
+// worker that does not stop is killed on a second signal or at CINDER_SHUTDOWN_TIMEOUT_MS.
+import { once } from 'node:events';
 import { get, type ClientRequest } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -37,6 +39,15 @@ async function pidsAnswering(baseUrl: string, want: number): Promise<Set<number>
     if (pid !== null) pids.add(pid);
   }
   return pids;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 let cluster: ServerProcess | undefined;
@@ -88,9 +99,45 @@ describe('--workers', () => {
     expect(after.size).toBe(2);
     expect(after.has(victim ?? -1)).toBe(false);
 
-    // SIGTERM to the primary: every worker shuts down gracefully, exit code 0.
+    // SIGTERM to the primary: every worker shuts down gracefully, exit code 0. The SIGINT with it
+    // is how a terminal's Ctrl-C reaches the primary under npm (also forwarded by npm): one request.
+    cluster.child.kill('SIGINT');
     expect(await cluster.stop()).toBe(0);
     cluster = undefined;
+  });
+
+  describe('a worker that does not stop (here: stopped with SIGSTOP)', () => {
+    /** A one-worker cluster whose worker is frozen; the primary, signalled, cannot stop it. */
+    async function frozenCluster(env: Record<string, string> = {}): Promise<{ primary: ServerProcess; exited: Promise<number | null> }> {
+      const own = await clusterEnv();
+      const primary = await startServerProcess(own.dataDir, { ...own.env, ...env }, ['--workers', '1']);
+      const [pid = -1] = await pidsAnswering(primary.baseUrl, 1);
+      // Whatever the outcome, neither outlives the test.
+      cleanups.push(() => primary.kill(), () => Promise.resolve(alive(pid) && process.kill(pid, 'SIGKILL')));
+      process.kill(pid, 'SIGSTOP');
+      const exited = once(primary.child, 'exit').then(([code]) => code as number | null);
+      primary.child.kill('SIGTERM');
+      await until(() => primary.logs.some((line) => line.includes('"msg":"stopping workers"')), 'the primary to stop its workers');
+      return { primary, exited };
+    }
+
+    it('is killed when the primary gets a second SIGTERM or SIGINT, and the exit code is 1', async () => {
+      const { primary, exited } = await frozenCluster();
+      // An operator presses Ctrl-C again until it ends (a repeat within a second is not a second request).
+      const again = setInterval(() => primary.child.kill('SIGINT'), 250);
+      try {
+        expect(await exited).toBe(1);
+      } finally {
+        clearInterval(again);
+      }
+      expect(primary.logs.join('\n')).toContain('killing the workers still running: a second signal (SIGINT) came while they were stopping');
+    });
+
+    it('is killed at CINDER_SHUTDOWN_TIMEOUT_MS, and the exit code is 1', async () => {
+      const { primary, exited } = await frozenCluster({ CINDER_SHUTDOWN_TIMEOUT_MS: '300' });
+      expect(await exited).toBe(1);
+      expect(primary.logs.join('\n')).toContain('killing the workers still running: they did not stop within CINDER_SHUTDOWN_TIMEOUT_MS (300 ms)');
+    });
   });
 
   // Workers just forked have no handler yet; workers further on are connecting or migrating.
