@@ -191,18 +191,23 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   const beat = async () => {
     try {
       const wasRegistered = await gsm.heartbeat(workerId, { pid: String(process.pid), connections: String(fanout.size) }, config.workerTimeoutMs);
-      if (registered && !wasRegistered && !shuttingDown) releasedAsDead();
+      if (registered && !wasRegistered && !shuttingDown) await releasedAsDead();
       registered = true;
     } catch (error) {
       log.warn({ err: error }, 'heartbeat failed');
     }
   };
   // Gone from the registry: this worker stalled (GC, a paused VM, a network cut from Redis) long
-  // enough that another released its players. Its sockets no longer own their characters; each
-  // client reconnects and enters the world anew, here or on another worker.
-  const releasedAsDead = () => {
-    log.warn({ connections: connections.size }, 'this worker was taken for dead and its players released; closing every connection so that its players reconnect');
-    for (const connection of connections) connection.released();
+  // enough that another began releasing its players. Sockets whose session no longer owns its
+  // character are closed, and each client reconnects and enters the world anew, here or on
+  // another worker; sessions taken since (a reconnect to this worker) own theirs and stay. The
+  // releasing worker unlists this one when it starts and again when it is done, so both are seen.
+  const releasedAsDead = async () => {
+    const playing = [...connections].filter((connection) => connection.playing);
+    const owners = await gsm.sessionsOf(playing.map((connection) => connection.characterId));
+    const lost = playing.filter((connection) => owners.get(connection.characterId) !== connection.sessionId);
+    log.warn({ connections: playing.length, released: lost.length }, 'this worker was taken for dead; closing the connections whose players were released, so that they reconnect');
+    for (const connection of lost) connection.released();
   };
   let heartbeat: NodeJS.Timeout | undefined;
 

@@ -7,9 +7,10 @@ import type { Log } from '../log.ts';
 import type { TokenIssuer } from '../auth/tokens.ts';
 import { GameError } from '../errors.ts';
 import type { GameContext } from '../services/context.ts';
+import { look } from '../services/movement.ts';
 import { connect, disconnect, sessionEpoch } from '../services/presence.ts';
 import { actions } from './actions.ts';
-import type { LocalFanout, Recipient, SessionTaken } from './LocalFanout.ts';
+import type { LocalFanout, Recipient } from './LocalFanout.ts';
 import { errorFrame, eventFrame, frameText, isFault, okFrame, parseClientMessage, type ClientAction } from './protocol.ts';
 import { TokenBucket } from './TokenBucket.ts';
 import { toClientError } from './clientError.ts';
@@ -205,14 +206,14 @@ export class PlayerConnection implements Recipient {
         }
         const claims = await this.deps.tokens.verify(action.data.token);
         this.characterId = claims.characterId;
-        const { view, epoch } = await connect(ctx, claims.characterId, this.session());
+        const { epoch, locationId } = await connect(ctx, claims.characterId, this.session());
         entered = true;
         this.sessionEpoch = epoch;
-        const taken: SessionTaken = { sessionId: this.sessionId, epoch };
-        if (await fanout.join(this, view.self.locationId)) ctx.events.toPlayer(claims.characterId, 'session_replaced', taken);
+        await fanout.join(this, locationId);
         // A newer session that announced itself before this one listened was not heard: ask.
         if (this.isAuthenticating() && (await sessionEpoch(ctx, claims.characterId)) > epoch) this.replaced();
         if (this.isReplaced()) throw new GameError('E_SESSION_REPLACED');
+        const view = await look(ctx, claims.characterId);
         this.state = 'playing';
         return view;
       } catch (error) {

@@ -2,18 +2,20 @@
 // (shown as disconnected) until the cleanup job lets them fade after the linger time.
 import type { Session } from '../state/GameStateManager.ts';
 import type { GameContext } from './context.ts';
-import { look } from './movement.ts';
 import { publicPlayer } from './players.ts';
 
 /**
- * Takes the character for `session`. `epoch` orders the sessions of one character: a connection
- * whose epoch is lower than another's has been replaced by it (see sessionEpoch).
+ * Takes the character for `session` and tells others: the players here, and the character's older
+ * session wherever it is (`session_replaced`, at once: from now on it does not own the character,
+ * whatever becomes of this one). `epoch` orders the sessions of one character: a connection whose
+ * epoch is lower than another's has been replaced by it (see sessionEpoch).
  */
-export async function connect(ctx: GameContext, characterId: number, session: Session) {
+export async function connect(ctx: GameContext, characterId: number, session: Session): Promise<{ epoch: number; locationId: string }> {
   const { player, lingering, epoch } = await ctx.gsm.enterWorld(characterId, session);
+  ctx.events.toPlayer(characterId, 'session_replaced', { sessionId: session.sessionId, epoch });
   const who = { ...publicPlayer(player), connected: true };
   ctx.events.toLocation(player.character.locationId, lingering ? 'player_connected' : 'player_arrived', { player: who }, characterId);
-  return { view: await look(ctx, characterId), epoch };
+  return { epoch, locationId: player.character.locationId };
 }
 
 /** The epoch of the character's newest session: a connection with a lower one was replaced. */

@@ -109,8 +109,9 @@ export class GameStateManager {
    * that deletes the character in between fails it (and the character is loaded again), rather
    * than leaving a nameless hash that every later connect would mistake for a character in play.
    *
-   * Each session taken gets the next `epoch` of the character (guarded too): of two connects at
-   * once, the one with the higher epoch owns the character, whatever order the workers hear of them.
+   * Each session taken gets a higher `epoch` than the character's last (guarded too): of two
+   * connects at once, the one with the higher epoch owns the character, whatever order the
+   * workers hear of them.
    */
   async enterWorld(characterId: number, session: Session): Promise<{ player: PlayerRead; lingering: boolean; epoch: number }> {
     const id = String(characterId);
@@ -126,7 +127,9 @@ export class GameStateManager {
       }
       const { name, location_id: savedLocationId, session_epoch: previousEpoch } = fields;
       if (name === undefined || savedLocationId === undefined) continue;
-      const epoch = Number(previousEpoch ?? 0) + 1;
+      // From the clock, so that it keeps growing when the character was evicted and reloaded
+      // (the stored epoch goes with the hash) while a stale socket of theirs is still open.
+      const epoch = Math.max(Number(previousEpoch ?? 0) + 1, this.now());
       // A place the world no longer has (its content changed since) sends the character to the start.
       const moved = !this.catalog.locations.has(savedLocationId);
       const locationId = moved ? this.catalog.rules.startLocation : savedLocationId;
@@ -269,6 +272,9 @@ export class GameStateManager {
    * elsewhere), syncs them, and forgets the worker. Returns who was released.
    */
   async releaseDeadWorker(workerId: string): Promise<{ id: number; name: string; locationId: string }[]> {
+    // Unlisted first: should the worker resume meanwhile, its next heartbeat finds itself gone and
+    // closes the sessions released so far (and deregisterWorker unlists it again at the end).
+    await this.hot.srem(keys.workers(), [workerId]);
     const released: { id: number; name: string; locationId: string }[] = [];
     // The saves go on while the next players are released: they share batches (see syncPlayer).
     const saves: Promise<void>[] = [];
@@ -304,6 +310,17 @@ export class GameStateManager {
   /** The epoch of the character's newest session (see enterWorld), 0 when none was taken. */
   async sessionEpoch(characterId: number): Promise<number> {
     return Number((await this.hot.hget(keys.player(characterId), 'session_epoch')) ?? 0);
+  }
+
+  /** Each character's current session id (absent: not in the world, or no session). */
+  async sessionsOf(characterIds: readonly number[]): Promise<Map<number, string>> {
+    const hashes = await this.hot.hgetallMany(characterIds.map((id) => keys.player(id)));
+    const sessions = new Map<number, string>();
+    characterIds.forEach((id, index) => {
+      const session = hashes[index]?.session_id;
+      if (session) sessions.set(id, session);
+    });
+    return sessions;
   }
 
   async sessionOf(characterId: number): Promise<string | null> {
