@@ -144,9 +144,15 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     done();
   });
   // A client whose network vanished without a close (a dropped Wi-Fi) is found by its silence.
+  // After a round that came late (this worker stalled: a GC, a paused VM), the pongs may still be
+  // unread, timers running before sockets are read: then nobody is judged, all are pinged again.
+  let lastProbe = performance.now();
   const liveness = config.clientPingIntervalMs > 0
     ? setInterval(() => {
-        for (const connection of connections) connection.probe();
+        const now = performance.now();
+        const onTime = now - lastProbe < config.clientPingIntervalMs * 1.5;
+        lastProbe = now;
+        for (const connection of connections) connection.probe(onTime);
       }, config.clientPingIntervalMs)
     : undefined;
   liveness?.unref();

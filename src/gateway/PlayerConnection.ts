@@ -113,10 +113,11 @@ export class PlayerConnection implements Recipient {
   /**
    * Called every liveness interval: a client that has not answered the previous ping is gone
    * (a network that dropped without closing) and is dropped, which disconnects its character.
+   * `judge` false only pings again: when this worker itself stalled, a pong may be waiting unread.
    */
-  probe(): void {
+  probe(judge = true): void {
     if (this.socket.readyState !== OPEN) return;
-    if (!this.answered) {
+    if (judge && !this.answered) {
       this.deps.log.debug({ characterId: this.characterId }, 'client did not answer a ping; dropping it');
       this.socket.terminate();
       return;

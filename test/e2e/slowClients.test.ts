@@ -1,12 +1,34 @@
 // Clients that stop holding up their end: one whose network vanished without closing (it answers
 // no ping), one that stops reading what it is sent. The worker lets neither hold a character
 // shown as connected, nor memory without bound; the others play on.
+import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
+import { until } from '../support/heldState.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
+import { PlayerConnection } from '../../src/gateway/PlayerConnection.ts';
+
+/** A client that authenticates, says so, answers pings (ws does it by itself) and reports a close. */
+const HEALTHY_CLIENT = `
+import WebSocket from ${JSON.stringify(new URL('../../node_modules/ws/wrapper.mjs', import.meta.url).pathname)};
+const [url, token] = process.argv.slice(1);
+const socket = new WebSocket(url);
+socket.on('open', () => socket.send(JSON.stringify({ type: 'auth', seq: 1, data: { token } })));
+socket.on('message', (data) => { if (String(data).includes('"seq":1')) console.log('playing'); });
+socket.on('close', (code) => console.log('closed ' + code));
+`;
+
+/** Holds this process's event loop, as a long GC pause would. */
+function busyFor(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // stalled on purpose
+  }
+}
 
 let server: InProcessServer | undefined;
 const clients: GameClient[] = [];
@@ -45,6 +67,38 @@ describe('a client whose network vanished', () => {
     expect(pingsAnswered).toBeGreaterThanOrEqual(2);
     expect(watcher.client.closed).toBeNull();
     expect(await watcher.client.ok('ping')).toEqual({ pong: true });
+  });
+});
+
+describe('a worker that stalls itself', () => {
+  it('drops no healthy client for the pongs it could not read meanwhile', async () => {
+    server = await startInProcessServer({ CINDER_CLIENT_PING_INTERVAL_MS: '200' });
+    const { token } = await registerPlayer(server.baseUrl);
+    // The client in a process of its own, so that it answers while this one (the server) stalls.
+    const client = spawn(process.execPath, ['--input-type=module', '-e', HEALTHY_CLIENT, server.wsUrl, token], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: client.stdout });
+    const said: string[] = [];
+    lines.on('line', (line) => said.push(line));
+    try {
+      await until(() => said.includes('playing'), 'the client to authenticate', 10_000);
+      let rounds = 0;
+      const { probe: original } = Object.getOwnPropertyDescriptors(PlayerConnection.prototype);
+      const probe = vi.spyOn(PlayerConnection.prototype, 'probe').mockImplementation(function (this: PlayerConnection, judge?: boolean) {
+        (original.value as PlayerConnection['probe']).call(this, judge);
+        rounds += 1;
+        // Right after a ping went out, the worker is held up for longer than an interval.
+        if (rounds === 2) {
+          setImmediate(() => {
+            busyFor(350);
+          });
+        }
+      });
+      await until(() => rounds >= 6 || said.some((line) => line.startsWith('closed')), 'six liveness rounds', 10_000);
+      probe.mockRestore();
+      expect(said).toEqual(['playing']);
+    } finally {
+      client.kill();
+    }
   });
 });
 
