@@ -11,6 +11,8 @@ export interface Adapters {
   locks: Locks;
   /** True when the hot store outlives this process (Redis): what a shutdown cannot sync is not lost. */
   sharedHotStore: boolean;
+  /** Run after every store is closed (e.g. giving the embedded data directory back). */
+  release?: () => Promise<void>;
   /** Which store an error says is unreachable (so clients get E_DEGRADED or E_STORAGE_UNAVAILABLE), or null. */
   failureOf: (error: unknown) => StoreFailure;
 }
@@ -22,4 +24,5 @@ export async function closeAdapters(adapters: Adapters): Promise<void> {
   await adapters.locks.close();
   await adapters.hot.close();
   await adapters.durable.close();
+  await adapters.release?.();
 }

@@ -104,4 +104,20 @@ describe('restart', () => {
     await again.close();
     expect(await second.stop()).toBe(0);
   });
+
+  it('refuses a second server on a data directory in use, and starts once the first has stopped or died', async () => {
+    const data = await tempDataDir();
+    cleanups.push(data.remove);
+    const first = await startServerProcess(data.dir);
+    cleanups.push(() => first.stop());
+    await expect(startServerProcess(data.dir)).rejects.toThrow(/CINDER_DATA_DIR .* is in use by another Cinder process \(pid \d+\)/);
+    expect(await first.stop()).toBe(0);
+    // A server killed outright leaves its pid behind: the next one takes the directory over.
+    const killed = await startServerProcess(data.dir);
+    cleanups.push(() => killed.stop());
+    await killed.kill();
+    const second = await startServerProcess(data.dir);
+    cleanups.push(() => second.stop());
+    expect(await second.stop()).toBe(0);
+  });
 });
