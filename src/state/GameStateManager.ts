@@ -1,5 +1,6 @@
 // The only code that touches the hot and durable stores (DESIGN.md §3): loads players on connect,
 // reads state for the services, applies their named atomic changes, and syncs dirty state.
+import { randomUUID } from 'node:crypto';
 import type { Catalog } from '../content/catalog.ts';
 import type { EquipSlot } from '../content/schema.ts';
 import type { AccountRecord, DurableStore, NewCharacter, StartingKit } from '../adapters/durable/DurableStore.ts';
@@ -81,22 +82,51 @@ export class GameStateManager {
 
   /**
    * Puts the durable ground items, and each location's ground version, into the hot store once per
-   * hot store's life. One transaction guarded by the flag it sets: of workers starting together,
-   * one loads and the others change nothing (a load landing after play began would put back
-   * what a player had already picked up).
+   * hot store's life. One worker loads: it claims the load (a claim that outlives a worker that
+   * died loading is taken over), writes in chunks each guarded by its claim, and sets the flag
+   * last. The others change nothing, so a load can never land after play began and put back what a
+   * player had already picked up; a worker that finds the load claimed goes on without waiting.
    */
   async loadWorld(): Promise<number> {
-    if ((await this.hot.hget(keys.world(), 'ground_loaded')) !== null) return 0;
+    const world = keys.world();
+    const meta = await this.hot.hgetall(world);
+    if (meta.ground_loaded !== undefined) return 0;
+    if (meta.loading !== undefined && Number(meta.loading_until) > this.now()) return 0;
+    const token = randomUUID();
+    const claimed = await this.hot.transact({
+      expect: [
+        { key: world, field: 'ground_loaded', value: null },
+        { key: world, field: 'loading', value: meta.loading ?? null },
+        { key: world, field: 'loading_until', value: meta.loading_until ?? null },
+      ],
+      hset: [
+        { key: world, field: 'loading', value: token },
+        { key: world, field: 'loading_until', value: String(this.now() + LOAD_CLAIM_MS) },
+      ],
+    });
+    if (!claimed.ok) return 0;
     const { items, uniqueItems, versions } = await this.durable.loadGround();
-    const hset: { key: string; field: string; value: string }[] = [];
+    const fields: { key: string; field: string; value: string }[] = [];
     for (const unique of uniqueItems) {
-      for (const [field, value] of Object.entries(encodeUniqueItem(unique))) hset.push({ key: keys.uniqueItem(unique.id), field, value });
+      for (const [field, value] of Object.entries(encodeUniqueItem(unique))) fields.push({ key: keys.uniqueItem(unique.id), field, value });
     }
-    for (const item of items) hset.push({ key: keys.ground(item.locationId), field: item.id, value: encodeGround(item) });
-    for (const { locationId, version } of versions) hset.push({ key: keys.groundVersion(locationId), field: 'version', value: String(version) });
-    hset.push({ key: keys.world(), field: 'ground_loaded', value: String(this.now()) });
-    const loaded = await this.hot.transact({ expect: [{ key: keys.world(), field: 'ground_loaded', value: null }], hset });
-    return loaded.ok ? items.length : 0;
+    for (const item of items) fields.push({ key: keys.ground(item.locationId), field: item.id, value: encodeGround(item) });
+    for (const { locationId, version } of versions) fields.push({ key: keys.groundVersion(locationId), field: 'version', value: String(version) });
+    const ours = { key: world, field: 'loading', value: token };
+    // Chunks keep each script short: Redis serves no one else while one runs.
+    for (let first = 0; first < fields.length; first += LOAD_CHUNK) {
+      const written = await this.hot.transact({ expect: [ours], hset: fields.slice(first, first + LOAD_CHUNK) });
+      if (!written.ok) return 0;
+    }
+    const done = await this.hot.transact({
+      expect: [ours],
+      hset: [{ key: world, field: 'ground_loaded', value: String(this.now()) }],
+      hdel: [
+        { key: world, field: 'loading' },
+        { key: world, field: 'loading_until' },
+      ],
+    });
+    return done.ok ? items.length : 0;
   }
 
   // ── presence ──────────────────────────────────────────────────────────────────
@@ -536,6 +566,10 @@ function keyPattern(build: (value: never) => string): KeyPattern {
   const [prefix = '', suffix = ''] = build(marker as never).split(marker);
   return { prefix, suffix };
 }
+
+/** Fields written by one script of loadWorld, and how long its claim lasts (a load takes seconds). */
+const LOAD_CHUNK = 500;
+const LOAD_CLAIM_MS = 120_000;
 
 /** Tries of enterWorld: each lost only to an eviction, a move or another connect at that very moment. */
 const ENTER_ATTEMPTS = 3;

@@ -4,7 +4,6 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openPglite } from '../../src/adapters/durable/pgliteClient.ts';
-import type { DurableStore } from '../../src/adapters/durable/DurableStore.ts';
 import { SqlDurableStore } from '../../src/adapters/durable/SqlDurableStore.ts';
 import { MemoryHotStore } from '../../src/adapters/hot/MemoryHotStore.ts';
 import { DIRTY_KINDS, keys } from '../../src/adapters/keys.ts';
@@ -342,29 +341,56 @@ describe('ground versions', () => {
     await gsm.syncDirty();
 
     const fresh = new MemoryHotStore(() => now);
-    const loadingGate = deferred();
-    const slowLoad: DurableStore = Object.assign(Object.create(durable) as DurableStore, {
-      loadGround: async () => {
-        const ground = await durable.loadGround();
-        await loadingGate.promise;
-        return ground;
+    // The late worker has seen no ground loaded; its claim on the load waits until released.
+    const claimGate = deferred();
+    let gated = true;
+    const slowClaim = new Proxy(fresh, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        const bound = value.bind(target) as (...args: unknown[]) => Promise<unknown>;
+        if (property !== 'transact') return bound;
+        return async (...args: unknown[]) => {
+          if (gated) {
+            gated = false;
+            await claimGate.promise;
+          }
+          return bound(...args);
+        };
       },
     });
     const early = new GameStateManager(fresh, durable, catalog, () => now);
-    const late = new GameStateManager(fresh, slowLoad, catalog, () => now);
-    // The late worker has seen no ground loaded and is reading the durable store...
+    const late = new GameStateManager(slowClaim, durable, catalog, () => now);
     const lateLoad = late.loadWorld();
-    // ...while the early one loads the world and play begins: the scrap is picked up.
+    // Meanwhile the early one loads the world and play begins: the scrap is picked up.
     expect(await early.loadWorld()).toBeGreaterThan(0);
     const { player: back } = await early.enterWorld(player.id, { workerId: 'a', sessionId: 'sa' });
     const ground = (await early.groundAt(start)).get(groundId);
     if (!ground) throw new Error('the scrap is not on the ground');
     expect(await early.pickupGroundItem(back, ground, new Map([[3, { itemId: 'scrap-metal', qty: 4 }]]))).toEqual({ ok: true });
-    loadingGate.resolve();
+    claimGate.resolve();
 
     expect(await lateLoad).toBe(0);
     expect((await early.groundAt(start)).has(groundId)).toBe(false);
     expect((await early.readPlayer(player.id))?.inventory.get(3)).toMatchObject({ itemId: 'scrap-metal', qty: 4 });
+  });
+
+  it('loads a ground larger than one script, and takes over a load whose worker died', async () => {
+    const many = Array.from({ length: 1_234 }, (_, i) => ({ id: `pebble-${String(i)}`, itemId: 'scrap-metal', qty: 1, droppedBy: null, despawnAt: null }));
+    await durable.writeBatch({ characters: [], inventories: [], equipment: [], uniqueItems: [], ground: [{ locationId: placeB, items: many, version: 1_000_000 }] });
+    const fresh = new MemoryHotStore(() => now);
+    // A worker claimed the load a while ago and died: its claim has lapsed.
+    await fresh.hset(keys.world(), { loading: 'dead-worker', loading_until: String(now - 1) });
+    const loader = new GameStateManager(fresh, durable, catalog, () => now);
+    expect(await loader.loadWorld()).toBeGreaterThanOrEqual(1_234);
+    expect((await loader.groundAt(placeB)).size).toBe(1_234);
+    expect(await fresh.hgetall(keys.world())).toEqual({ ground_loaded: String(now) });
+
+    // While another worker's claim is live, a worker leaves the load to it.
+    const other = new MemoryHotStore(() => now);
+    await other.hset(keys.world(), { loading: 'busy-worker', loading_until: String(now + 60_000) });
+    expect(await new GameStateManager(other, durable, catalog, () => now).loadWorld()).toBe(0);
+    expect(await other.hgetall(keys.ground(placeB))).toEqual({});
   });
 });
 
