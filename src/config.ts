@@ -29,6 +29,14 @@ function checkHeartbeat(heartbeatIntervalMs: number, workerTimeoutMs: number): v
   }
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function logLevel(raw: string | undefined): string {
+  if (raw === undefined || raw === '') return 'info';
+  if (!LOG_LEVELS.includes(raw)) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  return raw;
+}
+
 export interface Config {
   /** Both set: scaled mode on Redis/Valkey + PostgreSQL; neither: embedded mode. */
   redisUrl: string | undefined;
@@ -115,7 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     actionsPerSecond: int('CINDER_ACTIONS_PER_SECOND', 20, env),
     loginAttempts: int('CINDER_LOGIN_ATTEMPTS', 10, env),
     loginWindowMs: int('CINDER_LOGIN_WINDOW_MS', 60_000, env),
-    logLevel: env.LOG_LEVEL ?? 'info',
+    logLevel: logLevel(env.LOG_LEVEL),
     heartbeatIntervalMs,
     workerTimeoutMs,
     deadWorkerCleanupIntervalMs: int('CINDER_DEAD_WORKER_CLEANUP_INTERVAL_MS', 2000, env),

@@ -22,7 +22,7 @@ export async function runWorker(config: Config, log: Log): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  log.info({ pid: process.pid }, 'starting');
+  log.info('starting');
 
   const started = await start(config, log, () => request.stop);
   if (!started) {

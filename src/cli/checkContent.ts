@@ -2,14 +2,23 @@
 // Prints a one-line summary, or every problem and exit code 1.
 import { ContentError, loadContent } from '../content/loader.ts';
 
-const dir = process.argv[2] ?? 'content/ashlands';
+const USAGE = 'usage: npm run content:check [-- DIR]   (DIR: a content directory, default content/ashlands)';
+const argument = process.argv[2];
+const dir = argument ?? 'content/ashlands';
+
+const counted = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
 
 try {
-  const catalog = await loadContent(dir);
-  const { locations, items, npcs, lootTables } = catalog;
-  console.log(
-    `${dir}: ${catalog.name} OK — ${locations.size} locations, ${items.size} items, ${npcs.size} NPCs, ${lootTables.size} loot tables`,
-  );
+  if (argument === '--help' || argument === '-h') {
+    console.log(USAGE);
+  } else {
+    const catalog = await loadContent(dir);
+    const { locations, items, npcs, lootTables } = catalog;
+    console.log(
+      `${dir}: ${catalog.name} OK — ${counted(locations.size, 'location', 'locations')}, ${counted(items.size, 'item', 'items')}, ` +
+        `${counted(npcs.size, 'NPC', 'NPCs')}, ${counted(lootTables.size, 'loot table', 'loot tables')}`,
+    );
+  }
 } catch (error) {
   if (!(error instanceof ContentError)) throw error;
   const count = error.problems.length;

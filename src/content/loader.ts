@@ -1,4 +1,5 @@
 // Loads a content directory into a Catalog, or throws a ContentError listing every problem found.
+import { stat } from 'node:fs/promises';
 import type { Catalog } from './catalog.ts';
 import type { ContentData } from './contentData.ts';
 import { ContentError } from './contentError.ts';
@@ -22,6 +23,9 @@ import { itemsFileSchema, locationsFileSchema, lootTablesFileSchema, npcsFileSch
 export { ContentError, type ContentProblem } from './contentError.ts';
 
 export async function loadContent(dir: string): Promise<Catalog> {
+  // One problem for a wrong directory, rather than every file "not found".
+  const found = await stat(dir).catch(() => null);
+  if (!found?.isDirectory()) throw new ContentError([{ file: dir, path: '$', reason: found ? 'not a directory' : 'directory not found' }]);
   const problems = new ProblemList(dir);
   const { report } = problems;
   const [world, locations, items, npcs, lootTables] = await Promise.all([

@@ -50,6 +50,13 @@ describe('the shipped Ashlands', () => {
 });
 
 describe('loadContent reports', () => {
+  it('a directory that does not exist, or is a file, as one problem', async () => {
+    const missing = join(await copyAshlands(), 'nowhere');
+    expect((await loadError(missing)).problems).toEqual([{ file: missing, path: '$', reason: 'directory not found' }]);
+    const file = join(await copyAshlands(), 'world.json');
+    expect((await loadError(file)).problems).toEqual([{ file, path: '$', reason: 'not a directory' }]);
+  });
+
   it('a missing file', async () => {
     const dir = await copyAshlands();
     await rm(join(dir, 'npcs.json'));
@@ -377,6 +384,12 @@ describe('npm run content:check', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^content\/ashlands: The Ashlands OK — \d+ locations, \d+ items, \d+ NPCs, \d+ loot tables\n$/);
+  });
+
+  it('prints its usage for --help instead of taking it for a directory', () => {
+    const result = checkContent('--help');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^usage: npm run content:check/);
   });
 
   it('lists the problems and exits 1 on broken content', async () => {

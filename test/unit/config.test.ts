@@ -17,6 +17,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORT: 'http' })).toThrow(/^PORT must be/);
   });
 
+  it('refuses a LOG_LEVEL pino does not have, naming the ones it has', () => {
+    expect(loadConfig({ LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+    expect(() => loadConfig({ LOG_LEVEL: 'verbose' })).toThrow('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"');
+  });
+
   it('refuses a heartbeat interval or a worker timeout of 0', () => {
     expect(() => loadConfig({ CINDER_HEARTBEAT_INTERVAL_MS: '0' })).toThrow('CINDER_HEARTBEAT_INTERVAL_MS must be an integer of at least 1, got "0"');
     expect(() => loadConfig({ CINDER_WORKER_TIMEOUT_MS: '0' })).toThrow('CINDER_WORKER_TIMEOUT_MS must be an integer of at least 1, got "0"');
