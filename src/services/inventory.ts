@@ -29,7 +29,9 @@ export function pickup(ctx: GameContext, characterId: number, groundItemId: stri
     const [item] = groundView(ctx, [target.item]);
     ctx.events.toLocation(locationId, 'item_picked_up', { player: publicPlayer(player), item }, characterId);
     ground.delete(groundItemId);
-    return inventoryReply(ctx, characterId, [...ground.values()].map((read) => read.item));
+    // Where it went, so that a client need not compare inventories to show it.
+    const slots = [...plan.writes.keys()].sort((a, b) => a - b);
+    return { ...(await inventoryReply(ctx, characterId, [...ground.values()].map((read) => read.item))), picked: { ...item, slots } };
   });
 }
 

@@ -82,8 +82,10 @@ describe('two players in the Ashlands', () => {
     const seen = await bo.event<{ item: { id: string; itemId: string } }>('item_dropped', (d) => d.item.id === dropped.dropped.id);
     expect(seen.item.itemId).toBe('bandage');
     const boBefore = await bo.ok<PlayView>('inventory');
-    const picked = await bo.ok<PlayView>('pickup', { groundItemId: dropped.dropped.id });
+    const picked = await bo.ok<PlayView & { picked: { id: string; itemId: string; qty: number; slots: number[] } }>('pickup', { groundItemId: dropped.dropped.id });
     expect(total(picked.inventory.items, 'bandage')).toBe(total(boBefore.inventory.items, 'bandage') + 1);
+    // The reply says where it went: the slot that took the bandage.
+    expect(picked.picked).toMatchObject({ id: dropped.dropped.id, itemId: 'bandage', qty: 1, slots: [slotOf(boBefore.inventory.items, 'bandage').slot] });
     expect(picked.ground.map((g) => g.id)).not.toContain(dropped.dropped.id);
     const taken = await ada.event<{ player: { id: number }; item: { id: string } }>('item_picked_up', (d) => d.item.id === dropped.dropped.id);
     expect(taken.player.id).toBe(boId);
