@@ -8,7 +8,7 @@ import type { GameContext } from './context.ts';
 import { publicPlayer, requireBelongings, requirePlayer } from './players.ts';
 import { withRetry } from './retry.ts';
 import { belongingsView, cooldownField, groundView, selfView } from './views.ts';
-import { currentVitals } from './vitals.ts';
+import { currentVitals, exhausted } from './vitals.ts';
 
 export function interact(ctx: GameContext, characterId: number, interactableId: string) {
   return withRetry(async () => {
@@ -24,7 +24,7 @@ export function interact(ctx: GameContext, characterId: number, interactableId: 
       throw new GameError('E_COOLDOWN', `You searched the ${thing.name} recently; try again in ${Math.ceil((Number(raw) - now) / 1000)} s.`);
     }
     const vitals = currentVitals(ctx, player, now);
-    if (vitals.stamina < thing.staminaCost) throw new GameError('E_NO_STAMINA');
+    if (vitals.stamina < thing.staminaCost) throw new GameError('E_NO_STAMINA', exhausted(ctx, vitals.stamina, thing.staminaCost, `search the ${thing.name}`));
 
     const { found, created } = instantiate(ctx, rollLoot(table, ctx.rng));
     const inventory = new Map(player.inventory);

@@ -5,7 +5,7 @@ import type { GameContext } from './context.ts';
 import { publicPlayer, requirePlayer, requireSurroundings } from './players.ts';
 import { withRetry } from './retry.ts';
 import { locationView, selfView } from './views.ts';
-import { currentVitals } from './vitals.ts';
+import { currentVitals, exhausted } from './vitals.ts';
 
 export async function look(ctx: GameContext, characterId: number) {
   const surroundings = await requireSurroundings(ctx, characterId);
@@ -24,7 +24,7 @@ export function move(ctx: GameContext, characterId: number, direction: Direction
     if (now < readyAt) throw new GameError('E_COOLDOWN', `You need a moment to catch your breath (${readyAt - now} ms).`);
     const { rules } = ctx.catalog;
     const vitals = currentVitals(ctx, player, now);
-    if (vitals.stamina < rules.moveStaminaCost) throw new GameError('E_NO_STAMINA', 'You are too exhausted to move; rest a little.');
+    if (vitals.stamina < rules.moveStaminaCost) throw new GameError('E_NO_STAMINA', exhausted(ctx, vitals.stamina, rules.moveStaminaCost, 'move'));
 
     const result = await ctx.gsm.moveCharacter(
       player,

@@ -33,3 +33,19 @@ export function vitalsWearing(ctx: GameContext, player: PlayerRead, equipment: E
   const after = effectiveStats(ctx.catalog, player.character, equipment);
   return { hp: Math.min(before.hp, after.maxHp), stamina: Math.min(before.stamina, after.maxStamina), vitalsAt: now };
 }
+
+/**
+ * How long until `stamina` regenerates to `needed`, in whole seconds rounded up, or null when it
+ * never will (no regeneration in this world).
+ */
+export function secondsUntilStamina(ctx: GameContext, stamina: number, needed: number): number | null {
+  const perMinute = ctx.catalog.rules.staminaRegenPerMinute;
+  if (perMinute <= 0) return null;
+  return Math.max(1, Math.ceil(((needed - stamina) / perMinute) * 60));
+}
+
+/** The E_NO_STAMINA message: what the player cannot do, and when they will be able to. */
+export function exhausted(ctx: GameContext, stamina: number, needed: number, doing: string): string {
+  const seconds = secondsUntilStamina(ctx, stamina, needed);
+  return seconds === null ? `You are too exhausted to ${doing}.` : `You are too exhausted to ${doing}; rest ${seconds} s.`;
+}
