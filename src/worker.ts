@@ -65,6 +65,11 @@ async function start(config: Config, log: Log, stopAsked: () => boolean): Promis
     return undefined;
   }
   const secret = await adapters.durable.sharedSecret('token', config.tokenSecret);
+  // Saves outlive a change of world: say so, rather than let another world's characters appear.
+  const savedIn = await adapters.durable.recordOnce('world', catalog.name);
+  if (savedIn !== catalog.name) {
+    log.warn({ world: catalog.name, savesOf: savedIn }, `these saves were made in "${savedIn}", not "${catalog.name}": its characters and items are kept (docs/content.md: Changing a world that has been played)`);
+  }
   const server = await createServer({ config, catalog, adapters, log, tokenSecret: secret });
   if (stopAsked()) {
     await server.shutdown();

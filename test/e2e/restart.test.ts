@@ -71,8 +71,9 @@ describe('restart', () => {
     await editFile(richer, 'items.json', ({ items }) => {
       items.push({ ...byId(items, 'old-photograph'), id: 'old-coin', name: 'Old Coin', description: 'Struck before the ash.' });
     });
-    await editFile(richer, 'world.json', ({ rules }) => {
-      rules.startingItems.push({ item: 'old-coin', qty: 2 });
+    await editFile(richer, 'world.json', (world) => {
+      world.name = 'The Ashlands, Extended';
+      world.rules.startingItems.push({ item: 'old-coin', qty: 2 });
     });
     await editFile(richer, 'locations.json', ({ locations }) => {
       const square = byId(locations, 'emberwell-square');
@@ -93,6 +94,8 @@ describe('restart', () => {
     // The shipped world has neither: the character wakes at the start, the coin still carried.
     const second = await startServerProcess(data.dir);
     cleanups.push(() => second.stop());
+    // The operator is told that these saves come from another world.
+    expect(second.logs.join('\n')).toContain('these saves were made in \\"The Ashlands, Extended\\", not \\"The Ashlands\\"');
     const again = await GameClient.connect(second.wsUrl);
     const view = await again.ok<PlayView>('auth', { token: player.token });
     expect(view.self.locationId).toBe('emberwell-square');

@@ -41,6 +41,10 @@ export class HookedDurable implements DurableStore {
     return this.inner.sharedSecret(name, configured);
   }
 
+  recordOnce(key: string, value: string) {
+    return this.inner.recordOnce(key, value);
+  }
+
   async writeBatch(batch: SyncBatch): Promise<void> {
     this.writes += 1;
     const hook = this.beforeWrite;

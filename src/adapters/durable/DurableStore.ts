@@ -58,6 +58,8 @@ export interface DurableStore {
    * given, else one generated on first use and kept in world_state, so all agree and it survives restarts.
    */
   sharedSecret(name: string, configured: string | undefined): Promise<string>;
+  /** Keeps `value` under `key` unless a value is kept there already; answers the one kept. */
+  recordOnce(key: string, value: string): Promise<string>;
   /** One transaction; a fixed number of statements whatever the batch size. */
   writeBatch(batch: SyncBatch): Promise<void>;
   close(): Promise<void>;

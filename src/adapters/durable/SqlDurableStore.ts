@@ -100,8 +100,15 @@ export class SqlDurableStore implements DurableStore {
 
   async sharedSecret(name: string, configured: string | undefined): Promise<string> {
     if (configured) return configured;
-    const key = `secret:${name}`;
-    await this.client.query(sql.INSERT_SECRET, [key, randomBytes(32).toString('base64url')]);
+    return this.recordOnceIn(`secret:${name}`, randomBytes(32).toString('base64url'));
+  }
+
+  recordOnce(key: string, value: string): Promise<string> {
+    return this.recordOnceIn(`record:${key}`, value);
+  }
+
+  private async recordOnceIn(key: string, value: string): Promise<string> {
+    await this.client.query(sql.INSERT_SECRET, [key, value]);
     const row = first((await this.client.query(sql.SELECT_SECRET, [key])).rows, 'SELECT_SECRET');
     if (typeof row.secret !== 'string') throw new Error(`world_state ${key} is not a string`);
     return row.secret;
