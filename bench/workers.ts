@@ -84,6 +84,7 @@ export async function startWorker(index: number, options: WorkerOptions): Promis
       CINDER_ACTION_BURST: '1000000',
       CINDER_ACTIONS_PER_SECOND: '1000000',
       CINDER_LOGIN_ATTEMPTS: '1000000',
+      CINDER_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
       LOG_LEVEL: 'warn',
       ...(options.heapSampleDir === undefined ? {} : { CINDER_BENCH_HEAP_SAMPLE: heapSampleFile(options.heapSampleDir, index) }),
     },

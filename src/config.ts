@@ -61,6 +61,8 @@ export interface Config {
   maxSendBufferBytes: number;
   /** How often each client is pinged; one that has not answered the previous ping is dropped. 0: never. */
   clientPingIntervalMs: number;
+  /** WebSockets one client address may hold open on this worker; beyond it an upgrade is refused (429). */
+  maxConnectionsPerAddress: number;
   /** Per-connection action budget: a burst of this many, refilled at this rate per second. */
   actionBurst: number;
   actionsPerSecond: number;
@@ -119,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxFrameBytes: int('CINDER_MAX_FRAME_BYTES', 2 * 1024 * 1024, env),
     maxSendBufferBytes: int('CINDER_MAX_SEND_BUFFER_BYTES', 1024 * 1024, env, 1),
     clientPingIntervalMs: int('CINDER_CLIENT_PING_INTERVAL_MS', 30_000, env),
+    maxConnectionsPerAddress: int('CINDER_MAX_CONNECTIONS_PER_ADDRESS', 100, env, 1),
     actionBurst: int('CINDER_ACTION_BURST', 40, env),
     actionsPerSecond: int('CINDER_ACTIONS_PER_SECOND', 20, env),
     loginAttempts: int('CINDER_LOGIN_ATTEMPTS', 10, env),

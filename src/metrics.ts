@@ -41,6 +41,12 @@ const sockets = new Gauge({
   help: 'WebSocket connections open on this worker (authenticated or not).',
   registers: [registry],
 });
+const refusedUpgrades = new Counter({
+  name: 'cinder_websockets_refused_total',
+  help: 'WebSocket upgrades refused before opening, by reason (per_address: the client address holds CINDER_MAX_CONNECTIONS_PER_ADDRESS sockets).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
 const syncRuns = new Counter({
   name: 'cinder_sync_runs_total',
   help: 'Batch syncs of dirty state to the durable store: written (something was dirty), empty, or failed.',
@@ -159,6 +165,11 @@ export function countSent(frame: string): void {
   } else {
     events.inc();
   }
+}
+
+/** Counts an upgrade refused before a socket opened. */
+export function countRefusedUpgrade(reason: 'per_address'): void {
+  refusedUpgrades.inc({ reason });
 }
 
 type MessageListener = (raw: RawData, isBinary: boolean) => void;

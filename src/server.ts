@@ -134,7 +134,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     failureOf: adapters.failureOf,
   };
   const addressOf = (request: IncomingMessage) => clientAddress(request, trust);
-  const upgrades = acceptWebSockets(app.server, '/ws', config.maxFrameBytes, addressOf, (socket, remoteAddress) => {
+  const upgrades = acceptWebSockets(app.server, '/ws', config.maxFrameBytes, config.maxConnectionsPerAddress, addressOf, (socket, remoteAddress) => {
     const connection = new PlayerConnection(meteredSocket(socket), connectionDeps, remoteAddress);
     connections.add(connection);
     socket.on('close', () => connections.delete(connection));

@@ -6,6 +6,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ERRORS } from '../errors.ts';
+import { countRefusedUpgrade } from '../metrics.ts';
 
 export interface WebSocketUpgrades {
   /** Refuses upgrades from now on (503 E_SHUTTING_DOWN); sockets already open are left to their owners. */
@@ -19,18 +20,28 @@ export interface WebSocketUpgrades {
 
 /**
  * Accepts upgrades of GET `path` (any query string); any other path is answered 404 and closed.
- * `ws` answers malformed handshakes (wrong method, missing key, bad version) itself.
+ * `ws` answers malformed handshakes (wrong method, missing key, bad version) itself. A client
+ * address that holds `maxPerAddress` open sockets is refused (429) until one of them closes.
  */
 export function acceptWebSockets(
   server: Server,
   path: string,
   maxPayload: number,
+  maxPerAddress: number,
   addressOf: (request: IncomingMessage) => string,
   onConnection: (socket: WebSocket, remoteAddress: string) => void,
 ): WebSocketUpgrades {
   // UTF-8 is checked by the connection, which answers a bad frame instead of closing (frameText).
   const wss = new WebSocketServer({ noServer: true, maxPayload, clientTracking: false, skipUTF8Validation: true });
   const open = new Set<WebSocket>();
+  // Counted here, per worker, rather than in the hot store: a round trip per upgrade would cost
+  // every connection, and each worker's own descriptors are what a flood of sockets exhausts.
+  const perAddress = new Map<string, number>();
+  const release = (address: string) => {
+    const held = (perAddress.get(address) ?? 0) - 1;
+    if (held > 0) perAddress.set(address, held);
+    else perAddress.delete(address);
+  };
   let accepting = true;
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (pathOf(request.url ?? '') !== path) {
@@ -43,9 +54,20 @@ export function acceptWebSockets(
       return;
     }
     const remoteAddress = addressOf(request);
+    if ((perAddress.get(remoteAddress) ?? 0) >= maxPerAddress) {
+      countRefusedUpgrade('per_address');
+      const message = `Too many connections from your address (at most ${maxPerAddress}); close one first.`;
+      refuse(socket, '429 Too Many Requests', JSON.stringify({ error: { code: 'E_RATE_LIMITED', message } }));
+      return;
+    }
+    // ws completes a handshake synchronously (no verifyClient): nothing opens between the check and the count.
     wss.handleUpgrade(request, socket, head, (ws) => {
       open.add(ws);
-      ws.once('close', () => open.delete(ws));
+      perAddress.set(remoteAddress, (perAddress.get(remoteAddress) ?? 0) + 1);
+      ws.once('close', () => {
+        open.delete(ws);
+        release(remoteAddress);
+      });
       onConnection(ws, remoteAddress);
     });
   };

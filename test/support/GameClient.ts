@@ -1,5 +1,6 @@
 // A real WebSocket client speaking the game protocol, for tests: numbered requests awaited by
 // seq, and every event kept so a test can wait for the one it expects.
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 
 export interface ServerMessage {
@@ -13,6 +14,12 @@ export interface Reply<T = Record<string, unknown>> {
   type: 'ok' | 'error';
   seq: number | null;
   data: T;
+}
+
+/** How the server answered an upgrade it refused. */
+export interface RefusedUpgrade {
+  status: number;
+  body: unknown;
 }
 
 type Waiter = { match: (message: ServerMessage) => boolean; resolve: (message: ServerMessage) => void; reject: (error: Error) => void; timer: NodeJS.Timeout };
@@ -51,6 +58,30 @@ export class GameClient {
       const socket = new WebSocket(url, headers ? { headers } : {});
       socket.once('open', () => {
         resolve(new GameClient(socket));
+      });
+      socket.once('error', reject);
+    });
+  }
+
+  /**
+   * Like connect, but an upgrade the server refuses resolves with its status and JSON body
+   * instead of failing.
+   */
+  static attempt(url: string, headers?: Record<string, string>): Promise<GameClient | RefusedUpgrade> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url, headers ? { headers } : {});
+      socket.once('open', () => {
+        resolve(new GameClient(socket));
+      });
+      // With this listener, ending the refused handshake is the caller's job (ws's documented contract).
+      socket.once('unexpected-response', (request: ClientRequest, response: IncomingMessage) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.once('end', () => {
+          request.destroy();
+          resolve({ status: response.statusCode ?? 0, body: body === '' ? null : (JSON.parse(body) as unknown) });
+        });
       });
       socket.once('error', reject);
     });
