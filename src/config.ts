@@ -63,6 +63,8 @@ export interface Config {
   clientPingIntervalMs: number;
   /** WebSockets one client address may hold open on this worker; beyond it an upgrade is refused (429). */
   maxConnectionsPerAddress: number;
+  /** How long a new WebSocket may stay without authenticating before it is closed (4003). 0: for ever. */
+  authTimeoutMs: number;
   /** Per-connection action budget: a burst of this many, refilled at this rate per second. */
   actionBurst: number;
   actionsPerSecond: number;
@@ -122,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSendBufferBytes: int('CINDER_MAX_SEND_BUFFER_BYTES', 1024 * 1024, env, 1),
     clientPingIntervalMs: int('CINDER_CLIENT_PING_INTERVAL_MS', 30_000, env),
     maxConnectionsPerAddress: int('CINDER_MAX_CONNECTIONS_PER_ADDRESS', 100, env, 1),
+    authTimeoutMs: int('CINDER_AUTH_TIMEOUT_MS', 10_000, env),
     actionBurst: int('CINDER_ACTION_BURST', 40, env),
     actionsPerSecond: int('CINDER_ACTIONS_PER_SECOND', 20, env),
     loginAttempts: int('CINDER_LOGIN_ATTEMPTS', 10, env),

@@ -130,6 +130,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     maxSendBuffer: config.maxSendBufferBytes,
     // Token guessing over WebSockets is limited per address, like logins, across all workers.
     authAttempts: { limit: config.loginAttempts * 5, windowMs: config.loginWindowMs },
+    authTimeoutMs: config.authTimeoutMs,
     isShuttingDown: () => shuttingDown,
     failureOf: adapters.failureOf,
   };

@@ -29,6 +29,8 @@ export interface ConnectionDeps {
   /** Bytes waiting to be written to a socket beyond which its client counts as not reading, and is dropped. */
   maxSendBuffer: number;
   authAttempts: { limit: number; windowMs: number };
+  /** A connection still anonymous this long after it opened is closed (CLOSE_AUTH_TIMEOUT). 0: never. */
+  authTimeoutMs: number;
   isShuttingDown: () => boolean;
   failureOf: (error: unknown) => StoreFailure;
 }
@@ -55,6 +57,8 @@ const OPEN = 1;
 export const CLOSE_REPLACED = 4001;
 /** This worker was taken for dead and its players released: the client must reconnect. */
 export const CLOSE_RELEASED = 4002;
+/** Not authenticated within CINDER_AUTH_TIMEOUT_MS of opening: an idle anonymous socket only holds a descriptor. */
+export const CLOSE_AUTH_TIMEOUT = 4003;
 const DISCONNECT_ATTEMPTS = 30;
 const DISCONNECT_RETRY_MS = 1000;
 
@@ -73,6 +77,8 @@ export class PlayerConnection implements Recipient {
   /** False from a liveness ping until the client's pong. */
   private answered = true;
   private readonly bucket: TokenBucket;
+  private readonly authDeadline: NodeJS.Timeout | undefined;
+  private authOverdue = false;
 
   constructor(
     private readonly socket: ClientSocket,
@@ -80,6 +86,12 @@ export class PlayerConnection implements Recipient {
     private readonly remoteAddress: string,
   ) {
     this.bucket = new TokenBucket(deps.actionBurst, deps.actionsPerSecond);
+    if (deps.authTimeoutMs > 0) {
+      this.authDeadline = setTimeout(() => {
+        this.authOverdue = true;
+        this.closeIfOverdue();
+      }, deps.authTimeoutMs).unref();
+    }
     socket.on('message', (raw, isBinary) => {
       this.receive(raw, isBinary);
     });
@@ -191,6 +203,12 @@ export class PlayerConnection implements Recipient {
       const { code, message } = toClientError(error, this.deps.log, this.deps.failureOf);
       this.send(errorFrame(action.seq, code, message));
     }
+    // An auth still under way at the deadline may finish; one that failed leaves the socket anonymous.
+    this.closeIfOverdue();
+  }
+
+  private closeIfOverdue(): void {
+    if (this.authOverdue && this.state === 'anonymous') this.socket.close(CLOSE_AUTH_TIMEOUT, 'authentication timeout');
   }
 
   private async perform(action: ClientAction): Promise<unknown> {
@@ -253,6 +271,7 @@ export class PlayerConnection implements Recipient {
   }
 
   private closed(): void {
+    clearTimeout(this.authDeadline);
     this.gone = true;
     this.queue = this.queue.then(() => this.leave());
   }

@@ -1,6 +1,8 @@
-// What one client address may hold of a worker: a flood of sockets from one address must not use
-// up the worker's file descriptors, while the players behind one NAT still all get in.
-import { afterEach, describe, expect, it } from 'vitest';
+// What one client may hold of a worker: a flood of sockets from one address, or sockets that never
+// authenticate, must not use up the worker's file descriptors, while the players behind one NAT
+// still all get in.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { registerPlayer } from '../support/accounts.ts';
 import { GameClient, type RefusedUpgrade } from '../support/GameClient.ts';
 import { until } from '../support/heldState.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
@@ -58,5 +60,62 @@ describe('WebSockets per client address', () => {
       if (second instanceof GameClient) await second.close();
     }
     expect(await kept.ok('ping')).toEqual({ pong: true });
+  });
+});
+
+describe('a WebSocket that does not authenticate', () => {
+  it('is closed with 4003 once CINDER_AUTH_TIMEOUT_MS has passed, pinging or not, while players stay', async () => {
+    const { wsUrl, baseUrl } = await started({ CINDER_AUTH_TIMEOUT_MS: '1000' });
+    const player = await GameClient.connect(wsUrl);
+    clients.push(player);
+    await player.ok('auth', { token: (await registerPlayer(baseUrl)).token });
+    // Opened after the player's socket: closed after the player's own deadline has passed.
+    const idle = await GameClient.connect(wsUrl);
+    const pinging = await GameClient.connect(wsUrl);
+    clients.push(idle, pinging);
+    pinging.socket.send(JSON.stringify({ type: 'ping', seq: 1 }));
+
+    expect(await idle.whenClosed()).toEqual({ code: 4003, reason: 'authentication timeout' });
+    expect(await pinging.whenClosed()).toEqual({ code: 4003, reason: 'authentication timeout' });
+    expect(player.closed).toBeNull();
+    expect(await player.ok('look')).toMatchObject({ self: { id: expect.any(Number) as unknown } });
+  });
+
+  it('lets an auth under way at the deadline finish: a player plays on, a failed guess is closed', async () => {
+    const { wsUrl, baseUrl, server: cinder } = await started({ CINDER_AUTH_TIMEOUT_MS: '1000' });
+    const { token } = await registerPlayer(baseUrl);
+    // Both auths wait at their first step (the attempt count) until the deadline has passed.
+    const { gsm } = cinder.ctx;
+    const countAttempt = gsm.countAttempt.bind(gsm);
+    let resume = () => {};
+    const held = new Promise<void>((resolve) => (resume = resolve));
+    let waiting = 0;
+    let bothWaiting = () => {};
+    const bothHeld = new Promise<void>((resolve) => (bothWaiting = resolve));
+    const hold = vi.spyOn(gsm, 'countAttempt').mockImplementation(async (...args) => {
+      if (++waiting === 2) bothWaiting();
+      await held;
+      return countAttempt(...args);
+    });
+    try {
+      const entering = await GameClient.connect(wsUrl);
+      const guessing = await GameClient.connect(wsUrl);
+      clients.push(entering, guessing);
+      const entered = entering.request('auth', { token });
+      const guessed = guessing.request('auth', { token: 'not.a.token' });
+      await bothHeld;
+      const later = await GameClient.connect(wsUrl);
+      clients.push(later);
+      expect(await later.whenClosed()).toMatchObject({ code: 4003 });
+      resume();
+
+      expect(await entered).toMatchObject({ type: 'ok' });
+      expect(await guessed).toMatchObject({ type: 'error', data: { code: 'E_BAD_TOKEN' } });
+      expect(await guessing.whenClosed()).toEqual({ code: 4003, reason: 'authentication timeout' });
+      expect(await entering.ok('ping')).toEqual({ pong: true });
+      expect(entering.closed).toBeNull();
+    } finally {
+      hold.mockRestore();
+    }
   });
 });
