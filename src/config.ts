@@ -65,6 +65,8 @@ export interface Config {
   maxConnectionsPerAddress: number;
   /** How long a new WebSocket may stay without authenticating before it is closed (4003). 0: for ever. */
   authTimeoutMs: number;
+  /** How long an HTTP request, headers and body, may take to arrive before it is cut (408). */
+  requestTimeoutMs: number;
   /** Per-connection action budget: a burst of this many, refilled at this rate per second. */
   actionBurst: number;
   actionsPerSecond: number;
@@ -125,6 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clientPingIntervalMs: int('CINDER_CLIENT_PING_INTERVAL_MS', 30_000, env),
     maxConnectionsPerAddress: int('CINDER_MAX_CONNECTIONS_PER_ADDRESS', 100, env, 1),
     authTimeoutMs: int('CINDER_AUTH_TIMEOUT_MS', 10_000, env),
+    requestTimeoutMs: int('CINDER_REQUEST_TIMEOUT_MS', 30_000, env, 1),
     actionBurst: int('CINDER_ACTION_BURST', 40, env),
     actionsPerSecond: int('CINDER_ACTIONS_PER_SECOND', 20, env),
     loginAttempts: int('CINDER_LOGIN_ATTEMPTS', 10, env),

@@ -13,7 +13,7 @@ import type { Catalog } from './content/catalog.ts';
 import type { Rng } from './domain/rng.ts';
 import { busEvents } from './gateway/busEvents.ts';
 import { registerAdminRoutes } from './gateway/admin.ts';
-import { httpServerOptions, registerHttpRoutes } from './gateway/http.ts';
+import { httpServerOptions, registerHttpRoutes, requestDeadlines } from './gateway/http.ts';
 import { LocalFanout } from './gateway/LocalFanout.ts';
 import { CLOSE_SHUTDOWN, PlayerConnection, type ConnectionDeps } from './gateway/PlayerConnection.ts';
 import { clientAddress, proxyTrust } from './gateway/clientAddress.ts';
@@ -91,6 +91,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     loggerInstance: log,
     ...(trust ? { trustProxy: trust } : {}),
     ...httpServerOptions,
+    ...requestDeadlines(config.requestTimeoutMs),
     // One log line per HTTP request would drown the game's own logs.
     logController: new LogController({ disableRequestLogging: true }),
   });

@@ -71,6 +71,24 @@ export const httpServerOptions = {
   },
 } as const;
 
+/**
+ * Fastify options that cut a request whose headers or body take longer than `requestTimeoutMs`
+ * to arrive (408), so that a client trickling bytes in cannot hold a socket for ever. An upgraded
+ * WebSocket is no longer a request and is not affected.
+ */
+export function requestDeadlines(requestTimeoutMs: number) {
+  return {
+    requestTimeout: requestTimeoutMs,
+    http: {
+      requestTimeout: requestTimeoutMs,
+      // Node cuts a request at the longer of the two (its headersTimeout defaults to 60 s).
+      headersTimeout: requestTimeoutMs,
+      // How often Node looks for requests past their deadline; its default of 30 s could double it.
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(requestTimeoutMs / 4)),
+    },
+  };
+}
+
 export function sendError(reply: FastifyReply, code: ErrorCode, message: string, status = STATUS[code] ?? 500): FastifyReply {
   return reply.status(status).send({ error: { code, message } });
 }

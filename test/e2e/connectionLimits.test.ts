@@ -1,6 +1,8 @@
-// What one client may hold of a worker: a flood of sockets from one address, or sockets that never
-// authenticate, must not use up the worker's file descriptors, while the players behind one NAT
-// still all get in.
+// What one client may hold of a worker: a flood of sockets from one address, sockets that never
+// authenticate or requests that trickle in must not use up the worker's file descriptors, while
+// the players behind one NAT still all get in.
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { registerPlayer } from '../support/accounts.ts';
 import { GameClient, type RefusedUpgrade } from '../support/GameClient.ts';
@@ -117,5 +119,43 @@ describe('a WebSocket that does not authenticate', () => {
     } finally {
       hold.mockRestore();
     }
+  });
+});
+
+describe('an HTTP request that trickles in', () => {
+  /** Sends `start`, then one more byte of `drip` every 50 ms, and resolves with all the server answered once it closed. */
+  async function trickle(baseUrl: string, start: string, drip: string): Promise<string> {
+    const { hostname, port } = new URL(baseUrl);
+    const socket = connect(Number(port), hostname);
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('error', () => {});
+    socket.write(start);
+    const dripping = setInterval(() => socket.write(drip), 50);
+    try {
+      await once(socket, 'close');
+    } finally {
+      clearInterval(dripping);
+    }
+    return answer;
+  }
+
+  it('is cut with 408 once CINDER_REQUEST_TIMEOUT_MS has passed, body or headers, and WebSockets are not', async () => {
+    const { baseUrl, wsUrl } = await started({ CINDER_REQUEST_TIMEOUT_MS: '500' });
+    const player = await GameClient.connect(wsUrl);
+    clients.push(player);
+    await player.ok('auth', { token: (await registerPlayer(baseUrl)).token });
+    const timedOut = { error: { code: 'E_INVALID', message: 'The request took too long to arrive.' } };
+
+    const body = await trickle(baseUrl, 'POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{"username":"', 'a');
+    expect(body.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+    expect(JSON.parse(body.slice(body.indexOf('\r\n\r\n') + 4))).toEqual(timedOut);
+    const headers = await trickle(baseUrl, 'GET /api/health HTTP/1.1\r\nHost: x\r\n', 'X');
+    expect(headers.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+
+    // The player's socket was opened before both requests, and outlived them.
+    expect(await player.ok('ping')).toEqual({ pong: true });
+    expect((await fetch(`${baseUrl}/api/health`)).status).toBe(200);
   });
 });
