@@ -280,6 +280,19 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
         expect(await store.incrWindow(k('rate'), 1000)).toBe(1);
       });
 
+      it('reads the count so far without counting, 0 when no window is running', async () => {
+        expect(await store.readWindow(k('rate'))).toBe(0);
+        expect(await store.exists(k('rate'))).toBe(false);
+        await store.incrWindow(k('rate'), WINDOW_MS);
+        await store.incrWindow(k('rate'), WINDOW_MS);
+        expect(await store.readWindow(k('rate'))).toBe(2);
+        expect(await store.readWindow(k('rate'))).toBe(2);
+        expect(await store.incrWindow(k('rate'), WINDOW_MS)).toBe(3);
+        await advance(WINDOW_MS);
+        expect(await store.readWindow(k('rate'))).toBe(0);
+        expect(await store.incrWindow(k('rate'), WINDOW_MS)).toBe(1);
+      });
+
       it('refuses a window that is not a positive whole number of ms, counting nothing', async () => {
         for (const windowMs of [0, -5, 1.5, Number.NaN]) {
           await expect(store.incrWindow(k('rate'), windowMs)).rejects.toThrow(RangeError);
@@ -608,6 +621,7 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
         await expect(store.sadd(k('h'), ['m'])).rejects.toThrow(WRONGTYPE);
         await expect(store.smembers(k('c'))).rejects.toThrow(WRONGTYPE);
         await expect(store.incrWindow(k('h'), 1000)).rejects.toThrow(WRONGTYPE);
+        await expect(store.readWindow(k('s'))).rejects.toThrow(WRONGTYPE);
         await expect(store.claimSet(k('h'), k('claim'))).rejects.toThrow(WRONGTYPE);
         await expect(store.claimSet(k('s'), k('h'))).rejects.toThrow(WRONGTYPE);
         await expect(store.returnClaim(k('h'), k('s'), ['1'])).rejects.toThrow(WRONGTYPE);

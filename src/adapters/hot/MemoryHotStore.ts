@@ -150,6 +150,13 @@ export class MemoryHotStore implements HotStore {
     return this.run(() => incrWindowOp.memory(this.data, this.now(), key, windowMs));
   }
 
+  readWindow(key: string): Promise<number> {
+    return this.run(() => {
+      this.kind(key, 'counter');
+      return liveCounter(this.data, key, this.now())?.value ?? 0;
+    });
+  }
+
   claimSet(key: string, claimKey: string): Promise<string[]> {
     return this.run(() => claimSetOp.memory(this.data, this.now(), key, claimKey));
   }

@@ -219,6 +219,10 @@ export class RedisHotStore implements HotStore {
     return incrWindowOp.decode(await this.incrWindowScript(incrWindowOp.encode(key, windowMs)));
   }
 
+  async readWindow(key: string): Promise<number> {
+    return Number(await this.client.get(key));
+  }
+
   async claimSet(key: string, claimKey: string): Promise<string[]> {
     return claimSetOp.decode(await this.claimSetScript(claimSetOp.encode(key, claimKey)));
   }
