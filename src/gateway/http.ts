@@ -118,13 +118,10 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
   });
   app.setNotFoundHandler((_request, reply) => sendError(reply, 'E_NOT_FOUND', 'No such route.'));
 
-  // Per name against guessing one password; per address, more loosely, since players share NATs.
-  const limited = async (scope: string, subjects: [subject: string, limit: number][]) => {
-    for (const [subject, limit] of subjects) {
-      if ((await ctx.gsm.countAttempt(scope, subject, deps.loginWindowMs)) > limit) {
-        throw new GameError('E_RATE_LIMITED', 'Too many attempts; wait a minute and try again.');
-      }
-    }
+  const tooMany = () => new GameError('E_RATE_LIMITED', 'Too many attempts; wait a minute and try again.');
+  // Per address, loosely since players share NATs: every attempt counts.
+  const limited = async (scope: string, address: string, limit: number) => {
+    if ((await ctx.gsm.countAttempt(scope, address, deps.loginWindowMs)) > limit) throw tooMany();
   };
 
   const issue = async (account: { id: number; characterId: number; username: string }) => ({
@@ -135,7 +132,7 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.post('/api/auth/register', async (request, reply) => {
     const body = credentials.safeParse(request.body);
     if (!body.success) return sendError(reply, 'E_INVALID', 'Send {"username": string, "password": string}.');
-    await limited('register', [[request.ip, deps.loginAttempts]]);
+    await limited('register', request.ip, deps.loginAttempts);
     const account = await register(ctx, body.data.username, body.data.password);
     return reply.status(201).send(await issue(account));
   });
@@ -143,9 +140,18 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.post('/api/auth/login', async (request, reply) => {
     const body = credentials.safeParse(request.body);
     if (!body.success) return sendError(reply, 'E_INVALID', 'Send {"username": string, "password": string}.');
-    const name = body.data.username.toLowerCase();
-    await limited('login', [[`name:${name}`, deps.loginAttempts], [`ip:${request.ip}`, deps.loginAttempts * 5]]);
-    return reply.send(await issue(await login(ctx, body.data.username, body.data.password)));
+    const { username, password } = body.data;
+    // The address first: a request refused for its address counts against no name.
+    await limited('login', `ip:${request.ip}`, deps.loginAttempts * 5);
+    // Per name against guessing its password, counting failures only, so that logging in (or
+    // trying from an address already refused) locks nobody out. Read before the slow hash check.
+    const name = `name:${username.toLowerCase()}`;
+    if ((await ctx.gsm.attemptsSoFar('login', name, deps.loginWindowMs)) >= deps.loginAttempts) throw tooMany();
+    const account = await login(ctx, username, password).catch(async (error: unknown) => {
+      if (error instanceof GameError && error.code === 'E_BAD_CREDENTIALS') await ctx.gsm.countAttempt('login', name, deps.loginWindowMs);
+      throw error;
+    });
+    return reply.send(await issue(account));
   });
 
   // What a load balancer asks: while the hot store is unreachable every action answers

@@ -72,6 +72,11 @@ export class GameStateManager {
     return this.durable.findAccount(username);
   }
 
+  /** The attempts counted so far in the current window, without counting one. */
+  attemptsSoFar(scope: string, subject: string, windowMs: number): Promise<number> {
+    return this.hot.readWindow(keys.rateLimit(scope, subject, Math.floor(this.now() / windowMs)));
+  }
+
   /** Counts one attempt in a fixed window shared by every worker; returns the count so far. */
   countAttempt(scope: string, subject: string, windowMs: number): Promise<number> {
     const window = Math.floor(this.now() / windowMs);

@@ -1,0 +1,57 @@
+// Login limits guard passwords without handing anyone a way to lock a player out: a name counts
+// only failed logins, and a request refused for its address counts against no name.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerPlayer, uniqueName } from '../support/accounts.ts';
+import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
+
+/** Failed logins per name per window; five times as many attempts per address. */
+const LIMIT = 3;
+
+let server: InProcessServer;
+
+beforeAll(async () => {
+  // A window of a day: no window ends in the middle of a test.
+  server = await startInProcessServer({ CINDER_LOGIN_ATTEMPTS: String(LIMIT), CINDER_LOGIN_WINDOW_MS: String(24 * 3600_000), CINDER_TRUST_PROXY: 'loopback' });
+}, 60_000);
+
+afterAll(async () => {
+  await server.stop();
+});
+
+/** Logs in from `address` (as the trusted proxy forwards it); resolves with the status and error code. */
+async function loginFrom(address: string, username: string, password: string): Promise<{ status: number; code?: string }> {
+  const response = await fetch(`${server.baseUrl}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+    body: JSON.stringify({ username, password }),
+  });
+  const json = (await response.json()) as { error?: { code: string } };
+  return { status: response.status, ...(json.error ? { code: json.error.code } : {}) };
+}
+
+async function statuses(address: string, username: string | (() => string), password: string, times: number): Promise<number[]> {
+  const seen: number[] = [];
+  for (let i = 0; i < times; i++) seen.push((await loginFrom(address, typeof username === 'string' ? username : username(), password)).status);
+  return seen;
+}
+
+describe('login limits per name', () => {
+  it('count failed logins only: a player may log in as often as they like', async () => {
+    const player = await registerPlayer(server.baseUrl);
+    expect(await statuses('192.0.2.10', player.username, player.password, LIMIT + 2)).toEqual(Array<number>(LIMIT + 2).fill(200));
+    // Failures still count, whatever the case of the name: after LIMIT of them even the right password waits.
+    expect(await statuses('192.0.2.11', player.username.toUpperCase(), 'wrong password', LIMIT)).toEqual(Array<number>(LIMIT).fill(401));
+    expect(await loginFrom('192.0.2.10', player.username, player.password)).toEqual({ status: 429, code: 'E_RATE_LIMITED' });
+  });
+
+  it('count nothing against a name for a request refused for its address', async () => {
+    const victim = await registerPlayer(server.baseUrl);
+    const attacker = '192.0.2.66';
+    // The attacker spends its address's budget on names that do not exist …
+    const spent = await statuses(attacker, () => uniqueName('nobody'), 'wrong password', 5 * LIMIT + 1);
+    expect(spent).toEqual([...Array<number>(5 * LIMIT).fill(401), 429]);
+    // … then every guess at the victim's password is refused for the address, and is not counted.
+    expect(await statuses(attacker, victim.username, 'wrong password', 2 * LIMIT)).toEqual(Array<number>(2 * LIMIT).fill(429));
+    expect(await loginFrom('192.0.2.67', victim.username, victim.password)).toEqual({ status: 200 });
+  });
+});
