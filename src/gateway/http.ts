@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { TokenIssuer } from '../auth/tokens.ts';
 import { GameError, type ErrorCode } from '../errors.ts';
-import { login, register } from '../services/accounts.ts';
+import { isUsername, login, register } from '../services/accounts.ts';
 import type { GameContext } from '../services/context.ts';
 import { toClientError } from './clientError.ts';
 import type { StoreFailure } from '../adapters/Adapters.ts';
@@ -141,6 +141,9 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const body = credentials.safeParse(request.body);
     if (!body.success) return sendError(reply, 'E_INVALID', 'Send {"username": string, "password": string}.');
     const { username, password } = body.data;
+    // No account has such a name: refused as a wrong password would be, before anything is
+    // counted (a name of any length would otherwise be a key in the hot store).
+    if (!isUsername(username)) throw new GameError('E_BAD_CREDENTIALS');
     // The address first: a request refused for its address counts against no name.
     await limited('login', `ip:${request.ip}`, deps.loginAttempts * 5);
     // Per name against guessing its password, counting failures only, so that logging in (or

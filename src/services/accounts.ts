@@ -16,6 +16,11 @@ const MAX_PASSWORD = 256;
  */
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
+/** Whether `name` follows the registration rule: no other name can belong to an account. */
+export function isUsername(name: string): boolean {
+  return USERNAME.test(name);
+}
+
 export async function register(ctx: GameContext, username: string, password: string): Promise<AccountRecord> {
   if (!USERNAME.test(username)) throw new GameError('E_INVALID_USERNAME');
   if (password.length < MIN_PASSWORD) throw new GameError('E_WEAK_PASSWORD');

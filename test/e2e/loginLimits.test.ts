@@ -55,3 +55,27 @@ describe('login limits per name', () => {
     expect(await loginFrom('192.0.2.67', victim.username, victim.password)).toEqual({ status: 200 });
   });
 });
+
+describe('a login with a name no account can have', () => {
+  it('is answered exactly as a wrong password is, and counts against nothing', async () => {
+    const player = await registerPlayer(server.baseUrl);
+    const address = '192.0.2.90';
+    const answer = async (username: string) => {
+      const response = await fetch(`${server.baseUrl}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+        body: JSON.stringify({ username, password: 'wrong password' }),
+      });
+      return { status: response.status, body: await response.json() };
+    };
+    const wrongPassword = await answer(player.username);
+    expect(wrongPassword).toEqual({ status: 401, body: { error: { code: 'E_BAD_CREDENTIALS', message: 'Wrong username or password.' } } });
+    // Far more than the address may try: too long (up to the body limit), too short, spaces, other scripts.
+    const malformed = ['x'.repeat(60_000), 'ab', '', 'two words', 'ünïcödé', 'a'.repeat(21)];
+    for (let round = 0; round < 5 * LIMIT; round++) {
+      for (const username of malformed) expect(await answer(username)).toEqual(wrongPassword);
+    }
+    // Only the one wrong password counted against the address and the name.
+    expect(await loginFrom(address, player.username, player.password)).toEqual({ status: 200 });
+  });
+});
