@@ -11,6 +11,7 @@ import {
   createdHash,
   createdSet,
   deleteKey,
+  dropExpiredCounters,
   dropIfEmpty,
   emptyMemoryData,
   hashOf,
@@ -22,10 +23,14 @@ import {
   type KeyKind,
 } from './atomicOps.ts';
 
+/** How often counting sweeps out the counters whose window is over: the sweep walks every counter. */
+const COUNTER_SWEEP_MS = 1000;
+
 export class MemoryHotStore implements HotStore {
   private readonly data = emptyMemoryData();
   /** Expiry times of hashes set with hsetExpiring, applied lazily when such a key is read. */
   private readonly expiries = new Map<string, number>();
+  private counterSweepAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -53,6 +58,11 @@ export class MemoryHotStore implements HotStore {
   private readHash(key: string): Record<string, string> {
     this.kind(key, 'hash');
     return Object.fromEntries(hashOf(this.data, key) ?? []);
+  }
+
+  /** Keys held in memory, expired ones not yet dropped included (Redis's DBSIZE). */
+  get size(): number {
+    return this.data.hashes.size + this.data.sets.size + this.data.counters.size;
   }
 
   hget(key: string, field: string): Promise<string | null> {
@@ -147,7 +157,15 @@ export class MemoryHotStore implements HotStore {
   }
 
   incrWindow(key: string, windowMs: number): Promise<number> {
-    return this.run(() => incrWindowOp.memory(this.data, this.now(), key, windowMs));
+    return this.run(() => {
+      const now = this.now();
+      // Counters are made only here, so sweeping here bounds them to the windows still running.
+      if (now - this.counterSweepAt >= COUNTER_SWEEP_MS) {
+        this.counterSweepAt = now;
+        dropExpiredCounters(this.data, now);
+      }
+      return incrWindowOp.memory(this.data, now, key, windowMs);
+    });
   }
 
   readWindow(key: string): Promise<number> {

@@ -42,6 +42,14 @@ export function liveCounter(data: MemoryData, key: string, now: number): Counter
   return counter;
 }
 
+/**
+ * Drops every counter whose window is over. Rate limits give each window its own key, never used
+ * again once the window ends; Redis expires such keys by itself, and so must the memory store.
+ */
+export function dropExpiredCounters(data: MemoryData, now: number): void {
+  for (const [key, counter] of data.counters) if (counter.expiresAt <= now) data.counters.delete(key);
+}
+
 /** Like Redis, a key holds one kind of value: using it as another is a WRONGTYPE error. */
 export function assertKind(data: MemoryData, key: string, kind: KeyKind, now: number): void {
   const clash =
