@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RawData } from 'ws';
 import type { ClientSocket } from './gateway/PlayerConnection.ts';
-import { actionSchemas, frameText } from './gateway/protocol.ts';
+import { actionSchemas, frameBytes, frameText } from './gateway/protocol.ts';
 import type { ForcedSaveReport, SyncReport } from './state/dirtySync.ts';
 
 /** The registry GET /metrics serves (one per process, shared by every server in it). */
@@ -15,7 +15,7 @@ collectDefaultMetrics({ register: registry });
 
 const actions = new Counter({
   name: 'cinder_actions_total',
-  help: 'Client frames received, by action type ("invalid" when the frame names no known action).',
+  help: 'Client frames received, by action type ("invalid" when the frame names no known action, "too_large" when it is over CINDER_MAX_MESSAGE_BYTES).',
   labelNames: ['type'] as const,
   registers: [registry],
 });
@@ -113,7 +113,7 @@ const sqlSeconds = new Histogram({
 
 const actionTypes = new Set<string>(Object.keys(actionSchemas));
 // Label children made once: the hot path then skips prom-client's label hashing.
-const byType = new Map([...actionTypes, 'invalid'].map((type) => [type, actions.labels(type)]));
+const byType = new Map([...actionTypes, 'invalid', 'too_large'].map((type) => [type, actions.labels(type)]));
 const okReplies = replies.labels('ok');
 const errorReplies = replies.labels('error');
 
@@ -128,9 +128,12 @@ const BACKSLASH = 0x5c;
 
 /**
  * The action a frame names: from its first bytes when it starts with `{"type":"` (the first `type`
- * key; JSON.parse would keep the last of duplicate keys), else by parsing it.
+ * key; JSON.parse would keep the last of duplicate keys), else by parsing it. A frame over the
+ * message limit is refused unread, and is never parsed here either: 2 MB of nested brackets take
+ * JSON.parse a third of a second.
  */
-export function actionTypeOf(raw: RawData): string {
+export function actionTypeOf(raw: RawData, maxMessageBytes: number): string {
+  if (frameBytes(raw) > maxMessageBytes) return 'too_large';
   if (Buffer.isBuffer(raw) && raw.length > TYPE_PREFIX.length && raw.compare(TYPE_PREFIX, 0, TYPE_PREFIX.length, 0, TYPE_PREFIX.length) === 0) {
     const end = raw.indexOf(QUOTE, TYPE_PREFIX.length);
     const escape = raw.indexOf(BACKSLASH, TYPE_PREFIX.length);
@@ -176,7 +179,10 @@ type MessageListener = (raw: RawData, isBinary: boolean) => void;
 
 /** A client socket that counts what passes through it; the connection uses it as the socket itself. */
 class MeteredSocket implements ClientSocket {
-  constructor(private readonly socket: ClientSocket) {
+  constructor(
+    private readonly socket: ClientSocket,
+    private readonly maxMessageBytes: number,
+  ) {
     sockets.inc();
     socket.on('close', () => {
       sockets.dec();
@@ -215,7 +221,7 @@ class MeteredSocket implements ClientSocket {
     if (event === 'message') {
       const onMessage = listener as MessageListener;
       return this.socket.on('message', (raw, isBinary) => {
-        actionCounter(isBinary ? 'invalid' : actionTypeOf(raw)).inc();
+        actionCounter(isBinary ? 'invalid' : actionTypeOf(raw, this.maxMessageBytes)).inc();
         onMessage(raw, isBinary);
       });
     }
@@ -224,8 +230,8 @@ class MeteredSocket implements ClientSocket {
   }
 }
 
-export function meteredSocket(socket: ClientSocket): ClientSocket {
-  return new MeteredSocket(socket);
+export function meteredSocket(socket: ClientSocket, maxMessageBytes: number): ClientSocket {
+  return new MeteredSocket(socket, maxMessageBytes);
 }
 
 // ── batch sync and SQL statements ──────────────────────────────────────────────

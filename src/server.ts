@@ -137,7 +137,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   };
   const addressOf = (request: IncomingMessage) => clientAddress(request, trust);
   const upgrades = acceptWebSockets(app.server, '/ws', config.maxFrameBytes, config.maxConnectionsPerAddress, addressOf, (socket, remoteAddress) => {
-    const connection = new PlayerConnection(meteredSocket(socket), connectionDeps, remoteAddress);
+    const connection = new PlayerConnection(meteredSocket(socket, config.maxMessageBytes), connectionDeps, remoteAddress);
     connections.add(connection);
     socket.on('close', () => connections.delete(connection));
   });

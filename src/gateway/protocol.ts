@@ -61,6 +61,12 @@ export function frameText(raw: RawData): string | null {
   return isUtf8(bytes) ? bytes.toString('utf8') : null;
 }
 
+/** A frame's size in bytes, as `ws` hands it over (one buffer, fragments, or an ArrayBuffer). */
+export function frameBytes(raw: RawData): number {
+  if (Array.isArray(raw)) return raw.reduce((total, part) => total + part.length, 0);
+  return raw.byteLength;
+}
+
 /** Parses one client frame into an action, or the fault to answer with. Never throws. */
 export function parseClientMessage(raw: string, maxBytes: number): ClientAction | ProtocolFault {
   if (Buffer.byteLength(raw) > maxBytes) {

@@ -1,5 +1,5 @@
 // Searching, moving limits, sessions and lingering: what a player meets beyond the basics.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { until } from '../support/heldState.ts';
@@ -125,6 +125,23 @@ describe('metrics', () => {
     expect(text).toMatch(/^cinder_actions_total\{[^}]*type="look"[^}]*\} [1-9]/m);
     expect(text).toMatch(/^cinder_errors_total\{[^}]*code="E_INVALID"[^}]*\} [1-9]/m);
     expect(text).toMatch(/^cinder_sql_statements_total\S* [1-9]/m);
+  });
+
+  it('counts a frame over the message limit as too_large, and never parses it', async () => {
+    const metrics = async () => (await fetch(`${server.baseUrl}/metrics`)).text();
+    const tooLarge = (text: string) => Number(/^cinder_actions_total\{type="too_large"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    const before = tooLarge(await metrics());
+    const { client } = await joined((await registerPlayer(server.baseUrl)).token);
+    // Nested brackets: the costliest thing to parse that fits in a frame.
+    const brackets = '['.repeat(1_000_000) + ']'.repeat(1_000_000);
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      expect(await client.raw(brackets)).toMatchObject({ type: 'error', seq: null, data: { code: 'E_TOO_LARGE' } });
+      expect(parse.mock.calls.filter(([text]) => text.length > 16 * 1024)).toEqual([]);
+    } finally {
+      parse.mockRestore();
+    }
+    expect(tooLarge(await metrics())).toBe(before + 1);
   });
 
   it('counts the players saved at once when they disconnect', async () => {
