@@ -11,7 +11,7 @@ import { look } from '../services/movement.ts';
 import { connect, disconnect, sessionEpoch } from '../services/presence.ts';
 import { actions } from './actions.ts';
 import type { LocalFanout, Recipient } from './LocalFanout.ts';
-import { errorFrame, eventFrame, frameText, isFault, okFrame, parseClientMessage, type ClientAction } from './protocol.ts';
+import { errorFrame, eventFrame, isFault, okFrame, readClientFrame, type ClientAction } from './protocol.ts';
 import { TokenBucket } from './TokenBucket.ts';
 import { toClientError } from './clientError.ts';
 
@@ -166,18 +166,11 @@ export class PlayerConnection implements Recipient {
   }
 
   private receive(raw: RawData, isBinary: boolean): void {
-    if (isBinary) {
-      this.send(errorFrame(null, 'E_INVALID', 'Send JSON text frames, not binary ones.'));
-      return;
-    }
-    const text = frameText(raw);
-    if (text === null) {
-      this.send(errorFrame(null, 'E_BAD_JSON', 'The message is not valid UTF-8 text.'));
-      return;
-    }
-    const message = parseClientMessage(text, this.deps.maxMessageBytes);
+    const message = readClientFrame(raw, isBinary, this.deps.maxMessageBytes);
     if (isFault(message)) {
-      this.send(errorFrame(message.seq, message.code, message.message));
+      // Charged like an action, so that a flood of junk is limited like a flood of actions.
+      if (!this.bucket.take()) this.send(errorFrame(message.seq, 'E_RATE_LIMITED', 'Too many actions; slow down.'));
+      else this.send(errorFrame(message.seq, message.code, message.message));
       return;
     }
     if (this.deps.isShuttingDown()) {

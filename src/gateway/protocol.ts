@@ -67,11 +67,22 @@ export function frameBytes(raw: RawData): number {
   return raw.byteLength;
 }
 
+function tooLarge(maxBytes: number): ProtocolFault {
+  return { seq: null, code: 'E_TOO_LARGE', message: `Messages are limited to ${maxBytes} bytes.` };
+}
+
+/** Reads one frame as `ws` hands it over into an action, or the fault to answer with; a large one is refused undecoded. */
+export function readClientFrame(raw: RawData, isBinary: boolean, maxBytes: number): ClientAction | ProtocolFault {
+  if (isBinary) return { seq: null, code: 'E_INVALID', message: 'Send JSON text frames, not binary ones.' };
+  if (frameBytes(raw) > maxBytes) return tooLarge(maxBytes);
+  const text = frameText(raw);
+  if (text === null) return { seq: null, code: 'E_BAD_JSON', message: 'The message is not valid UTF-8 text.' };
+  return parseClientMessage(text, maxBytes);
+}
+
 /** Parses one client frame into an action, or the fault to answer with. Never throws. */
 export function parseClientMessage(raw: string, maxBytes: number): ClientAction | ProtocolFault {
-  if (Buffer.byteLength(raw) > maxBytes) {
-    return { seq: null, code: 'E_TOO_LARGE', message: `Messages are limited to ${maxBytes} bytes.` };
-  }
+  if (Buffer.byteLength(raw) > maxBytes) return tooLarge(maxBytes);
   let json: unknown;
   try {
     json = JSON.parse(raw);

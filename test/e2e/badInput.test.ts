@@ -152,6 +152,33 @@ describe('bad WebSocket input', () => {
   });
 });
 
+describe('a flood of malformed frames', () => {
+  it('spends the action budget as a flood of actions does', async () => {
+    // A burst of four that never refills: what the budget allows is exact.
+    const strict = await startInProcessServer({ CINDER_ACTION_BURST: '4', CINDER_ACTIONS_PER_SECOND: '0' });
+    const junk = await GameClient.connect(strict.wsUrl);
+    try {
+      const binary = async () => {
+        const mark = junk.received.length;
+        junk.socket.send(Buffer.from('{"type":"ping"}'), { binary: true });
+        return (await junk.waitFor((message) => message.type === 'error', 10_000, mark)).data;
+      };
+      expect((await junk.raw('not json')).data.code).toBe('E_BAD_JSON');
+      expect((await junk.raw(JSON.stringify({ type: 'fly', seq: 7 }), 7)).data.code).toBe('E_UNKNOWN_TYPE');
+      expect((await junk.raw(JSON.stringify({ type: 'move', seq: 8, data: {} }), 8)).data.code).toBe('E_INVALID');
+      expect((await junk.raw('x'.repeat(20_000))).data.code).toBe('E_TOO_LARGE');
+      // The budget is spent: junk and actions alike are refused until it refills, and echo their seq.
+      expect(await binary()).toMatchObject({ code: 'E_RATE_LIMITED' });
+      expect(await junk.raw(JSON.stringify({ type: 'fly', seq: 9 }), 9)).toMatchObject({ type: 'error', seq: 9, data: { code: 'E_RATE_LIMITED' } });
+      expect(await junk.request('ping')).toMatchObject({ type: 'error', data: { code: 'E_RATE_LIMITED' } });
+      expect(junk.closed).toBeNull();
+    } finally {
+      await junk.close();
+      await strict.stop();
+    }
+  });
+});
+
 describe('WebSocket upgrades', () => {
   /** The status a handshake is answered with when it is refused. */
   async function refusedStatus(url: string): Promise<number> {
