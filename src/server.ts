@@ -17,6 +17,7 @@ import { httpServerOptions, registerHttpRoutes, requestDeadlines } from './gatew
 import { LocalFanout } from './gateway/LocalFanout.ts';
 import { CLOSE_SHUTDOWN, PlayerConnection, type ConnectionDeps } from './gateway/PlayerConnection.ts';
 import { clientAddress, proxyTrust } from './gateway/clientAddress.ts';
+import { startLiveness } from './gateway/liveness.ts';
 import { acceptWebSockets } from './gateway/upgrades.ts';
 import { DeadlinePassed, withDeadline } from './deadline.ts';
 import { Backoff, SYNC_BACKOFF } from './jobs/Backoff.ts';
@@ -146,18 +147,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     done();
   });
   // A client whose network vanished without a close (a dropped Wi-Fi) is found by its silence.
-  // After a round that came late (this worker stalled: a GC, a paused VM), the pongs may still be
-  // unread, timers running before sockets are read: then nobody is judged, all are pinged again.
-  let lastProbe = performance.now();
-  const liveness = config.clientPingIntervalMs > 0
-    ? setInterval(() => {
-        const now = performance.now();
-        const onTime = now - lastProbe < config.clientPingIntervalMs * 1.5;
-        lastProbe = now;
-        for (const connection of connections) connection.probe(onTime);
-      }, config.clientPingIntervalMs)
-    : undefined;
-  liveness?.unref();
+  const stopLiveness = startLiveness(() => connections, config.clientPingIntervalMs);
 
   const scheduler = new JobScheduler(adapters.locks, log);
   // While the durable store is down, play goes on in the hot store and the sync backs off.
@@ -240,7 +230,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
       upgrades.close();
       log.info({ connections: connections.size }, 'shutting down');
       clearInterval(heartbeat);
-      clearInterval(liveness);
+      stopLiveness();
       await scheduler.stop();
       await Promise.all([...connections].map((connection) => connection.shutdown()));
       const finalSync = scheduler.runNow({ ...syncJob, run: async () => {

@@ -127,7 +127,7 @@ export class PlayerConnection implements Recipient {
    * (a network that dropped without closing) and is dropped, which disconnects its character.
    * `judge` false only pings again: when this worker itself stalled, a pong may be waiting unread.
    */
-  probe(judge = true): void {
+  probe(judge: boolean): void {
     if (this.socket.readyState !== OPEN) return;
     if (judge && !this.answered) {
       this.deps.log.debug({ characterId: this.characterId }, 'client did not answer a ping; dropping it');

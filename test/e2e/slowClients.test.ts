@@ -83,7 +83,7 @@ describe('a worker that stalls itself', () => {
       await until(() => said.includes('playing'), 'the client to authenticate', 10_000);
       let rounds = 0;
       const { probe: original } = Object.getOwnPropertyDescriptors(PlayerConnection.prototype);
-      const probe = vi.spyOn(PlayerConnection.prototype, 'probe').mockImplementation(function (this: PlayerConnection, judge?: boolean) {
+      const probe = vi.spyOn(PlayerConnection.prototype, 'probe').mockImplementation(function (this: PlayerConnection, judge: boolean) {
         (original.value as PlayerConnection['probe']).call(this, judge);
         rounds += 1;
         // Right after a ping went out, the worker is held up for longer than an interval.
