@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { registerPlayer } from '../support/accounts.ts';
-import { GameClient } from '../support/GameClient.ts';
+import { GameClient, newPlayerOn } from '../support/GameClient.ts';
 import { until } from '../support/heldState.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import { PlayerConnection } from '../../src/gateway/PlayerConnection.ts';
@@ -40,11 +40,9 @@ afterEach(async () => {
 });
 
 async function player(url: string, baseUrl: string): Promise<{ client: GameClient; id: number }> {
-  const { token, id } = await registerPlayer(baseUrl);
-  const client = await GameClient.connect(url);
-  clients.push(client);
-  await client.ok('auth', { token });
-  return { client, id };
+  const joined = await newPlayerOn({ wsUrl: url, baseUrl });
+  clients.push(joined.client);
+  return joined;
 }
 
 describe('a client whose network vanished', () => {

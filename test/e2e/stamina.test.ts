@@ -1,8 +1,7 @@
 // Walking until exhausted: the refusal says how long to rest, and after that long the player walks
 // on. The game's clock is the test's, moved on instead of waited for.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerPlayer } from '../support/accounts.ts';
-import { GameClient } from '../support/GameClient.ts';
+import { newPlayerOn, type GameClient } from '../support/GameClient.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 
 let clock = Date.UTC(2026, 10, 22, 12);
@@ -11,8 +10,7 @@ let client: GameClient;
 
 beforeAll(async () => {
   server = await startInProcessServer({ CINDER_ACTION_BURST: '1000', CINDER_ACTIONS_PER_SECOND: '1000' }, undefined, () => clock);
-  client = await GameClient.connect(server.wsUrl);
-  await client.ok('auth', { token: (await registerPlayer(server.baseUrl)).token });
+  ({ client } = await newPlayerOn(server));
 }, 60_000);
 
 afterAll(async () => {

@@ -1,8 +1,7 @@
 // Items that raise a maximum (dog tags: +5 max hp) add room to fill, not points: regeneration
 // saved up while the player was already full is not paid out when the item goes on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerPlayer } from '../support/accounts.ts';
-import { GameClient } from '../support/GameClient.ts';
+import { newPlayerOn, type GameClient } from '../support/GameClient.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import { slotOf, type PlayView } from '../support/views.ts';
 import { copyAshlands, editFile, removeCopies } from '../content/contentCopy.ts';
@@ -18,8 +17,7 @@ beforeAll(async () => {
     rules.startingItems.push({ item: 'dog-tags', qty: 1 });
   });
   server = await startInProcessServer({ CINDER_CONTENT_DIR: content }, undefined, () => clock);
-  client = await GameClient.connect(server.wsUrl);
-  await client.ok('auth', { token: (await registerPlayer(server.baseUrl)).token });
+  ({ client } = await newPlayerOn(server));
 }, 60_000);
 
 afterAll(async () => {

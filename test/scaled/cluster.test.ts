@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { registerPlayer } from '../support/accounts.ts';
 import { until } from '../support/heldState.ts';
 import { GameClient } from '../support/GameClient.ts';
-import { runServerUntilExit, startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
+import { isAlive, runServerUntilExit, startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
 import { ownScaledEnv } from '../support/scaledEnv.ts';
 import { startScriptNodeFlags } from '../support/startScript.ts';
 
@@ -39,15 +39,6 @@ async function pidsAnswering(baseUrl: string, want: number): Promise<Set<number>
     if (pid !== null) pids.add(pid);
   }
   return pids;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 let cluster: ServerProcess | undefined;
@@ -113,7 +104,7 @@ describe('--workers', () => {
       const primary = await startServerProcess(own.dataDir, { ...own.env, ...env }, ['--workers', '1']);
       const [pid = -1] = await pidsAnswering(primary.baseUrl, 1);
       // Whatever the outcome, neither outlives the test.
-      cleanups.push(() => primary.kill(), () => Promise.resolve(alive(pid) && process.kill(pid, 'SIGKILL')));
+      cleanups.push(() => primary.kill(), () => Promise.resolve(isAlive(pid) && process.kill(pid, 'SIGKILL')));
       process.kill(pid, 'SIGSTOP');
       const exited = once(primary.child, 'exit').then(([code]) => code as number | null);
       primary.child.kill('SIGTERM');

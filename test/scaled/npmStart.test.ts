@@ -7,21 +7,13 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ownScaledEnv, type Cleanups } from '../support/scaledEnv.ts';
+import { isAlive } from '../support/serverProcess.ts';
 
 const cleanups: Cleanups = [];
 
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The parent of `pid`, from /proc. */
 function parentOf(pid: number): number {
@@ -54,14 +46,14 @@ describe('npm start', () => {
     const primary = parentOf(workers[0] ?? -1);
     // Whatever the outcome, nothing of this server outlives the test.
     cleanups.push(() => {
-      for (const pid of [primary, ...workers]) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      for (const pid of [primary, ...workers]) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
       return Promise.resolve();
     });
 
     npm.kill('SIGTERM');
     const [code, signal] = await exited;
     expect({ code, signal }).toEqual({ code: 0, signal: null });
-    expect([primary, ...workers].filter(alive), 'server processes still running').toEqual([]);
+    expect([primary, ...workers].filter(isAlive), 'server processes still running').toEqual([]);
     expect(lines.filter((line) => line.includes('"msg":"final sync done"'))).toHaveLength(2);
   });
 });

@@ -2,6 +2,7 @@
 // seq, and every event kept so a test can wait for the one it expects.
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
+import { registerPlayer } from './accounts.ts';
 
 export interface ServerMessage {
   type: string;
@@ -157,4 +158,12 @@ export class GameClient {
       this.socket.close();
     });
   }
+}
+
+/** Registers a new player on `server` and authenticates a new connection as them. */
+export async function newPlayerOn(server: { wsUrl: string; baseUrl: string }): Promise<{ client: GameClient; id: number }> {
+  const { token, id } = await registerPlayer(server.baseUrl);
+  const client = await GameClient.connect(server.wsUrl);
+  await client.ok('auth', { token });
+  return { client, id };
 }

@@ -21,6 +21,16 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
+/** Whether a process of this pid is running (or a zombie not yet reaped). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function tempDataDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'cinder-test-'));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
