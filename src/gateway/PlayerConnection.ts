@@ -227,6 +227,7 @@ export class PlayerConnection implements Recipient {
         if (this.isReplaced()) throw new GameError('E_SESSION_REPLACED');
         const view = await look(ctx, claims.characterId);
         this.state = 'playing';
+        clearTimeout(this.authDeadline);
         return view;
       } catch (error) {
         if (this.isAuthenticating()) {

@@ -3,25 +3,13 @@
 // the players behind one NAT still all get in.
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { registerPlayer } from '../support/accounts.ts';
 import { GameClient, type RefusedUpgrade } from '../support/GameClient.ts';
 import { until } from '../support/heldState.ts';
-import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
+import { serverPerTest } from '../support/inProcessServer.ts';
 
-let server: InProcessServer | undefined;
-const clients: GameClient[] = [];
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
-  await server?.stop();
-  server = undefined;
-});
-
-async function started(env: Record<string, string>): Promise<InProcessServer> {
-  server = await startInProcessServer(env);
-  return server;
-}
+const { start: started, clients } = serverPerTest();
 
 /** An upgrade from `address`, as the trusted proxy (loopback) forwards it. */
 async function attemptFrom(url: string, address: string): Promise<GameClient | RefusedUpgrade> {

@@ -4,12 +4,12 @@
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { registerPlayer } from '../support/accounts.ts';
 import { GameClient, newPlayerOn } from '../support/GameClient.ts';
 import { until } from '../support/heldState.ts';
-import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
+import { serverPerTest } from '../support/inProcessServer.ts';
 import { PlayerConnection } from '../../src/gateway/PlayerConnection.ts';
 
 /** A client that authenticates, says so, answers pings (ws does it by itself) and reports a close. */
@@ -30,14 +30,7 @@ function busyFor(ms: number): void {
   }
 }
 
-let server: InProcessServer | undefined;
-const clients: GameClient[] = [];
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
-  await server?.stop();
-  server = undefined;
-});
+const { start, clients } = serverPerTest();
 
 async function player(url: string, baseUrl: string): Promise<{ client: GameClient; id: number }> {
   const joined = await newPlayerOn({ wsUrl: url, baseUrl });
@@ -47,7 +40,7 @@ async function player(url: string, baseUrl: string): Promise<{ client: GameClien
 
 describe('a client whose network vanished', () => {
   it('is dropped once it leaves a ping unanswered, and its character shown disconnected', async () => {
-    server = await startInProcessServer({ CINDER_CLIENT_PING_INTERVAL_MS: '100' });
+    const server = await start({ CINDER_CLIENT_PING_INTERVAL_MS: '100' });
     const watcher = await player(server.wsUrl, server.baseUrl);
     let pingsAnswered = 0;
     watcher.client.socket.on('ping', () => (pingsAnswered += 1));
@@ -70,7 +63,7 @@ describe('a client whose network vanished', () => {
 
 describe('a worker that stalls itself', () => {
   it('drops no healthy client for the pongs it could not read meanwhile', async () => {
-    server = await startInProcessServer({ CINDER_CLIENT_PING_INTERVAL_MS: '200' });
+    const server = await start({ CINDER_CLIENT_PING_INTERVAL_MS: '200' });
     const { token } = await registerPlayer(server.baseUrl);
     // The client in a process of its own, so that it answers while this one (the server) stalls.
     const client = spawn(process.execPath, ['--input-type=module', '-e', HEALTHY_CLIENT, server.wsUrl, token], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -102,7 +95,7 @@ describe('a worker that stalls itself', () => {
 
 describe('a client that stops reading', () => {
   it('is dropped once its unread messages pass the limit, and the others play on', async () => {
-    server = await startInProcessServer({
+    const server = await start({
       CINDER_MAX_SEND_BUFFER_BYTES: String(64 * 1024),
       CINDER_CLIENT_PING_INTERVAL_MS: '0',
       CINDER_ACTION_BURST: '1000000',

@@ -1,6 +1,7 @@
 // A Cinder worker inside the test process (embedded adapters, in-memory PGlite), listening on a
 // free port: faster to start than a child process, same gateway and services.
 import { pino } from 'pino';
+import { afterEach } from 'vitest';
 import { openEmbeddedAdapters } from '../../src/adapters/embedded.ts';
 import type { Adapters } from '../../src/adapters/Adapters.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -45,5 +46,23 @@ export async function startInProcessServer(
     baseUrl: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}/ws`,
     stop: () => server.shutdown(),
+  };
+}
+
+/**
+ * For a file whose tests each start a server of their own: `start` starts it, and after each test
+ * every client put in `clients` is closed and the server stopped.
+ */
+export function serverPerTest(): { start: (env?: Record<string, string>) => Promise<InProcessServer>; clients: { close(): Promise<void> }[] } {
+  let server: InProcessServer | undefined;
+  const clients: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+    await server?.stop();
+    server = undefined;
+  });
+  return {
+    start: async (env = {}) => (server = await startInProcessServer(env)),
+    clients,
   };
 }
