@@ -96,7 +96,7 @@ export async function seedBots(databaseUrl: string, world: BenchWorld, count: nu
     for (let from = 0; from < count; from += CHUNK) {
       const ids = await seedChunk(client, store, world, from, Math.min(count, from + CHUNK), passwordHash);
       for (const [index, { accountId, characterId }] of ids) {
-        bots.push({ index, characterId, token: await tokens.issue({ characterId, accountId, name: `bot${index}` }) });
+        bots.push({ index, characterId, token: await tokens.issue({ characterId, accountId, name: `bot${index}`, generation: 0 }) });
       }
     }
     return bots;

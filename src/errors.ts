@@ -28,6 +28,7 @@ export const ERRORS = {
   E_DEAD: 'You are dead.',
   E_CONFLICT: 'Something changed at the same moment; try again.',
   E_SESSION_REPLACED: 'This character connected from somewhere else.',
+  E_SIGNED_OUT: 'You were signed out; log in again.',
   E_SESSION_RELEASED: 'The server lost contact with the game for a while and let your session go; reconnect to carry on.',
   E_DEGRADED: 'The game is briefly unavailable; try again in a moment.',
   E_STORAGE_UNAVAILABLE: 'Storage is unavailable; try again later.',
@@ -35,6 +36,9 @@ export const ERRORS = {
   E_NOT_FOUND: 'Not found.',
   E_INTERNAL: 'Something went wrong on the server.',
 } as const;
+
+/** E_BAD_TOKEN's message for a token still signed and unexpired, but refused by its account. */
+export const TOKEN_REVOKED = 'This token was revoked by a password change or a ban; log in again.';
 
 export type ErrorCode = keyof typeof ERRORS;
 

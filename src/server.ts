@@ -64,7 +64,7 @@ const FINAL_SYNC_NOT_RUN = {
 export async function createServer(options: ServerOptions): Promise<CinderServer> {
   const { config, catalog, adapters, log } = options;
   const workerId = randomUUID();
-  const gsm = new GameStateManager(adapters.hot, adapters.durable, catalog, Date.now, recordForcedSave);
+  const gsm = new GameStateManager(adapters.hot, adapters.durable, catalog, Date.now, recordForcedSave, config.tokenTtlSeconds * 1000);
   const onError = (error: unknown) => {
     // While Redis is away one warning per outage says so (adapters/scaled.ts), not every publish.
     if (adapters.failureOf(error) === 'hot') log.debug({ err: error }, 'bus error');

@@ -6,6 +6,11 @@ export const keys = {
   inventory: (id: number) => `inventory:{p:${id}}`,
   equipment: (id: number) => `equipment:{p:${id}}`,
   uniqueItem: (id: string) => `unique_item:${id}`,
+  /**
+   * A counter: the lowest token generation the character's account still accepts (a password
+   * change or a ban raised it). It expires once every older token has (CINDER_TOKEN_TTL_SECONDS).
+   */
+  tokenFloor: (id: number) => `tokens:{p:${id}}`,
   /** Per-player ready times of interactables: field `location/interactable` → epoch ms. */
   cooldowns: (id: number) => `cooldowns:{p:${id}}`,
   locationPlayers: (locationId: string) => `location:${locationId}:players`,

@@ -9,6 +9,8 @@ export interface TokenClaims {
   characterId: number;
   accountId: number;
   name: string;
+  /** The account's token generation when issued: a password change or a ban raises it (AccountRecord). */
+  generation: number;
 }
 
 export class TokenIssuer {
@@ -19,7 +21,7 @@ export class TokenIssuer {
   }
 
   issue(claims: TokenClaims): Promise<string> {
-    return new SignJWT({ acc: claims.accountId, name: claims.name })
+    return new SignJWT({ acc: claims.accountId, name: claims.name, gen: claims.generation })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(String(claims.characterId))
       .setIssuedAt()
@@ -33,10 +35,20 @@ export class TokenIssuer {
       // Only the decimal id the issuer writes: Number() would also take ' 1 ', '0x1' or '1e20'.
       const characterId = typeof payload.sub === 'string' && ID.test(payload.sub) ? Number(payload.sub) : NaN;
       const accountId = payload.acc;
-      if (!Number.isSafeInteger(characterId) || typeof accountId !== 'number' || !Number.isSafeInteger(accountId) || typeof payload.name !== 'string') {
+      // Tokens issued before generations existed carry none: they belong to the first.
+      const generation = payload.gen === undefined ? 0 : payload.gen;
+      if (
+        !Number.isSafeInteger(characterId) ||
+        typeof accountId !== 'number' ||
+        !Number.isSafeInteger(accountId) ||
+        typeof payload.name !== 'string' ||
+        typeof generation !== 'number' ||
+        !Number.isSafeInteger(generation) ||
+        generation < 0
+      ) {
         throw new Error('claims missing');
       }
-      return { characterId, accountId, name: payload.name };
+      return { characterId, accountId, name: payload.name, generation };
     } catch {
       throw new GameError('E_BAD_TOKEN');
     }

@@ -2,6 +2,7 @@
 // location's channel only while it holds a player there, and delivers each message to its local
 // recipients from this index: no store round trip per recipient.
 import type { Bus } from '../adapters/bus/Bus.ts';
+import type { SignedOut } from '../services/accounts.ts';
 import { channels } from '../adapters/keys.ts';
 import type { BusEvent } from './busEvents.ts';
 import { eventFrame } from './protocol.ts';
@@ -11,9 +12,13 @@ export interface Recipient {
   readonly sessionId: string;
   /** Orders the sessions of one character: the higher epoch is the newer session (enterWorld). */
   readonly sessionEpoch: number;
+  /** The generation of the token the session authenticated with (see services/accounts.ts). */
+  readonly tokenGeneration: number;
   send(frame: string): void;
   /** Told when a newer session of the character took over (on any worker). */
   replaced(): void;
+  /** Told when the account refused the session's token (a password change, a ban). */
+  signedOut(notice: SignedOut): void;
 }
 
 /** What a session that took a character publishes on the character's channel. */
@@ -137,6 +142,12 @@ export class LocalFanout {
       // An older session's late announcement must not unseat the newer one.
       const { epoch } = event.data as SessionTaken;
       if (epoch > recipient.sessionEpoch) recipient.replaced();
+      return;
+    }
+    if (event.type === 'signed_out') {
+      // A session that logged in since (with the new password) holds a token of the new generation.
+      const notice = event.data as SignedOut;
+      if (notice.generation > recipient.tokenGeneration) recipient.signedOut(notice);
       return;
     }
     recipient.send(eventFrame(event.type, event.data, event.ts));

@@ -5,10 +5,11 @@ import type { RawData } from 'ws';
 import type { StoreFailure } from '../adapters/Adapters.ts';
 import type { Log } from '../log.ts';
 import type { TokenIssuer } from '../auth/tokens.ts';
-import { GameError } from '../errors.ts';
+import { GameError, TOKEN_REVOKED } from '../errors.ts';
 import type { GameContext } from '../services/context.ts';
 import { look } from '../services/movement.ts';
 import { connect, disconnect, sessionEpoch } from '../services/presence.ts';
+import { signedOutMessage, tokenRevoked, type SignedOut } from '../services/accounts.ts';
 import { actions } from './actions.ts';
 import type { LocalFanout, Recipient } from './LocalFanout.ts';
 import { errorFrame, eventFrame, isFault, okFrame, readClientFrame, type ClientAction } from './protocol.ts';
@@ -59,6 +60,8 @@ export const CLOSE_REPLACED = 4001;
 export const CLOSE_RELEASED = 4002;
 /** Not authenticated within CINDER_AUTH_TIMEOUT_MS of opening: an idle anonymous socket only holds a descriptor. */
 export const CLOSE_AUTH_TIMEOUT = 4003;
+/** The account refused the session's token (a password change, a ban): the client must log in again. */
+export const CLOSE_SIGNED_OUT = 4004;
 const DISCONNECT_ATTEMPTS = 30;
 const DISCONNECT_RETRY_MS = 1000;
 
@@ -69,6 +72,7 @@ export class PlayerConnection implements Recipient {
   readonly sessionId = randomUUID();
   characterId = 0;
   sessionEpoch = 0;
+  tokenGeneration = 0;
   private state: 'anonymous' | 'authenticating' | 'playing' | 'replaced' | 'closed' = 'anonymous';
   /** Set when the socket closes: actions still queued are dropped, not applied. */
   private gone = false;
@@ -79,6 +83,8 @@ export class PlayerConnection implements Recipient {
   private readonly bucket: TokenBucket;
   private readonly authDeadline: NodeJS.Timeout | undefined;
   private authOverdue = false;
+  /** Heard while authenticating: the auth must not finish. */
+  private signedOutWhileAuthenticating = false;
 
   constructor(
     private readonly socket: ClientSocket,
@@ -157,6 +163,18 @@ export class PlayerConnection implements Recipient {
     this.socket.close(CLOSE_RELEASED, 'session released; reconnect');
   }
 
+  /**
+   * The account refused this session's token. Queued actions are dropped; the character is left
+   * as at any disconnect, and the client learns why before the close.
+   */
+  signedOut(notice: SignedOut): void {
+    if (this.state === 'authenticating') this.signedOutWhileAuthenticating = true;
+    if (this.state !== 'playing') return;
+    this.gone = true;
+    this.send(eventFrame('signed_out', { code: 'E_SIGNED_OUT', message: signedOutMessage(notice.reason), reason: notice.reason }, Date.now()));
+    this.socket.close(CLOSE_SIGNED_OUT, 'signed out');
+  }
+
   /** Waits for queued actions, then leaves the world (synced) and closes. Used at shutdown. */
   async shutdown(): Promise<void> {
     this.send(eventFrame('server_shutdown', { message: 'The server is shutting down; your progress is saved.' }, Date.now()));
@@ -217,15 +235,20 @@ export class PlayerConnection implements Recipient {
           throw new GameError('E_RATE_LIMITED', 'Too many authentication attempts; wait a minute.');
         }
         const claims = await this.deps.tokens.verify(action.data.token);
+        // Before taking the character: a revoked token must not even unseat its current session.
+        if (await tokenRevoked(ctx, claims.characterId, claims.generation)) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
         this.characterId = claims.characterId;
-        const { epoch, locationId } = await connect(ctx, claims.characterId, this.session());
+        this.tokenGeneration = claims.generation;
+        const { epoch, locationId } = await connect(ctx, claims.characterId, this.session(), claims.generation);
         entered = true;
         this.sessionEpoch = epoch;
         await fanout.join(this, locationId);
-        // A newer session that announced itself before this one listened was not heard: ask.
+        // A newer session, or a revocation, announced before this one listened was not heard: ask.
         if (this.isAuthenticating() && (await sessionEpoch(ctx, claims.characterId)) > epoch) this.replaced();
         if (this.isReplaced()) throw new GameError('E_SESSION_REPLACED');
+        if (await tokenRevoked(ctx, claims.characterId, claims.generation)) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
         const view = await look(ctx, claims.characterId);
+        if (this.signedOutWhileAuthenticating) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
         this.state = 'playing';
         clearTimeout(this.authDeadline);
         return view;

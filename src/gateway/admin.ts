@@ -1,12 +1,15 @@
-// Operator endpoints, enabled by CINDER_ADMIN_TOKEN: a global announcement and a manual save.
+// Operator endpoints, enabled by CINDER_ADMIN_TOKEN: a global announcement, a manual save, and
+// banning accounts or lifting a ban.
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GameError } from '../errors.ts';
+import { setBanned } from '../services/accounts.ts';
 import type { GameContext } from '../services/context.ts';
 import { sendError } from './http.ts';
 
 const announcement = z.object({ text: z.string().trim().min(1).max(500) });
+const accountName = z.object({ username: z.string() });
 
 function authorised(request: FastifyRequest, token: string): boolean {
   const given = Buffer.from(request.headers.authorization ?? '');
@@ -36,6 +39,16 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: GameContext, admi
       });
 
       admin.post('/save', async () => ({ ok: true, synced: await save() }));
+
+      for (const [path, banned] of [['/ban', true], ['/unban', false]] as const) {
+        admin.post(path, async (request) => {
+          const body = accountName.safeParse(request.body);
+          if (!body.success) throw new GameError('E_INVALID', 'Send {"username": string}.');
+          const account = await setBanned(ctx, body.data.username, banned);
+          if (!account) throw new GameError('E_NOT_FOUND', 'No account has that username.');
+          return { ok: true, account: { username: account.username, characterId: account.characterId, banned: account.banned } };
+        });
+      }
       registered();
     },
     { prefix: '/api/admin' },

@@ -1,16 +1,18 @@
-// REST entry points: registration, login, health. Bodies are validated here; rules live in services.
+// REST entry points: registration, login, password change, health. Bodies are validated here; rules live in services.
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { TokenIssuer } from '../auth/tokens.ts';
 import { GameError, type ErrorCode } from '../errors.ts';
-import { isUsername, login, register } from '../services/accounts.ts';
+import { changePassword, isUsername, login, register } from '../services/accounts.ts';
+import type { AccountRecord } from '../adapters/durable/DurableStore.ts';
 import type { GameContext } from '../services/context.ts';
 import { toClientError } from './clientError.ts';
 import type { StoreFailure } from '../adapters/Adapters.ts';
 
 // Lengths are the service's rules (with their own codes); the body limit bounds the rest.
 const credentials = z.object({ username: z.string(), password: z.string() });
+const passwordChange = credentials.extend({ newPassword: z.string() });
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   E_BAD_JSON: 400,
@@ -124,10 +126,30 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
     if ((await ctx.gsm.countAttempt(scope, address, deps.loginWindowMs)) > limit) throw tooMany();
   };
 
-  const issue = async (account: { id: number; characterId: number; username: string }) => ({
-    token: await tokens.issue({ characterId: account.characterId, accountId: account.id, name: account.username }),
+  const issue = async (account: AccountRecord) => ({
+    token: await tokens.issue({ characterId: account.characterId, accountId: account.id, name: account.username, generation: account.tokenGeneration }),
     character: { id: account.characterId, name: account.username },
   });
+
+  /**
+   * Runs `proving` (which checks the account's password) under the login limits: per address,
+   * loosely since players share NATs, and per name against guessing its password, counting only
+   * failures, so that logging in (or trying from an address already refused) locks nobody out.
+   */
+  const guarded = async (address: string, username: string, proving: () => Promise<AccountRecord>) => {
+    // No account has such a name: refused as a wrong password would be, before anything is
+    // counted (a name of any length would otherwise be a key in the hot store).
+    if (!isUsername(username)) throw new GameError('E_BAD_CREDENTIALS');
+    // The address first: a request refused for its address counts against no name.
+    await limited('login', `ip:${address}`, deps.loginAttempts * 5);
+    // Read before the slow hash check.
+    const name = `name:${username.toLowerCase()}`;
+    if ((await ctx.gsm.attemptsSoFar('login', name, deps.loginWindowMs)) >= deps.loginAttempts) throw tooMany();
+    return proving().catch(async (error: unknown) => {
+      if (error instanceof GameError && error.code === 'E_BAD_CREDENTIALS') await ctx.gsm.countAttempt('login', name, deps.loginWindowMs);
+      throw error;
+    });
+  };
 
   app.post('/api/auth/register', async (request, reply) => {
     const body = credentials.safeParse(request.body);
@@ -141,19 +163,17 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const body = credentials.safeParse(request.body);
     if (!body.success) return sendError(reply, 'E_INVALID', 'Send {"username": string, "password": string}.');
     const { username, password } = body.data;
-    // No account has such a name: refused as a wrong password would be, before anything is
-    // counted (a name of any length would otherwise be a key in the hot store).
-    if (!isUsername(username)) throw new GameError('E_BAD_CREDENTIALS');
-    // The address first: a request refused for its address counts against no name.
-    await limited('login', `ip:${request.ip}`, deps.loginAttempts * 5);
-    // Per name against guessing its password, counting failures only, so that logging in (or
-    // trying from an address already refused) locks nobody out. Read before the slow hash check.
-    const name = `name:${username.toLowerCase()}`;
-    if ((await ctx.gsm.attemptsSoFar('login', name, deps.loginWindowMs)) >= deps.loginAttempts) throw tooMany();
-    const account = await login(ctx, username, password).catch(async (error: unknown) => {
-      if (error instanceof GameError && error.code === 'E_BAD_CREDENTIALS') await ctx.gsm.countAttempt('login', name, deps.loginWindowMs);
-      throw error;
-    });
+    const account = await guarded(request.ip, username, () => login(ctx, username, password));
+    return reply.send(await issue(account));
+  });
+
+  // Every token issued before stops working, and the open session is signed out: the reply's
+  // token is the one that works from now on.
+  app.post('/api/auth/password', async (request, reply) => {
+    const body = passwordChange.safeParse(request.body);
+    if (!body.success) return sendError(reply, 'E_INVALID', 'Send {"username": string, "password": string, "newPassword": string}.');
+    const { username, password, newPassword } = body.data;
+    const account = await guarded(request.ip, username, () => changePassword(ctx, username, password, newPassword));
     return reply.send(await issue(account));
   });
 

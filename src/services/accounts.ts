@@ -23,12 +23,71 @@ export function isUsername(name: string): boolean {
 
 export async function register(ctx: GameContext, username: string, password: string): Promise<AccountRecord> {
   if (!USERNAME.test(username)) throw new GameError('E_INVALID_USERNAME');
+  checkNewPassword(username, password);
+  const passwordHash = await hashPassword(password);
+  return ctx.gsm.createAccount(username, passwordHash, newCharacter(ctx, username), startingKit(ctx));
+}
+
+function checkNewPassword(username: string, password: string): void {
   if (password.length < MIN_PASSWORD) throw new GameError('E_WEAK_PASSWORD');
   if (password.length > MAX_PASSWORD) throw new GameError('E_WEAK_PASSWORD', `Passwords are at most ${MAX_PASSWORD} characters.`);
   if (password.toLowerCase() === username.toLowerCase()) throw new GameError('E_WEAK_PASSWORD', 'The password must differ from the username.');
   if (LONE_SURROGATE.test(password)) throw new GameError('E_WEAK_PASSWORD', 'The password is not valid Unicode text.');
-  const passwordHash = await hashPassword(password);
-  return ctx.gsm.createAccount(username, passwordHash, newCharacter(ctx, username), startingKit(ctx));
+}
+
+/**
+ * Proves the current password as a login does, then sets the new one. Every token issued before
+ * stops working, and the character's open session, wherever it is, is signed out: whoever knew
+ * the old password is shut out. Answers the account as it now is.
+ */
+export async function changePassword(ctx: GameContext, username: string, password: string, newPassword: string): Promise<AccountRecord> {
+  const account = await login(ctx, username, password);
+  checkNewPassword(account.username, newPassword);
+  if (newPassword === password) throw new GameError('E_WEAK_PASSWORD', 'The new password must differ from the current one.');
+  // Refused while the hot store is away, before anything is written: the revocation goes there.
+  await ctx.gsm.pingHotStore();
+  const tokenGeneration = await ctx.gsm.changePassword(account, await hashPassword(newPassword));
+  signOut(ctx, account.characterId, tokenGeneration, 'password_changed');
+  return { ...account, tokenGeneration };
+}
+
+/**
+ * Bans an account or lifts its ban (an operator's act). A ban refuses logins and every token
+ * issued so far, and signs the character's open session out. Null when no account has that name.
+ */
+export async function setBanned(ctx: GameContext, username: string, banned: boolean): Promise<AccountRecord | null> {
+  if (!USERNAME.test(username)) return null;
+  await ctx.gsm.pingHotStore();
+  const account = await ctx.gsm.setBanned(username, banned);
+  if (account && banned) signOut(ctx, account.characterId, account.tokenGeneration, 'banned');
+  return account;
+}
+
+export type SignOutReason = 'password_changed' | 'banned';
+
+/** What the character's channel carries: sessions whose token is older than `generation` end. */
+export interface SignedOut {
+  reason: SignOutReason;
+  generation: number;
+}
+
+const SIGNED_OUT_MESSAGES: Record<SignOutReason, string> = {
+  password_changed: 'The password of this account was changed; log in with the new one.',
+  banned: 'This account is banned.',
+};
+
+export function signedOutMessage(reason: SignOutReason): string {
+  return SIGNED_OUT_MESSAGES[reason];
+}
+
+function signOut(ctx: GameContext, characterId: number, generation: number, reason: SignOutReason): void {
+  const notice: SignedOut = { reason, generation };
+  ctx.events.toPlayer(characterId, 'signed_out', notice);
+}
+
+/** Whether a token of `generation` is still accepted for the character (see changePassword and setBanned). */
+export async function tokenRevoked(ctx: GameContext, characterId: number, generation: number): Promise<boolean> {
+  return (await ctx.gsm.tokenFloor(characterId)) > generation;
 }
 
 // Verifying against a fixed hash when the name is unknown keeps both failures equally slow.

@@ -9,7 +9,7 @@ import type { HotView, KeyPattern } from '../adapters/hot/readView.ts';
 import type { HotTransaction } from '../adapters/hot/transaction.ts';
 import { keys, type DirtyKind } from '../adapters/keys.ts';
 import type { Character, CharacterSnapshot, EquippedItem, GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
-import { GameError } from '../errors.ts';
+import { GameError, TOKEN_REVOKED } from '../errors.ts';
 import * as change from './atomicChanges.ts';
 import { decodeCharacter, decodeGround, decodeUniqueItem, encodeCharacter, encodeEntry, encodeEquipped, encodeGround, encodeUniqueItem } from './codec.ts';
 import { toPlayerRead, type PlayerRead } from './playerRead.ts';
@@ -58,6 +58,8 @@ export class GameStateManager {
     private readonly now: () => number = Date.now,
     /** Told of each transaction of forced saves (disconnects, evictions, dead workers), e.g. for metrics. */
     onForcedSave?: (report: ForcedSaveReport) => void,
+    /** How long a session token lives (CINDER_TOKEN_TTL_SECONDS): a revocation need not be kept longer. */
+    private readonly tokenTtlMs = DEFAULT_TOKEN_TTL_MS,
   ) {
     this.sync = new DirtySync(hot, durable, onForcedSave);
   }
@@ -72,9 +74,35 @@ export class GameStateManager {
     return this.durable.findAccount(username);
   }
 
+  /**
+   * Writes the new hash and starts a new token generation, then refuses older tokens in the hot
+   * store, where connections check them. Answers the new generation.
+   */
+  async changePassword(account: AccountRecord, passwordHash: string): Promise<number> {
+    const generation = await this.durable.changePassword(account.id, passwordHash);
+    await this.raiseTokenFloor(account.characterId, generation);
+    return generation;
+  }
+
+  /** Bans (refusing every token issued so far) or lifts a ban. Null when no account has that name. */
+  async setBanned(username: string, banned: boolean): Promise<AccountRecord | null> {
+    const account = await this.durable.setBanned(username, banned);
+    if (account && banned) await this.raiseTokenFloor(account.characterId, account.tokenGeneration);
+    return account;
+  }
+
+  /** The lowest token generation the character's account accepts, as far as the hot store knows. */
+  tokenFloor(characterId: number): Promise<number> {
+    return this.hot.readCounter(keys.tokenFloor(characterId));
+  }
+
+  private async raiseTokenFloor(characterId: number, generation: number): Promise<void> {
+    if (generation > 0) await this.hot.raiseCounter(keys.tokenFloor(characterId), generation, this.tokenTtlMs);
+  }
+
   /** The attempts counted so far in the current window, without counting one. */
   attemptsSoFar(scope: string, subject: string, windowMs: number): Promise<number> {
-    return this.hot.readWindow(keys.rateLimit(scope, subject, Math.floor(this.now() / windowMs)));
+    return this.hot.readCounter(keys.rateLimit(scope, subject, Math.floor(this.now() / windowMs)));
   }
 
   /** Counts one attempt in a fixed window shared by every worker; returns the count so far. */
@@ -148,7 +176,13 @@ export class GameStateManager {
    * connects at once, the one with the higher epoch owns the character, whatever order the
    * workers hear of them.
    */
-  async enterWorld(characterId: number, session: Session): Promise<{ player: PlayerRead; lingering: boolean; epoch: number }> {
+  /**
+   * Takes the character for `session`, loading them from the durable store if they are not in the
+   * world. `tokenGeneration` is that of the session's token: a character loaded from the durable
+   * store is refused to an older token there, and brings their account's generation back into the
+   * hot store (which may have lost it) for the checks of tokenFloor.
+   */
+  async enterWorld(characterId: number, session: Session, tokenGeneration = 0): Promise<{ player: PlayerRead; lingering: boolean; epoch: number }> {
     const id = String(characterId);
     const playerKey = keys.player(characterId);
     for (let attempt = 0; attempt < ENTER_ATTEMPTS; attempt++) {
@@ -157,6 +191,8 @@ export class GameStateManager {
       if (!lingering) {
         const snapshot = await this.durable.loadCharacter(characterId);
         if (!snapshot) throw new GameError('E_NOT_FOUND', 'That character does not exist.');
+        await this.raiseTokenFloor(characterId, snapshot.tokenGeneration);
+        if (snapshot.tokenGeneration > tokenGeneration) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
         lingering = !(await this.putSnapshot(snapshot));
         fields = await this.hot.hgetall(playerKey);
       }
@@ -578,6 +614,7 @@ const LOAD_CLAIM_MS = 120_000;
 
 /** Tries of enterWorld: each lost only to an eviction, a move or another connect at that very moment. */
 const ENTER_ATTEMPTS = 3;
+const DEFAULT_TOKEN_TTL_MS = 24 * 3600 * 1000;
 
 /** readView shapes (constant, so that their encoding is reused): see readBelongings and readSurroundings. */
 const UNIQUE_ITEMS_CARRIED: HotView['refs'] = { from: [1, 2], property: 'unique_item_id', hash: keyPattern(keys.uniqueItem) };

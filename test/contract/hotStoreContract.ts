@@ -281,15 +281,15 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
       });
 
       it('reads the count so far without counting, 0 when no window is running', async () => {
-        expect(await store.readWindow(k('rate'))).toBe(0);
+        expect(await store.readCounter(k('rate'))).toBe(0);
         expect(await store.exists(k('rate'))).toBe(false);
         await store.incrWindow(k('rate'), WINDOW_MS);
         await store.incrWindow(k('rate'), WINDOW_MS);
-        expect(await store.readWindow(k('rate'))).toBe(2);
-        expect(await store.readWindow(k('rate'))).toBe(2);
+        expect(await store.readCounter(k('rate'))).toBe(2);
+        expect(await store.readCounter(k('rate'))).toBe(2);
         expect(await store.incrWindow(k('rate'), WINDOW_MS)).toBe(3);
         await advance(WINDOW_MS);
-        expect(await store.readWindow(k('rate'))).toBe(0);
+        expect(await store.readCounter(k('rate'))).toBe(0);
         expect(await store.incrWindow(k('rate'), WINDOW_MS)).toBe(1);
       });
 
@@ -298,6 +298,41 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
           await expect(store.incrWindow(k('rate'), windowMs)).rejects.toThrow(RangeError);
         }
         expect(await store.exists(k('rate'))).toBe(false);
+      });
+    });
+
+    describe('raiseCounter', () => {
+      it('raises a counter, never lowers it, and answers its value', async () => {
+        expect(await store.raiseCounter(k('floor'), 2, 60_000)).toBe(2);
+        expect(await store.readCounter(k('floor'))).toBe(2);
+        // A stale writer (a load that read before the raise) changes nothing.
+        expect(await store.raiseCounter(k('floor'), 1, 60_000)).toBe(2);
+        expect(await store.raiseCounter(k('floor'), 5, 60_000)).toBe(5);
+        expect(await store.readCounter(k('floor'))).toBe(5);
+      });
+
+      it('expires after its time, which each call starts again, even one that does not raise it', async () => {
+        // Longer than a window: what must still be there is read with 600 ms to spare on a slow machine.
+        const ttlMs = 4 * WINDOW_MS;
+        await store.raiseCounter(k('floor'), 3, ttlMs);
+        await advance(ttlMs / 2);
+        expect(await store.raiseCounter(k('floor'), 1, ttlMs)).toBe(3);
+        // Past the first expiry, within the second.
+        await advance(ttlMs / 2 + 200);
+        expect(await store.readCounter(k('floor'))).toBe(3);
+        await advance(ttlMs);
+        expect(await store.readCounter(k('floor'))).toBe(0);
+        expect(await store.exists(k('floor'))).toBe(false);
+      });
+
+      it('refuses a value or an expiry that is not a whole number, changing nothing', async () => {
+        for (const [value, ttlMs] of [[-1, 1000], [1.5, 1000], [Number.NaN, 1000], [1, 0], [1, 2.5]] as const) {
+          await expect(store.raiseCounter(k('floor'), value, ttlMs)).rejects.toThrow(RangeError);
+        }
+        expect(await store.exists(k('floor'))).toBe(false);
+        await store.hset(k('h'), { f: '1' });
+        await expect(store.raiseCounter(k('h'), 1, 1000)).rejects.toThrow(WRONGTYPE);
+        expect(await store.hgetall(k('h'))).toEqual({ f: '1' });
       });
     });
 
@@ -621,7 +656,7 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
         await expect(store.sadd(k('h'), ['m'])).rejects.toThrow(WRONGTYPE);
         await expect(store.smembers(k('c'))).rejects.toThrow(WRONGTYPE);
         await expect(store.incrWindow(k('h'), 1000)).rejects.toThrow(WRONGTYPE);
-        await expect(store.readWindow(k('s'))).rejects.toThrow(WRONGTYPE);
+        await expect(store.readCounter(k('s'))).rejects.toThrow(WRONGTYPE);
         await expect(store.claimSet(k('h'), k('claim'))).rejects.toThrow(WRONGTYPE);
         await expect(store.claimSet(k('s'), k('h'))).rejects.toThrow(WRONGTYPE);
         await expect(store.returnClaim(k('h'), k('s'), ['1'])).rejects.toThrow(WRONGTYPE);

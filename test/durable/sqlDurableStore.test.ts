@@ -19,7 +19,7 @@ import { GameError } from '../../src/errors.ts';
 import { createDatabase } from '../support/services/postgresServer.ts';
 
 const INITIAL = '20261121_0001_initial.sql';
-const ALL_MIGRATIONS = [INITIAL, '20261122_0002_character_version.sql', '20261122_0003_ground_version.sql'];
+const ALL_MIGRATIONS = [INITIAL, '20261122_0002_character_version.sql', '20261122_0003_ground_version.sql', '20261122_0004_token_generation.sql'];
 const noKit: StartingKit = { inventory: [], uniqueItems: [] };
 
 /** An empty database that can be opened, closed and opened again, then thrown away. */
@@ -210,7 +210,7 @@ describe.each([
   describe('accounts', () => {
     it('creates an account with its character and finds it whatever the case', async () => {
       const account = await store.createAccount('Ember_Knight', 'argon2-hash', newCharacter('Ember_Knight'), noKit);
-      expect(account).toMatchObject({ username: 'Ember_Knight', passwordHash: 'argon2-hash', banned: false });
+      expect(account).toMatchObject({ username: 'Ember_Knight', passwordHash: 'argon2-hash', banned: false, tokenGeneration: 0 });
       expect(await store.findAccount('ember_KNIGHT')).toEqual(account);
       expect(await store.findAccount('nobody')).toBeNull();
 
@@ -220,7 +220,23 @@ describe.each([
         inventory: new Map(),
         equipment: new Map(),
         uniqueItems: [],
+        tokenGeneration: 0,
       });
+    });
+
+    it('changes a password at once, each change and each ban starting a new token generation', async () => {
+      const account = await store.createAccount('Gatekeeper', 'old-hash', newCharacter('Gatekeeper'), noKit);
+      expect(await store.changePassword(account.id, 'new-hash')).toBe(1);
+      expect(await store.findAccount('gatekeeper')).toEqual({ ...account, passwordHash: 'new-hash', tokenGeneration: 1 });
+      expect((await store.loadCharacter(account.characterId))?.tokenGeneration).toBe(1);
+
+      const banned = { ...account, passwordHash: 'new-hash', banned: true, tokenGeneration: 2 };
+      expect(await store.setBanned('GATEKEEPER', true)).toEqual(banned);
+      expect(await store.findAccount('Gatekeeper')).toEqual(banned);
+      // Lifting a ban gives no old token back its use.
+      expect(await store.setBanned('gatekeeper', false)).toEqual({ ...banned, banned: false });
+      expect((await store.loadCharacter(account.characterId))?.tokenGeneration).toBe(2);
+      expect(await store.setBanned('nobody-here', true)).toBeNull();
     });
 
     it('writes the starting kit with the character, unique items included', async () => {
@@ -272,6 +288,7 @@ describe.each([
         inventory: new Map<number, InventoryEntry>([[0, { itemId: 'ash-berry', qty: 14 }], [3, { itemId: 'bronze-sword', qty: 1, uniqueItemId: sword.id }]]),
         equipment: new Map([['head', { itemId: 'iron-helm', uniqueItemId: helm.id }], ['ring', { itemId: 'copper-ring' }]]),
         uniqueItems: expect.arrayContaining([sword, helm]) as unknown,
+        tokenGeneration: 0,
       });
       expect(snapshot?.uniqueItems).toHaveLength(2);
     });

@@ -1,7 +1,7 @@
 // Players on different worker processes see each other: arrivals, departures, chat, items and
 // announcements cross workers through Redis pub/sub.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerPlayer } from '../support/accounts.ts';
+import { post, registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { adminPost, startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
 import { slotOf, type PlayView } from '../support/views.ts';
@@ -96,4 +96,47 @@ describe('across workers', () => {
     });
     expect(refused.status).toBe(401);
   });
+
+  it('a password change on one worker signs out the session on the other', async () => {
+    const { token, id, username, password } = await registerPlayer(world.worker(0).baseUrl);
+    const client = await GameClient.connect(world.worker(1).wsUrl);
+    clients.push(client);
+    await client.ok('auth', { token });
+    const changed = await post(world.worker(0).baseUrl, '/api/auth/password', { username, password, newPassword: 'changed-on-worker-0' });
+    expect(changed.status).toBe(200);
+    expect(await client.event('signed_out')).toMatchObject({ code: 'E_SIGNED_OUT', reason: 'password_changed' });
+    expect((await client.whenClosed()).code).toBe(4004);
+    // The old token is refused on both workers; the new one plays.
+    for (const worker of world.workers) {
+      const again = await GameClient.connect(worker.wsUrl);
+      clients.push(again);
+      expect(await again.request('auth', { token })).toMatchObject({ type: 'error', data: { code: 'E_BAD_TOKEN' } });
+    }
+    const back = await joinWith(String(changed.json.token), 1);
+    expect(back.self.id).toBe(id);
+  });
+
+  it('a ban on one worker leaves no session of the player on any worker, even one authenticating at that moment', async () => {
+    for (let round = 0; round < 8; round++) {
+      const { token, username } = await registerPlayer(world.worker(0).baseUrl);
+      const client = await GameClient.connect(world.worker(round % 2).wsUrl);
+      clients.push(client);
+      // Both at once, from the two workers.
+      const [auth, ban] = await Promise.all([client.request('auth', { token }), adminPost(world.worker((round + 1) % 2), '/api/admin/ban', { username })]);
+      expect(ban.status, `round ${String(round)}`).toBe(200);
+      if (auth.type === 'ok') {
+        // Authenticated before the ban: signed out.
+        expect((await client.whenClosed()).code, `round ${String(round)}`).toBe(4004);
+      } else {
+        expect(auth.data, `round ${String(round)}`).toMatchObject({ code: 'E_BAD_TOKEN' });
+        expect(client.closed, `round ${String(round)}`).toBeNull();
+      }
+    }
+  });
 });
+
+async function joinWith(token: string, workerIndex: number): Promise<PlayView> {
+  const client = await GameClient.connect(world.worker(workerIndex).wsUrl);
+  clients.push(client);
+  return client.ok<PlayView>('auth', { token });
+}

@@ -29,6 +29,14 @@ export class HookedDurable implements DurableStore {
     return this.inner.findAccount(username);
   }
 
+  changePassword(accountId: number, passwordHash: string) {
+    return this.inner.changePassword(accountId, passwordHash);
+  }
+
+  setBanned(username: string, banned: boolean) {
+    return this.inner.setBanned(username, banned);
+  }
+
   loadCharacter(characterId: number) {
     return this.inner.loadCharacter(characterId);
   }

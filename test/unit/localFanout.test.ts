@@ -5,24 +5,31 @@ import { LocalBus } from '../../src/adapters/bus/LocalBus.ts';
 import type { BusHandler } from '../../src/adapters/bus/Bus.ts';
 import { channels } from '../../src/adapters/keys.ts';
 import { LocalFanout, type Recipient } from '../../src/gateway/LocalFanout.ts';
+import type { SignedOut } from '../../src/services/accounts.ts';
 
 interface TestRecipient extends Recipient {
   frames: string[];
   replacedTimes: number;
+  signedOutBy: SignedOut[];
 }
 
-function recipient(characterId: number, sessionEpoch: number): TestRecipient {
+function recipient(characterId: number, sessionEpoch: number, tokenGeneration = 0): TestRecipient {
   return {
     characterId,
     sessionId: `session-${String(sessionEpoch)}`,
     sessionEpoch,
+    tokenGeneration,
     frames: [],
     replacedTimes: 0,
+    signedOutBy: [],
     send(frame) {
       this.frames.push(frame);
     },
     replaced() {
       this.replacedTimes += 1;
+    },
+    signedOut(notice) {
+      this.signedOutBy.push(notice);
     },
   };
 }
@@ -81,6 +88,28 @@ describe('LocalFanout: two sessions of one character on this worker', () => {
     expect(await fanout.join(newer, 'square')).toBe(true);
     expect(older.replacedTimes).toBe(1);
     expect(newer.replacedTimes).toBe(0);
+  });
+});
+
+describe('LocalFanout: a sign-out', () => {
+  it('ends only a session whose token is older than the new generation, and is no frame', async () => {
+    const bus = new LocalBus();
+    const fanout = new LocalFanout(bus, (error) => {
+      throw error;
+    });
+    const before = recipient(11, 1, 2);
+    await fanout.join(before, 'square');
+    await bus.publish(channels.player(11), event('signed_out', { reason: 'password_changed', generation: 3 }));
+    await delivered();
+    expect(before.signedOutBy).toEqual([{ reason: 'password_changed', generation: 3 }]);
+    expect(before.frames).toEqual([]);
+
+    // Logged in again with the new password before the notice arrived: stays.
+    const after = recipient(11, 2, 3);
+    await fanout.join(after, 'square');
+    await bus.publish(channels.player(11), event('signed_out', { reason: 'password_changed', generation: 3 }));
+    await delivered();
+    expect(after.signedOutBy).toEqual([]);
   });
 });
 

@@ -6,7 +6,7 @@ import { TokenIssuer, type TokenClaims } from '../../src/auth/tokens.ts';
 import { GameError } from '../../src/errors.ts';
 
 const SECRET = 'a test secret that is long enough for HS256';
-const claims: TokenClaims = { characterId: 17, accountId: 4, name: 'Wren' };
+const claims: TokenClaims = { characterId: 17, accountId: 4, name: 'Wren', generation: 3 };
 const key = (secret: string) => new TextEncoder().encode(secret);
 
 async function expectBadToken(issuer: TokenIssuer, token: string): Promise<void> {
@@ -92,7 +92,10 @@ describe('TokenIssuer', () => {
       await expectBadToken(issuer, await sign({ acc: 4, name: 'Wren' }, subject));
     }
     await expectBadToken(issuer, await sign({ acc: 4.5, name: 'Wren' }, '17'));
-    expect(await issuer.verify(await sign({ acc: 4, name: 'Wren' }, '17'))).toEqual(claims);
+    for (const gen of ['3', -1, 2.5, null]) await expectBadToken(issuer, await sign({ acc: 4, name: 'Wren', gen }, '17'));
+    expect(await issuer.verify(await sign({ acc: 4, name: 'Wren', gen: 3 }, '17'))).toEqual(claims);
+    // Tokens issued before generations existed belong to the first.
+    expect(await issuer.verify(await sign({ acc: 4, name: 'Wren' }, '17'))).toEqual({ ...claims, generation: 0 });
   });
 
   it('refuses a token signed with the same secret but another algorithm', async () => {

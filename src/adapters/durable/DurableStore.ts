@@ -9,6 +9,13 @@ export interface AccountRecord {
   passwordHash: string;
   characterId: number;
   banned: boolean;
+  /** Tokens issued with a lower generation are refused: raised by a password change or a ban. */
+  tokenGeneration: number;
+}
+
+/** A character as saved, with the token generation their account accepts (see AccountRecord). */
+export interface StoredCharacter extends CharacterSnapshot {
+  tokenGeneration: number;
 }
 
 /** What registration writes for the new account's one character. */
@@ -50,7 +57,14 @@ export interface DurableStore {
   /** Immediate write of account, character and kit. Throws GameError E_USERNAME_TAKEN when the name exists (any case). */
   createAccount(username: string, passwordHash: string, character: NewCharacter, kit: StartingKit): Promise<AccountRecord>;
   findAccount(username: string): Promise<AccountRecord | null>;
-  loadCharacter(characterId: number): Promise<CharacterSnapshot | null>;
+  /** Immediate write of a new password hash; starts a new token generation and answers it. */
+  changePassword(accountId: number, passwordHash: string): Promise<number>;
+  /**
+   * Immediate write of an account's ban (`banned` true, which also starts a new token generation)
+   * or its lifting. Null when no account has that name (any case).
+   */
+  setBanned(username: string, banned: boolean): Promise<AccountRecord | null>;
+  loadCharacter(characterId: number): Promise<StoredCharacter | null>;
   /** Every ground item of the world with the unique items lying there, and each location's ground version. */
   loadGround(): Promise<GroundSnapshot>;
   /**

@@ -1,11 +1,11 @@
 // DurableStore over any SqlClient (PGlite now, a pg Pool later): the SQL lives in sql.ts, the
 // row conversions in rows.ts; this file decides which statements run and in which transaction.
 import { randomBytes } from 'node:crypto';
-import type { CharacterSnapshot, UniqueItem } from '../../domain/model.ts';
+import type { UniqueItem } from '../../domain/model.ts';
 import { GameError } from '../../errors.ts';
-import type { AccountRecord, DurableStore, GroundSnapshot, NewCharacter, StartingKit, SyncBatch } from './DurableStore.ts';
+import type { AccountRecord, DurableStore, GroundSnapshot, NewCharacter, StartingKit, StoredCharacter, SyncBatch } from './DurableStore.ts';
 import { runMigrations } from './migrations.ts';
-import { toAccount, toCharacter, toEquipped, toGroundItem, toId, toInventorySlot, toUniqueItem } from './rows.ts';
+import { toAccount, toCharacter, toTokenGeneration, toEquipped, toGroundItem, toId, toInventorySlot, toUniqueItem } from './rows.ts';
 import * as sql from './sql.ts';
 import { isUniqueViolation, type Row, type SqlClient } from './SqlClient.ts';
 
@@ -53,7 +53,7 @@ export class SqlDurableStore implements DurableStore {
           { characters: [], inventories: [{ characterId, entries: kit.inventory }], equipment: [], ground: [], uniqueItems: kit.uniqueItems },
           tx,
         );
-        return { id: accountId, username, passwordHash, characterId, banned: false };
+        return { id: accountId, username, passwordHash, characterId, banned: false, tokenGeneration: 0 };
       });
     } catch (error) {
       if (isUniqueViolation(error, sql.USERNAME_KEY)) throw new GameError('E_USERNAME_TAKEN');
@@ -66,7 +66,17 @@ export class SqlDurableStore implements DurableStore {
     return row === undefined ? null : toAccount(row);
   }
 
-  async loadCharacter(characterId: number): Promise<CharacterSnapshot | null> {
+  async changePassword(accountId: number, passwordHash: string): Promise<number> {
+    const row = first((await this.client.query(sql.UPDATE_PASSWORD, [accountId, passwordHash])).rows, 'UPDATE_PASSWORD');
+    return toTokenGeneration(row);
+  }
+
+  async setBanned(username: string, banned: boolean): Promise<AccountRecord | null> {
+    const row = (await this.client.query(sql.UPDATE_BANNED, [username, banned])).rows[0];
+    return row === undefined ? null : toAccount(row);
+  }
+
+  async loadCharacter(characterId: number): Promise<StoredCharacter | null> {
     const read = await this.client.transaction(async (tx) => {
       await tx.query(sql.READ_SNAPSHOT);
       const character = (await tx.query(sql.SELECT_CHARACTER, [characterId])).rows[0];
@@ -81,6 +91,7 @@ export class SqlDurableStore implements DurableStore {
       inventory: new Map(read.inventory.map(toInventorySlot)),
       equipment: new Map(read.equipment.map(toEquipped)),
       uniqueItems: uniqueItemsOf([...read.inventory, ...read.equipment]),
+      tokenGeneration: toTokenGeneration(read.character),
     };
   }
 

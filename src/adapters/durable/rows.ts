@@ -44,6 +44,10 @@ export function toId(row: Row): number {
   return num(row, 'id');
 }
 
+export function toTokenGeneration(row: Row): number {
+  return num(row, 'token_generation');
+}
+
 export function toAccount(row: Row): AccountRecord {
   return {
     id: num(row, 'id'),
@@ -51,6 +55,7 @@ export function toAccount(row: Row): AccountRecord {
     passwordHash: text(row, 'password_hash'),
     characterId: num(row, 'character_id'),
     banned: bool(row, 'banned'),
+    tokenGeneration: toTokenGeneration(row),
   };
 }
 

@@ -15,9 +15,22 @@ export const INSERT_CHARACTER = `
   RETURNING id`;
 
 export const FIND_ACCOUNT = `
-  SELECT a.id, a.username, a.password_hash, a.banned, c.id AS character_id
+  SELECT a.id, a.username, a.password_hash, a.banned, a.token_generation, c.id AS character_id
   FROM accounts a JOIN characters c ON c.account_id = a.id
   WHERE lower(a.username) = lower($1)`;
+
+// A password change or a ban starts a new token generation: every token issued before is refused.
+export const UPDATE_PASSWORD = `
+  UPDATE accounts SET password_hash = $2, token_generation = token_generation + 1
+  WHERE id = $1
+  RETURNING token_generation`;
+
+export const UPDATE_BANNED = `
+  UPDATE accounts a
+  SET banned = $2, token_generation = a.token_generation + CASE WHEN $2 THEN 1 ELSE 0 END
+  FROM characters c
+  WHERE lower(a.username) = lower($1) AND c.account_id = a.id
+  RETURNING a.id, a.username, a.password_hash, a.banned, a.token_generation, c.id AS character_id`;
 
 // The three reads of loadCharacter run in one REPEATABLE READ transaction so that a batch
 // committing between them cannot mix two versions of the character.
@@ -31,8 +44,9 @@ export const SELECT_SECRET = 'SELECT value #>> \'{}\' AS secret FROM world_state
 export const READ_SNAPSHOT = 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY';
 
 export const SELECT_CHARACTER = `
-  SELECT id, account_id, name, location_id, hp, max_hp, stamina, max_stamina, level, xp, vitals_at, version
-  FROM characters WHERE id = $1`;
+  SELECT c.id, c.account_id, c.name, c.location_id, c.hp, c.max_hp, c.stamina, c.max_stamina, c.level, c.xp,
+         c.vitals_at, c.version, a.token_generation
+  FROM characters c JOIN accounts a ON a.id = c.account_id WHERE c.id = $1`;
 
 // Each row carries its unique item (if any), so no separate unique_items query is needed.
 export const SELECT_INVENTORY = `

@@ -22,8 +22,10 @@ export interface HotStore {
   smembers(key: string): Promise<string[]>;
   /** Increments a counter, starting its expiry when it is created (fixed-window rate limits). */
   incrWindow(key: string, windowMs: number): Promise<number>;
-  /** A window counter's count so far, without counting: 0 when no window is running. */
-  readWindow(key: string): Promise<number>;
+  /** A counter's value, without counting: 0 when it does not exist (e.g. no window is running). */
+  readCounter(key: string): Promise<number>;
+  /** Raises a counter to `value` unless it is higher already, and (re)starts its expiry; answers its value. */
+  raiseCounter(key: string, value: number, ttlMs: number): Promise<number>;
   /**
    * Atomically moves every member of `key` into `claimKey` and returns all members of `claimKey`
    * (including any left there by a run that died). Used to take dirty sets for a sync.

@@ -16,6 +16,7 @@ import {
   emptyMemoryData,
   hashOf,
   incrWindowOp,
+  raiseCounterOp,
   liveCounter,
   returnClaimOp,
   setOf,
@@ -157,18 +158,24 @@ export class MemoryHotStore implements HotStore {
   }
 
   incrWindow(key: string, windowMs: number): Promise<number> {
-    return this.run(() => {
-      const now = this.now();
-      // Counters are made only here, so sweeping here bounds them to the windows still running.
-      if (now - this.counterSweepAt >= COUNTER_SWEEP_MS) {
-        this.counterSweepAt = now;
-        dropExpiredCounters(this.data, now);
-      }
-      return incrWindowOp.memory(this.data, now, key, windowMs);
-    });
+    return this.run(() => incrWindowOp.memory(this.data, this.sweptNow(), key, windowMs));
   }
 
-  readWindow(key: string): Promise<number> {
+  raiseCounter(key: string, value: number, ttlMs: number): Promise<number> {
+    return this.run(() => raiseCounterOp.memory(this.data, this.sweptNow(), key, value, ttlMs));
+  }
+
+  /** The time, after dropping expired counters now and then: counters are made only by the two calls above. */
+  private sweptNow(): number {
+    const now = this.now();
+    if (now - this.counterSweepAt >= COUNTER_SWEEP_MS) {
+      this.counterSweepAt = now;
+      dropExpiredCounters(this.data, now);
+    }
+    return now;
+  }
+
+  readCounter(key: string): Promise<number> {
     return this.run(() => {
       this.kind(key, 'counter');
       return liveCounter(this.data, key, this.now())?.value ?? 0;

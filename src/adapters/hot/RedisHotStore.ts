@@ -5,7 +5,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { HotStore } from './HotStore.ts';
 import { readViewOp, type HotView, type HotViewResult } from './readView.ts';
 import type { HotTransaction, HotTransactionResult } from './transaction.ts';
-import { claimSetOp, incrWindowOp, returnClaimOp, transactOp, type ScriptCall } from './atomicOps.ts';
+import { claimSetOp, incrWindowOp, raiseCounterOp, returnClaimOp, transactOp, type ScriptCall } from './atomicOps.ts';
 
 export interface RedisConnectionOptions {
   /** Reply deadline per command, so that a hung Redis fails fast like a stopped one. */
@@ -129,6 +129,7 @@ export class RedisHotStore implements HotStore {
   private readonly claimSetScript: RedisScript;
   private readonly returnClaimScript: RedisScript;
   private readonly incrWindowScript: RedisScript;
+  private readonly raiseCounterScript: RedisScript;
   private readonly readViewScript: RedisScript;
 
   /** The store owns `client` from now on: close() quits it. */
@@ -137,6 +138,7 @@ export class RedisHotStore implements HotStore {
     this.claimSetScript = defineScript(client, claimSetOp.name, claimSetOp.lua);
     this.returnClaimScript = defineScript(client, returnClaimOp.name, returnClaimOp.lua);
     this.incrWindowScript = defineScript(client, incrWindowOp.name, incrWindowOp.lua);
+    this.raiseCounterScript = defineScript(client, raiseCounterOp.name, raiseCounterOp.lua);
     this.readViewScript = defineScript(client, readViewOp.name, readViewOp.lua);
   }
 
@@ -219,7 +221,11 @@ export class RedisHotStore implements HotStore {
     return incrWindowOp.decode(await this.incrWindowScript(incrWindowOp.encode(key, windowMs)));
   }
 
-  async readWindow(key: string): Promise<number> {
+  async raiseCounter(key: string, value: number, ttlMs: number): Promise<number> {
+    return raiseCounterOp.decode(await this.raiseCounterScript(raiseCounterOp.encode(key, value, ttlMs)));
+  }
+
+  async readCounter(key: string): Promise<number> {
     return Number(await this.client.get(key));
   }
 

@@ -318,9 +318,9 @@ return 1
   },
 } as const;
 
-function checkWindow(windowMs: number): void {
+function checkWindow(windowMs: number, op = 'incrWindow'): void {
   if (!Number.isSafeInteger(windowMs) || windowMs <= 0) {
-    throw new RangeError(`incrWindow: window ${String(windowMs)} ms is not a positive whole number`);
+    throw new RangeError(`${op}: window ${String(windowMs)} ms is not a positive whole number`);
   }
 }
 
@@ -355,3 +355,46 @@ return count
     return counter.value;
   },
 } as const;
+
+export const raiseCounterOp = {
+  name: 'cinderRaiseCounter',
+  /**
+   * KEYS: the counter; ARGV: the value, the expiry in ms. Never lowers it: of two writers racing,
+   * e.g. a load from the durable store and a later revocation, the higher value stays. Each call
+   * starts the expiry again. Answers the counter's value.
+   */
+  lua: `
+local value = tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if value > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return value
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return current
+`,
+
+  encode(key: string, value: number, ttlMs: number): ScriptCall {
+    checkRaise(value, ttlMs);
+    return { keys: [key], argv: [String(value), String(ttlMs)] };
+  },
+
+  decode(reply: unknown): number {
+    if (typeof reply !== 'number') throw new Error(`raiseCounter: unexpected reply ${String(reply)}`);
+    return reply;
+  },
+
+  memory(data: MemoryData, now: number, key: string, value: number, ttlMs: number): number {
+    checkRaise(value, ttlMs);
+    assertKind(data, key, 'counter', now);
+    const current = liveCounter(data, key, now)?.value ?? 0;
+    const raised = Math.max(current, value);
+    data.counters.set(key, { value: raised, expiresAt: now + ttlMs });
+    return raised;
+  },
+} as const;
+
+function checkRaise(value: number, ttlMs: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`raiseCounter: ${String(value)} is not a whole number ≥ 0`);
+  checkWindow(ttlMs, 'raiseCounter');
+}
