@@ -50,6 +50,8 @@ export interface Config {
   tokenTtlSeconds: number;
   /** Bearer token for /api/admin/*; the admin API is off when unset. */
   adminToken: string | undefined;
+  /** Bearer token GET /metrics asks for; open to anyone who can reach it when unset. */
+  metricsToken: string | undefined;
   syncIntervalMs: number;
   cleanupIntervalMs: number;
   disconnectLingerMs: number;
@@ -116,8 +118,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: resolve(env.CINDER_DATA_DIR ?? './data'),
     contentDir: resolve(env.CINDER_CONTENT_DIR ?? './content/ashlands'),
     tokenSecret: env.CINDER_TOKEN_SECRET || undefined,
-    tokenTtlSeconds: int('CINDER_TOKEN_TTL_SECONDS', 24 * 3600, env),
+    tokenTtlSeconds: int('CINDER_TOKEN_TTL_SECONDS', 24 * 3600, env, 1),
     adminToken: env.CINDER_ADMIN_TOKEN || undefined,
+    metricsToken: env.CINDER_METRICS_TOKEN || undefined,
     syncIntervalMs: int('CINDER_SYNC_INTERVAL_MS', 5000, env),
     cleanupIntervalMs: int('CINDER_CLEANUP_INTERVAL_MS', 30_000, env),
     disconnectLingerMs: int('CINDER_DISCONNECT_LINGER_MS', 3600_000, env),

@@ -13,7 +13,8 @@ import type { Catalog } from './content/catalog.ts';
 import type { Rng } from './domain/rng.ts';
 import { busEvents } from './gateway/busEvents.ts';
 import { registerAdminRoutes } from './gateway/admin.ts';
-import { httpServerOptions, registerHttpRoutes, requestDeadlines } from './gateway/http.ts';
+import { hasBearer } from './gateway/bearer.ts';
+import { httpServerOptions, registerHttpRoutes, requestDeadlines, sendError } from './gateway/http.ts';
 import { LocalFanout } from './gateway/LocalFanout.ts';
 import { CLOSE_SHUTDOWN, PlayerConnection, type ConnectionDeps } from './gateway/PlayerConnection.ts';
 import { clientAddress, proxyTrust } from './gateway/clientAddress.ts';
@@ -115,7 +116,10 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     return report;
   });
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(await readFile(STATUS_PAGE, 'utf8')));
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', async (request, reply) => {
+    if (config.metricsToken !== undefined && !hasBearer(request, config.metricsToken)) {
+      return sendError(reply, 'E_UNAUTHENTICATED', 'Send Authorization: Bearer <CINDER_METRICS_TOKEN>.');
+    }
     const { contentType, body } = await metricsText();
     return reply.type(contentType).send(body);
   });

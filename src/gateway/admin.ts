@@ -1,21 +1,15 @@
 // Operator endpoints, enabled by CINDER_ADMIN_TOKEN: a global announcement, a manual save, and
 // banning accounts or lifting a ban.
-import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { GameError } from '../errors.ts';
 import { setBanned } from '../services/accounts.ts';
 import type { GameContext } from '../services/context.ts';
+import { hasBearer } from './bearer.ts';
 import { sendError } from './http.ts';
 
 const announcement = z.object({ text: z.string().trim().min(1).max(500) });
 const accountName = z.object({ username: z.string() });
-
-function authorised(request: FastifyRequest, token: string): boolean {
-  const given = Buffer.from(request.headers.authorization ?? '');
-  const expected = Buffer.from(`Bearer ${token}`);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: GameContext, adminToken: string | undefined, save: () => Promise<unknown>): void {
   if (!adminToken) return;
@@ -24,7 +18,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: GameContext, admi
   void app.register(
     (admin, _options, registered) => {
       admin.addHook('onRequest', (request, reply, done) => {
-        if (authorised(request, adminToken)) {
+        if (hasBearer(request, adminToken)) {
           done();
           return;
         }

@@ -7,12 +7,13 @@ import { GameClient } from '../support/GameClient.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 
 const ADMIN_TOKEN = 'operator-token-for-tests';
+const METRICS_TOKEN = 'monitoring-token-for-tests';
 
 let server: InProcessServer;
 let listener: GameClient;
 
 beforeAll(async () => {
-  server = await startInProcessServer({ CINDER_ADMIN_TOKEN: ADMIN_TOKEN });
+  server = await startInProcessServer({ CINDER_ADMIN_TOKEN: ADMIN_TOKEN, CINDER_METRICS_TOKEN: METRICS_TOKEN });
   const { token } = await registerPlayer(server.baseUrl);
   listener = await GameClient.connect(server.wsUrl);
   await listener.ok('auth', { token });
@@ -77,5 +78,17 @@ describe('admin endpoints', () => {
       json: { error: { code: 'E_INVALID', message: 'Send {"text": string of 1 to 500 characters}.' } },
     });
     expect(await postRaw('/api/admin/save', {}, `Bearer ${ADMIN_TOKEN}`)).toMatchObject({ status: 200, json: { ok: true } });
+  });
+
+  it('serve /metrics only with its own token when CINDER_METRICS_TOKEN is set', async () => {
+    const scrape = (authorization?: string) => fetch(new URL('/metrics', server.baseUrl), authorization ? { headers: { authorization } } : {});
+    for (const authorization of [undefined, `Bearer ${ADMIN_TOKEN}`, `Bearer ${METRICS_TOKEN}x`, METRICS_TOKEN]) {
+      const refusal = await scrape(authorization);
+      expect(refusal.status, String(authorization)).toBe(401);
+      expect(await refusal.json()).toEqual({ error: { code: 'E_UNAUTHENTICATED', message: 'Send Authorization: Bearer <CINDER_METRICS_TOKEN>.' } });
+    }
+    const scraped = await scrape(`Bearer ${METRICS_TOKEN}`);
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toMatch(/^cinder_connected_sockets \d+/m);
   });
 });
