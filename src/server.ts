@@ -14,6 +14,7 @@ import type { Rng } from './domain/rng.ts';
 import { busEvents } from './gateway/busEvents.ts';
 import { registerAdminRoutes } from './gateway/admin.ts';
 import { hasBearer } from './gateway/bearer.ts';
+import { endWhatWasMissed } from './gateway/missedMessages.ts';
 import { httpServerOptions, registerHttpRoutes, requestDeadlines, sendError } from './gateway/http.ts';
 import { LocalFanout } from './gateway/LocalFanout.ts';
 import { CLOSE_SHUTDOWN, PlayerConnection, type ConnectionDeps } from './gateway/PlayerConnection.ts';
@@ -81,6 +82,12 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   };
   const fanout = new LocalFanout(adapters.bus, onError);
   await fanout.start();
+  // Whatever ended one of this worker's sessions while its bus was away was missed: ask.
+  adapters.bus.onReconnect(() => {
+    endWhatWasMissed(ctx, fanout.recipients(), log).catch((error: unknown) => {
+      log.warn({ err: error }, 'could not check the sessions after the bus reconnected');
+    });
+  });
   const loaded = await gsm.loadWorld();
   log.info({ groundItems: loaded }, 'world loaded');
 

@@ -19,6 +19,8 @@ export interface Recipient {
   replaced(): void;
   /** Told when the account refused the session's token (a password change, a ban). */
   signedOut(notice: SignedOut): void;
+  /** Told when the session no longer holds its character and nobody else does: the client must reconnect. */
+  released(): void;
 }
 
 /** What a session that took a character publishes on the character's channel. */

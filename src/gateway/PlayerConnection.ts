@@ -228,6 +228,8 @@ export class PlayerConnection implements Recipient {
     if (action.type === 'auth') {
       if (this.state !== 'anonymous') throw new GameError('E_ALREADY_AUTHENTICATED');
       this.state = 'authenticating';
+      // What an earlier, failed auth on this socket heard is not about this one's token.
+      this.signedOutWhileAuthenticating = false;
       let entered = false;
       try {
         const { limit, windowMs } = this.deps.authAttempts;
@@ -248,7 +250,7 @@ export class PlayerConnection implements Recipient {
         if (this.isReplaced()) throw new GameError('E_SESSION_REPLACED');
         if (await tokenRevoked(ctx, claims.characterId, claims.generation)) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
         const view = await look(ctx, claims.characterId);
-        if (this.signedOutWhileAuthenticating) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
+        if (this.heardSignOut()) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
         this.state = 'playing';
         clearTimeout(this.authDeadline);
         return view;
@@ -285,6 +287,10 @@ export class PlayerConnection implements Recipient {
 
   private isReplaced(): boolean {
     return this.state === 'replaced';
+  }
+
+  private heardSignOut(): boolean {
+    return this.signedOutWhileAuthenticating;
   }
 
   private closed(): void {

@@ -2,6 +2,7 @@
 // (shown as disconnected) until the cleanup job lets them fade after the linger time.
 import type { Session } from '../state/GameStateManager.ts';
 import type { GameContext } from './context.ts';
+import { tokenRevoked } from './accounts.ts';
 import { publicPlayer } from './players.ts';
 
 /**
@@ -16,6 +17,19 @@ export async function connect(ctx: GameContext, characterId: number, session: Se
   const who = { ...publicPlayer(player), connected: true };
   ctx.events.toLocation(player.character.locationId, lingering ? 'player_connected' : 'player_arrived', { player: who }, characterId);
   return { epoch, locationId: player.character.locationId };
+}
+
+/**
+ * What a message missed by this worker (its bus was away) would have told one of its sessions:
+ * `replaced` when another session holds the character now; `released` when none does (a newer
+ * session took the character, then failed half-way and gave it up, or this worker was taken for
+ * dead); `revoked` when the session's token was revoked (a password change, a ban); null when none.
+ */
+export async function missedEnding(ctx: GameContext, characterId: number, sessionId: string, tokenGeneration: number): Promise<'replaced' | 'released' | 'revoked' | null> {
+  const [holder, revoked] = await Promise.all([ctx.gsm.sessionOf(characterId), tokenRevoked(ctx, characterId, tokenGeneration)]);
+  if (revoked) return 'revoked';
+  if (holder === null) return 'released';
+  return holder === sessionId ? null : 'replaced';
 }
 
 /** The epoch of the character's newest session: a connection with a lower one was replaced. */

@@ -3,12 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Catalog } from '../content/catalog.ts';
 import type { EquipSlot } from '../content/schema.ts';
-import type { AccountRecord, DurableStore, NewCharacter, StartingKit } from '../adapters/durable/DurableStore.ts';
+import type { AccountRecord, DurableStore, NewCharacter, StartingKit, StoredCharacter } from '../adapters/durable/DurableStore.ts';
 import type { HotStore } from '../adapters/hot/HotStore.ts';
 import type { HotView, KeyPattern } from '../adapters/hot/readView.ts';
 import type { HotTransaction } from '../adapters/hot/transaction.ts';
 import { keys, type DirtyKind } from '../adapters/keys.ts';
-import type { Character, CharacterSnapshot, EquippedItem, GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
+import type { Character, EquippedItem, GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
 import { GameError, TOKEN_REVOKED } from '../errors.ts';
 import * as change from './atomicChanges.ts';
 import { decodeCharacter, decodeGround, decodeUniqueItem, encodeCharacter, encodeEntry, encodeEquipped, encodeGround, encodeUniqueItem } from './codec.ts';
@@ -76,11 +76,12 @@ export class GameStateManager {
 
   /**
    * Writes the new hash and starts a new token generation, then refuses older tokens in the hot
-   * store, where connections check them. Answers the new generation.
+   * store, where connections check them. Answers the new generation, or null when the account's
+   * password is no longer the one `account` was read with, or it was banned since (nothing written).
    */
-  async changePassword(account: AccountRecord, passwordHash: string): Promise<number> {
-    const generation = await this.durable.changePassword(account.id, passwordHash);
-    await this.raiseTokenFloor(account.characterId, generation);
+  async changePassword(account: AccountRecord, passwordHash: string): Promise<number | null> {
+    const generation = await this.durable.changePassword(account.id, account.passwordHash, passwordHash);
+    if (generation !== null) await this.raiseTokenFloor(account.characterId, generation);
     return generation;
   }
 
@@ -91,13 +92,37 @@ export class GameStateManager {
     return account;
   }
 
-  /** The lowest token generation the character's account accepts, as far as the hot store knows. */
-  tokenFloor(characterId: number): Promise<number> {
-    return this.hot.readCounter(keys.tokenFloor(characterId));
+  /**
+   * The lowest token generation the character's account accepts, as far as the hot store knows:
+   * kept both in a key of its own, set whether or not the character is in the world, and in the
+   * character's hash, which lasts as long as they are (and so outlives a lost or evicted key).
+   */
+  async tokenFloor(characterId: number): Promise<number> {
+    const [floor, field] = await Promise.all([
+      this.hot.readCounter(keys.tokenFloor(characterId)),
+      this.hot.hget(keys.player(characterId), TOKEN_FLOOR),
+    ]);
+    return Math.max(floor, Number(field ?? 0));
   }
 
   private async raiseTokenFloor(characterId: number, generation: number): Promise<void> {
-    if (generation > 0) await this.hot.raiseCounter(keys.tokenFloor(characterId), generation, this.tokenTtlMs);
+    if (generation <= 0) return;
+    await this.hot.raiseCounter(keys.tokenFloor(characterId), generation, this.tokenTtlMs + TOKEN_FLOOR_MARGIN_MS);
+    // Never lowered: of two raises racing, the higher stays.
+    const playerKey = keys.player(characterId);
+    for (let attempt = 0; attempt < ENTER_ATTEMPTS; attempt++) {
+      const fields = await this.hot.hgetall(playerKey);
+      // Not in the world: a load takes the generation from the durable store.
+      if (fields.name === undefined || Number(fields[TOKEN_FLOOR] ?? 0) >= generation) return;
+      const raised = await this.hot.transact({
+        expect: [
+          { key: playerKey, field: 'name', value: fields.name },
+          { key: playerKey, field: TOKEN_FLOOR, value: fields[TOKEN_FLOOR] ?? null },
+        ],
+        hset: [{ key: playerKey, field: TOKEN_FLOOR, value: String(generation) }],
+      });
+      if (raised.ok) return;
+    }
   }
 
   /** The attempts counted so far in the current window, without counting one. */
@@ -239,13 +264,14 @@ export class GameStateManager {
   }
 
   /** Writes a loaded snapshot unless another worker did it first; true when this call wrote it. */
-  private async putSnapshot(snapshot: CharacterSnapshot): Promise<boolean> {
+  private async putSnapshot(snapshot: StoredCharacter): Promise<boolean> {
     const { character } = snapshot;
     const id = character.id;
     const tx: HotTransaction = {
       expect: [{ key: keys.player(id), field: 'name', value: null }],
       hset: [
         ...Object.entries(encodeCharacter(character)).map(([field, value]) => ({ key: keys.player(id), field, value })),
+        { key: keys.player(id), field: TOKEN_FLOOR, value: String(snapshot.tokenGeneration) },
         ...[...snapshot.inventory].map(([slot, entry]) => ({ key: keys.inventory(id), field: String(slot), value: encodeEntry(entry) })),
         ...[...snapshot.equipment].map(([slot, item]) => ({ key: keys.equipment(id), field: slot, value: encodeEquipped(item) })),
         ...snapshot.uniqueItems.flatMap((unique) =>
@@ -614,6 +640,13 @@ const LOAD_CLAIM_MS = 120_000;
 
 /** Tries of enterWorld: each lost only to an eviction, a move or another connect at that very moment. */
 const ENTER_ATTEMPTS = 3;
+/** The field of a character's hash holding their account's token generation (see tokenFloor). */
+const TOKEN_FLOOR = 'token_floor';
+/**
+ * How long a token floor outlives the tokens it refuses: a login that proved the old password
+ * just before a change issues its (already refused) token a moment after the floor was set.
+ */
+const TOKEN_FLOOR_MARGIN_MS = 5 * 60_000;
 const DEFAULT_TOKEN_TTL_MS = 24 * 3600 * 1000;
 
 /** readView shapes (constant, so that their encoding is reused): see readBelongings and readSurroundings. */

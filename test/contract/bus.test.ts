@@ -186,6 +186,35 @@ describe('RedisBus across a lost connection', () => {
     expect(subscriber.status).toBe('ready');
   });
 
+  it('says when it listens again, every channel subscribed by then, and only after a lost connection', async () => {
+    const publisher = await connectRedis(redisUrl);
+    const subscriber = await openRedis(publisher.duplicate());
+    const subscriberId = String(await subscriber.call('CLIENT', 'ID'));
+    const bus = new RedisBus(publisher, subscriber);
+    toClose.push(bus);
+    const admin = await connectRedis(redisUrl);
+    toClose.push({ close: () => admin.quit() });
+    const channels = Array.from({ length: 50 }, (_, index) => `again:${String(process.pid)}-${String(Date.now())}-${String(index)}`);
+    const received = inbox();
+    for (const ch of channels) await bus.subscribe(ch, received.handler);
+    let reconnects = 0;
+    const published: Promise<number>[] = [];
+    bus.onReconnect(() => {
+      reconnects += 1;
+      // At this moment every channel must be listened to again: nothing published now is lost.
+      for (const ch of channels) published.push(admin.publish(ch, ch));
+    });
+    await admin.publish(channels[0] ?? '', 'before');
+    await eventually(() => received.messages.length === 1, 'the first message');
+    expect(reconnects).toBe(0);
+
+    await admin.call('CLIENT', 'KILL', 'ID', subscriberId);
+    await eventually(() => reconnects === 1, 'the bus to say it listens again');
+    expect(await Promise.all(published)).toEqual(channels.map(() => 1));
+    await eventually(() => received.messages.length === 1 + channels.length, 'every message published then');
+    expect(received.messages.slice(1).sort()).toEqual([...channels].sort());
+  });
+
   it('keeps delivering after a handler throws, reporting the error', async () => {
     const publisher = await connectRedis(redisUrl);
     const subscriber = await openRedis(publisher.duplicate());

@@ -226,13 +226,18 @@ describe.each([
 
     it('changes a password at once, each change and each ban starting a new token generation', async () => {
       const account = await store.createAccount('Gatekeeper', 'old-hash', newCharacter('Gatekeeper'), noKit);
-      expect(await store.changePassword(account.id, 'new-hash')).toBe(1);
+      expect(await store.changePassword(account.id, 'old-hash', 'new-hash')).toBe(1);
       expect(await store.findAccount('gatekeeper')).toEqual({ ...account, passwordHash: 'new-hash', tokenGeneration: 1 });
+      // A second change that proved the old password, racing the first, changes nothing.
+      expect(await store.changePassword(account.id, 'old-hash', 'racing-hash')).toBeNull();
+      expect((await store.findAccount('gatekeeper'))?.passwordHash).toBe('new-hash');
       expect((await store.loadCharacter(account.characterId))?.tokenGeneration).toBe(1);
 
       const banned = { ...account, passwordHash: 'new-hash', banned: true, tokenGeneration: 2 };
       expect(await store.setBanned('GATEKEEPER', true)).toEqual(banned);
       expect(await store.findAccount('Gatekeeper')).toEqual(banned);
+      // A change that proved the password before the ban gets no new generation past it.
+      expect(await store.changePassword(account.id, 'new-hash', 'after-the-ban')).toBeNull();
       // Lifting a ban gives no old token back its use.
       expect(await store.setBanned('gatekeeper', false)).toEqual({ ...banned, banned: false });
       expect((await store.loadCharacter(account.characterId))?.tokenGeneration).toBe(2);

@@ -102,6 +102,37 @@ describe('changing a password', () => {
   });
 });
 
+describe('a sign-out heard while authenticating', () => {
+  it('fails that auth only: the next auth on the socket, with a token issued since, plays', async () => {
+    const player = await registerPlayer(server.baseUrl);
+    const client = await GameClient.connect(server.wsUrl);
+    clients.push(client);
+    // Hold the auth's last read (its view) until the ban has been heard on the character's channel.
+    const hot = server.adapters.hot;
+    const readView = hot.readView.bind(hot);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let reading: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => (reading = resolve));
+    hot.readView = async (view) => {
+      hot.readView = readView;
+      reading();
+      await held;
+      return readView(view);
+    };
+    const auth = client.request('auth', { token: player.token });
+    await reached;
+    expect((await admin('/api/admin/ban', { username: player.username })).status).toBe(200);
+    release();
+    expect(await auth).toMatchObject({ type: 'error', data: REVOKED });
+    expect(client.closed).toBeNull();
+
+    await admin('/api/admin/unban', { username: player.username });
+    const login = await post(server.baseUrl, '/api/auth/login', { username: player.username, password: player.password });
+    await client.ok('auth', { token: String(login.json.token) });
+  });
+});
+
 describe('banning', () => {
   it('signs the player out, refuses their logins and tokens, and lifting it lets them log in again', async () => {
     const player = await registerPlayer(server.baseUrl);

@@ -2,7 +2,8 @@
 // announcements cross workers through Redis pub/sub.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { post, registerPlayer } from '../support/accounts.ts';
-import { GameClient } from '../support/GameClient.ts';
+import { GameClient, type Reply } from '../support/GameClient.ts';
+import { connectRedis } from '../../src/adapters/hot/RedisHotStore.ts';
 import { adminPost, startScaledWorld, type ScaledWorld } from '../support/scaledWorld.ts';
 import { slotOf, type PlayView } from '../support/views.ts';
 
@@ -131,6 +132,35 @@ describe('across workers', () => {
         expect(auth.data, `round ${String(round)}`).toMatchObject({ code: 'E_BAD_TOKEN' });
         expect(client.closed, `round ${String(round)}`).toBeNull();
       }
+    }
+  });
+
+  it('a session whose sign-out or replacement was published while its worker was not listening ends once it listens again', async () => {
+    const banned = await registerPlayer(world.worker(0).baseUrl);
+    const replaced = await registerPlayer(world.worker(0).baseUrl);
+    const bannedSession = await joinWith(banned.token, 1).then(() => clients.at(-1));
+    const replacedSession = await joinWith(replaced.token, 1).then(() => clients.at(-1));
+    const taker = await GameClient.connect(world.worker(0).wsUrl);
+    clients.push(taker);
+    const admin = await connectRedis(world.redis.url);
+    let taken: Reply;
+    try {
+      // Every worker's subscriber connection is cut; each reconnects within 50 ms or so, and what
+      // is published meanwhile is lost to it.
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      const [ban, auth] = await Promise.all([adminPost(world.worker(0), '/api/admin/ban', { username: banned.username }), taker.request('auth', { token: replaced.token })]);
+      expect(ban.status).toBe(200);
+      taken = auth;
+    } finally {
+      await admin.quit();
+    }
+    expect((await bannedSession?.whenClosed())?.code).toBe(4004);
+    // The new session took the character (4001 for the old one); or it failed half-way, its own
+    // worker not listening yet (E_DEGRADED), and gave the character up: the old one must reconnect (4002).
+    if (taken.type === 'ok') expect((await replacedSession?.whenClosed())?.code).toBe(4001);
+    else {
+      expect(taken.data).toMatchObject({ code: 'E_DEGRADED' });
+      expect((await replacedSession?.whenClosed())?.code).toBe(4002);
     }
   });
 });

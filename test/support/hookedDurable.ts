@@ -29,8 +29,8 @@ export class HookedDurable implements DurableStore {
     return this.inner.findAccount(username);
   }
 
-  changePassword(accountId: number, passwordHash: string) {
-    return this.inner.changePassword(accountId, passwordHash);
+  changePassword(accountId: number, provenHash: string, passwordHash: string) {
+    return this.inner.changePassword(accountId, provenHash, passwordHash);
   }
 
   setBanned(username: string, banned: boolean) {

@@ -11,6 +11,7 @@ interface TestRecipient extends Recipient {
   frames: string[];
   replacedTimes: number;
   signedOutBy: SignedOut[];
+  releasedTimes: number;
 }
 
 function recipient(characterId: number, sessionEpoch: number, tokenGeneration = 0): TestRecipient {
@@ -22,6 +23,7 @@ function recipient(characterId: number, sessionEpoch: number, tokenGeneration = 
     frames: [],
     replacedTimes: 0,
     signedOutBy: [],
+    releasedTimes: 0,
     send(frame) {
       this.frames.push(frame);
     },
@@ -30,6 +32,9 @@ function recipient(characterId: number, sessionEpoch: number, tokenGeneration = 
     },
     signedOut(notice) {
       this.signedOutBy.push(notice);
+    },
+    released() {
+      this.releasedTimes += 1;
     },
   };
 }

@@ -8,6 +8,7 @@ import type { AccountRecord } from '../../src/adapters/durable/DurableStore.ts';
 import { openPglite } from '../../src/adapters/durable/pgliteClient.ts';
 import { SqlDurableStore } from '../../src/adapters/durable/SqlDurableStore.ts';
 import { MemoryHotStore } from '../../src/adapters/hot/MemoryHotStore.ts';
+import { keys } from '../../src/adapters/keys.ts';
 import type { Catalog } from '../../src/content/catalog.ts';
 import { loadContent } from '../../src/content/loader.ts';
 import { GameStateManager } from '../../src/state/GameStateManager.ts';
@@ -48,13 +49,13 @@ async function newAccount(gsm: GameStateManager): Promise<AccountRecord> {
 const session = (sessionId: string) => ({ workerId: 'w', sessionId });
 
 describe('token revocation', () => {
-  it('is kept in the hot store for as long as a token lives', async () => {
+  it('is kept in the hot store for as long as a token lives, and five minutes more', async () => {
     const gsm = freshHotStore();
     const account = await newAccount(gsm);
     expect(await gsm.tokenFloor(account.characterId)).toBe(0);
     expect(await gsm.changePassword(account, 'hash-2')).toBe(1);
     expect(await gsm.tokenFloor(account.characterId)).toBe(1);
-    now += TOKEN_TTL_MS - 1;
+    now += TOKEN_TTL_MS + 5 * 60_000 - 1;
     expect(await gsm.tokenFloor(account.characterId)).toBe(1);
     // Every token older than the change has expired by now.
     now += 1;
@@ -79,10 +80,27 @@ describe('token revocation', () => {
     expect(await again.tokenFloor(account.characterId)).toBe(1);
   });
 
+  it('outlives its own key while the character is in the world, and is never lowered there', async () => {
+    const hot = new MemoryHotStore(() => now);
+    const gsm = new GameStateManager(hot, durable, catalog, () => now, undefined, TOKEN_TTL_MS);
+    const account = await newAccount(gsm);
+    await gsm.enterWorld(account.characterId, session('s'), 0);
+    expect(await gsm.changePassword(account, 'hash-2')).toBe(1);
+    // The key lost (a failover to a replica that missed it, an eviction): the character's hash has it.
+    await hot.del([keys.tokenFloor(account.characterId)]);
+    expect(await gsm.tokenFloor(account.characterId)).toBe(1);
+    // Expired keys too: the character's hash keeps it as long as they are in the world.
+    now += TOKEN_TTL_MS;
+    expect(await gsm.tokenFloor(account.characterId)).toBe(1);
+    expect(await gsm.setBanned(account.username, true)).toMatchObject({ tokenGeneration: 2 });
+    await hot.del([keys.tokenFloor(account.characterId)]);
+    expect(await gsm.tokenFloor(account.characterId)).toBe(2);
+  });
+
   it('is raised by a ban and left by lifting it', async () => {
     const gsm = freshHotStore();
     const account = await newAccount(gsm);
-    await gsm.changePassword(account, 'hash-2');
+    expect(await gsm.changePassword(account, 'hash-2')).toBe(1);
     expect(await gsm.setBanned(account.username, true)).toMatchObject({ banned: true, tokenGeneration: 2 });
     expect(await gsm.tokenFloor(account.characterId)).toBe(2);
     expect(await gsm.setBanned(account.username, false)).toMatchObject({ banned: false, tokenGeneration: 2 });

@@ -8,5 +8,10 @@ export interface Bus {
   /** At most one handler per channel per bus; subscribing again replaces it. */
   subscribe(channel: string, handler: BusHandler): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
+  /**
+   * Calls `listener` each time the bus listens again after losing its connection (subscribed to
+   * all its channels again): whatever was published meanwhile was missed.
+   */
+  onReconnect(listener: () => void): void;
   close(): Promise<void>;
 }

@@ -20,6 +20,11 @@ export class LocalBus implements Bus {
     return Promise.resolve();
   }
 
+  /** In one process nothing is ever missed. */
+  onReconnect(): void {
+    // Never called.
+  }
+
   close(): Promise<void> {
     this.handlers.clear();
     return Promise.resolve();

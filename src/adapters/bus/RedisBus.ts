@@ -68,6 +68,17 @@ export class RedisBus implements Bus {
     await this.subscriber.unsubscribe(channel);
   }
 
+  onReconnect(listener: () => void): void {
+    this.subscriber.on('ready', () => {
+      // 'ready' comes just before ioredis subscribes again; a ping sent after those commands is
+      // answered after them, once every channel is listened to again. A failed ping means the
+      // connection is lost again, and a later 'ready' follows.
+      void Promise.resolve()
+        .then(() => this.subscriber.ping())
+        .then(listener, () => undefined);
+    });
+  }
+
   async close(): Promise<void> {
     this.handlers.clear();
     await Promise.all([closeRedis(this.subscriber), closeRedis(this.publisher)]);

@@ -57,8 +57,11 @@ export interface DurableStore {
   /** Immediate write of account, character and kit. Throws GameError E_USERNAME_TAKEN when the name exists (any case). */
   createAccount(username: string, passwordHash: string, character: NewCharacter, kit: StartingKit): Promise<AccountRecord>;
   findAccount(username: string): Promise<AccountRecord | null>;
-  /** Immediate write of a new password hash; starts a new token generation and answers it. */
-  changePassword(accountId: number, passwordHash: string): Promise<number>;
+  /**
+   * Immediate write of a new password hash, only if the account's hash is still `provenHash` and it
+   * is not banned; starts a new token generation and answers it. Null when it changed nothing.
+   */
+  changePassword(accountId: number, provenHash: string, passwordHash: string): Promise<number | null>;
   /**
    * Immediate write of an account's ban (`banned` true, which also starts a new token generation)
    * or its lifting. Null when no account has that name (any case).

@@ -66,9 +66,9 @@ export class SqlDurableStore implements DurableStore {
     return row === undefined ? null : toAccount(row);
   }
 
-  async changePassword(accountId: number, passwordHash: string): Promise<number> {
-    const row = first((await this.client.query(sql.UPDATE_PASSWORD, [accountId, passwordHash])).rows, 'UPDATE_PASSWORD');
-    return toTokenGeneration(row);
+  async changePassword(accountId: number, provenHash: string, passwordHash: string): Promise<number | null> {
+    const row = (await this.client.query(sql.UPDATE_PASSWORD, [accountId, provenHash, passwordHash])).rows[0];
+    return row === undefined ? null : toTokenGeneration(row);
   }
 
   async setBanned(username: string, banned: boolean): Promise<AccountRecord | null> {

@@ -20,9 +20,10 @@ export const FIND_ACCOUNT = `
   WHERE lower(a.username) = lower($1)`;
 
 // A password change or a ban starts a new token generation: every token issued before is refused.
+// The change applies only if the password proven is still the account's and no ban came meanwhile.
 export const UPDATE_PASSWORD = `
-  UPDATE accounts SET password_hash = $2, token_generation = token_generation + 1
-  WHERE id = $1
+  UPDATE accounts SET password_hash = $3, token_generation = token_generation + 1
+  WHERE id = $1 AND password_hash = $2 AND NOT banned
   RETURNING token_generation`;
 
 export const UPDATE_BANNED = `
