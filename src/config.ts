@@ -63,6 +63,8 @@ export interface Config {
   maxSendBufferBytes: number;
   /** How often each client is pinged; one that has not answered the previous ping is dropped. 0: never. */
   clientPingIntervalMs: number;
+  /** How often each session is checked against the hot store for an ending it did not hear (replaced, revoked). 0: never. */
+  sessionAuditIntervalMs: number;
   /** WebSockets one client address may hold open on this worker; beyond it an upgrade is refused (429). */
   maxConnectionsPerAddress: number;
   /** How long a new WebSocket may stay without authenticating before it is closed (4003). 0: for ever. */
@@ -128,6 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxFrameBytes: int('CINDER_MAX_FRAME_BYTES', 2 * 1024 * 1024, env),
     maxSendBufferBytes: int('CINDER_MAX_SEND_BUFFER_BYTES', 1024 * 1024, env, 1),
     clientPingIntervalMs: int('CINDER_CLIENT_PING_INTERVAL_MS', 30_000, env),
+    sessionAuditIntervalMs: int('CINDER_SESSION_AUDIT_INTERVAL_MS', 30_000, env),
     maxConnectionsPerAddress: int('CINDER_MAX_CONNECTIONS_PER_ADDRESS', 100, env, 1),
     authTimeoutMs: int('CINDER_AUTH_TIMEOUT_MS', 10_000, env),
     requestTimeoutMs: int('CINDER_REQUEST_TIMEOUT_MS', 30_000, env, 1),

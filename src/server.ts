@@ -14,7 +14,7 @@ import type { Rng } from './domain/rng.ts';
 import { busEvents } from './gateway/busEvents.ts';
 import { registerAdminRoutes } from './gateway/admin.ts';
 import { hasBearer } from './gateway/bearer.ts';
-import { endWhatWasMissed } from './gateway/missedMessages.ts';
+import { auditSessions, startSessionAudit } from './gateway/sessionAudit.ts';
 import { httpServerOptions, registerHttpRoutes, requestDeadlines, sendError } from './gateway/http.ts';
 import { LocalFanout } from './gateway/LocalFanout.ts';
 import { CLOSE_SHUTDOWN, PlayerConnection, type ConnectionDeps } from './gateway/PlayerConnection.ts';
@@ -82,9 +82,10 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   };
   const fanout = new LocalFanout(adapters.bus, onError);
   await fanout.start();
-  // Whatever ended one of this worker's sessions while its bus was away was missed: ask.
+  // Whatever ended one of this worker's sessions while its bus was away was missed: ask at once
+  // (and the audit below asks again later, should this fail).
   adapters.bus.onReconnect(() => {
-    endWhatWasMissed(ctx, fanout.recipients(), log).catch((error: unknown) => {
+    auditSessions(ctx, fanout.recipients(), log).catch((error: unknown) => {
       log.warn({ err: error }, 'could not check the sessions after the bus reconnected');
     });
   });
@@ -159,6 +160,8 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   });
   // A client whose network vanished without a close (a dropped Wi-Fi) is found by its silence.
   const stopLiveness = startLiveness(() => connections, config.clientPingIntervalMs);
+  // A session whose ending was published while this worker was not listening is found within an interval.
+  const stopAudit = startSessionAudit(ctx, () => fanout.recipients(), config.sessionAuditIntervalMs, log);
 
   const scheduler = new JobScheduler(adapters.locks, log);
   // While the durable store is down, play goes on in the hot store and the sync backs off.
@@ -242,6 +245,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
       log.info({ connections: connections.size }, 'shutting down');
       clearInterval(heartbeat);
       stopLiveness();
+      stopAudit();
       await scheduler.stop();
       await Promise.all([...connections].map((connection) => connection.shutdown()));
       const finalSync = scheduler.runNow({ ...syncJob, run: async () => {

@@ -14,6 +14,8 @@ export interface Recipient {
   readonly sessionEpoch: number;
   /** The generation of the token the session authenticated with (see services/accounts.ts). */
   readonly tokenGeneration: number;
+  /** Authenticated and not ended: what a session audit looks at (gateway/sessionAudit.ts). */
+  readonly playing: boolean;
   send(frame: string): void;
   /** Told when a newer session of the character took over (on any worker). */
   replaced(): void;

@@ -158,6 +158,8 @@ export class PlayerConnection implements Recipient {
    * longer owns its character. Queued actions are dropped; the client's reconnect enters anew.
    */
   released(): void {
+    // A socket not playing (anonymous again after a failed auth, or leaving) holds no character.
+    if (this.state !== 'playing' && this.state !== 'authenticating') return;
     this.gone = true;
     this.send(eventFrame('session_released', { code: 'E_SESSION_RELEASED', message: new GameError('E_SESSION_RELEASED').message }, Date.now()));
     this.socket.close(CLOSE_RELEASED, 'session released; reconnect');

@@ -2,7 +2,6 @@
 // (shown as disconnected) until the cleanup job lets them fade after the linger time.
 import type { Session } from '../state/GameStateManager.ts';
 import type { GameContext } from './context.ts';
-import { tokenRevoked } from './accounts.ts';
 import { publicPlayer } from './players.ts';
 
 /**
@@ -19,17 +18,30 @@ export async function connect(ctx: GameContext, characterId: number, session: Se
   return { epoch, locationId: player.character.locationId };
 }
 
+export interface PlayingSession {
+  characterId: number;
+  sessionId: string;
+  tokenGeneration: number;
+}
+
+export type SessionEnding = 'replaced' | 'released' | 'revoked';
+
 /**
- * What a message missed by this worker (its bus was away) would have told one of its sessions:
- * `replaced` when another session holds the character now; `released` when none does (a newer
- * session took the character, then failed half-way and gave it up, or this worker was taken for
- * dead); `revoked` when the session's token was revoked (a password change, a ban); null when none.
+ * What should have ended each of these sessions, had its message arrived (pub/sub loses what is
+ * published while a worker reconnects, or when a publish fails): `revoked` when its token was
+ * revoked (a password change, a ban); `released` when no session holds its character (a newer one
+ * took it, then failed half-way and gave it up; or this worker was taken for dead); `replaced`
+ * when another session holds it. Null for a session that stands. One read for them all.
  */
-export async function missedEnding(ctx: GameContext, characterId: number, sessionId: string, tokenGeneration: number): Promise<'replaced' | 'released' | 'revoked' | null> {
-  const [holder, revoked] = await Promise.all([ctx.gsm.sessionOf(characterId), tokenRevoked(ctx, characterId, tokenGeneration)]);
-  if (revoked) return 'revoked';
-  if (holder === null) return 'released';
-  return holder === sessionId ? null : 'replaced';
+export async function sessionEndings(ctx: GameContext, sessions: readonly PlayingSession[]): Promise<(SessionEnding | null)[]> {
+  const standings = await ctx.gsm.sessionStandings(sessions.map((session) => session.characterId));
+  return sessions.map((session, index) => {
+    const standing = standings[index];
+    if (!standing) return null;
+    if (standing.tokenFloor > session.tokenGeneration) return 'revoked';
+    if (standing.sessionId === null) return 'released';
+    return standing.sessionId === session.sessionId ? null : 'replaced';
+  });
 }
 
 /** The epoch of the character's newest session: a connection with a lower one was replaced. */

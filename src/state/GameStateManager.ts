@@ -81,14 +81,14 @@ export class GameStateManager {
    */
   async changePassword(account: AccountRecord, passwordHash: string): Promise<number | null> {
     const generation = await this.durable.changePassword(account.id, account.passwordHash, passwordHash);
-    if (generation !== null) await this.raiseTokenFloor(account.characterId, generation);
+    if (generation !== null) await this.raiseTokenFloorAfterWrite(account.characterId, generation);
     return generation;
   }
 
   /** Bans (refusing every token issued so far) or lifts a ban. Null when no account has that name. */
   async setBanned(username: string, banned: boolean): Promise<AccountRecord | null> {
     const account = await this.durable.setBanned(username, banned);
-    if (account && banned) await this.raiseTokenFloor(account.characterId, account.tokenGeneration);
+    if (account && banned) await this.raiseTokenFloorAfterWrite(account.characterId, account.tokenGeneration);
     return account;
   }
 
@@ -103,6 +103,29 @@ export class GameStateManager {
       this.hot.hget(keys.player(characterId), TOKEN_FLOOR),
     ]);
     return Math.max(floor, Number(field ?? 0));
+  }
+
+  /**
+   * The durable store has the new generation: a floor not raised would let older tokens in while
+   * the character is in the world. A failure is thrown to the caller and retried in the background
+   * until it holds (the session audit then ends an open session it missed).
+   */
+  private async raiseTokenFloorAfterWrite(characterId: number, generation: number): Promise<void> {
+    try {
+      await this.raiseTokenFloor(characterId, generation);
+    } catch (error) {
+      this.retryTokenFloor(characterId, generation, 1);
+      throw error;
+    }
+  }
+
+  private retryTokenFloor(characterId: number, generation: number, attempt: number): void {
+    if (attempt > FLOOR_RETRIES) return;
+    setTimeout(() => {
+      this.raiseTokenFloor(characterId, generation).catch(() => {
+        this.retryTokenFloor(characterId, generation, attempt + 1);
+      });
+    }, Math.min(FLOOR_RETRY_MS * attempt, FLOOR_RETRY_MAX_MS)).unref();
   }
 
   private async raiseTokenFloor(characterId: number, generation: number): Promise<void> {
@@ -420,6 +443,15 @@ export class GameStateManager {
     return sessions;
   }
 
+  /**
+   * For each character, in one read: the session holding them (null when none) and the token
+   * generation their account accepts, as kept in their hash (see tokenFloor).
+   */
+  async sessionStandings(characterIds: readonly number[]): Promise<{ sessionId: string | null; tokenFloor: number }[]> {
+    const hashes = await this.hot.hgetallMany(characterIds.map((id) => keys.player(id)));
+    return hashes.map((hash) => ({ sessionId: hash.session_id || null, tokenFloor: Number(hash[TOKEN_FLOOR] ?? 0) }));
+  }
+
   async sessionOf(characterId: number): Promise<string | null> {
     return (await this.hot.hget(keys.player(characterId), 'session_id')) || null;
   }
@@ -647,6 +679,10 @@ const TOKEN_FLOOR = 'token_floor';
  * just before a change issues its (already refused) token a moment after the floor was set.
  */
 const TOKEN_FLOOR_MARGIN_MS = 5 * 60_000;
+/** A floor the hot store refused is retried every second, then up to every 10 s, for about 5 minutes. */
+const FLOOR_RETRIES = 40;
+const FLOOR_RETRY_MS = 1000;
+const FLOOR_RETRY_MAX_MS = 10_000;
 const DEFAULT_TOKEN_TTL_MS = 24 * 3600 * 1000;
 
 /** readView shapes (constant, so that their encoding is reused): see readBelongings and readSurroundings. */

@@ -20,6 +20,7 @@ function recipient(characterId: number, sessionEpoch: number, tokenGeneration = 
     sessionId: `session-${String(sessionEpoch)}`,
     sessionEpoch,
     tokenGeneration,
+    playing: true,
     frames: [],
     replacedTimes: 0,
     signedOutBy: [],

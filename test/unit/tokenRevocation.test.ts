@@ -97,6 +97,25 @@ describe('token revocation', () => {
     expect(await gsm.tokenFloor(account.characterId)).toBe(2);
   });
 
+  it('is raised in the background when the hot store refused it after the durable write', async () => {
+    const hot = new MemoryHotStore(() => now);
+    let refuse = true;
+    const raise = hot.raiseCounter.bind(hot);
+    hot.raiseCounter = (key, value, ttlMs) => (refuse ? Promise.reject(new Error('Connection is closed.')) : raise(key, value, ttlMs));
+    const gsm = new GameStateManager(hot, durable, catalog, () => now, undefined, TOKEN_TTL_MS);
+    const account = await newAccount(gsm);
+    await expect(gsm.changePassword(account, 'hash-2')).rejects.toThrow('Connection is closed.');
+    expect((await durable.findAccount(account.username))?.tokenGeneration).toBe(1);
+    expect(await gsm.tokenFloor(account.characterId)).toBe(0);
+    refuse = false;
+    // The first retry comes a second later.
+    const giveUp = Date.now() + 10_000;
+    while ((await gsm.tokenFloor(account.characterId)) !== 1) {
+      if (Date.now() > giveUp) throw new Error('the floor was never raised');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+
   it('is raised by a ban and left by lifting it', async () => {
     const gsm = freshHotStore();
     const account = await newAccount(gsm);

@@ -69,13 +69,16 @@ export class RedisBus implements Bus {
   }
 
   onReconnect(listener: () => void): void {
+    const confirm = (): void => {
+      this.subscriber.ping().then(listener, () => {
+        // Timed out on a live connection (a busy Redis): ask again. Lost again: a 'ready' follows.
+        if (this.subscriber.status === 'ready') confirm();
+      });
+    };
     this.subscriber.on('ready', () => {
       // 'ready' comes just before ioredis subscribes again; a ping sent after those commands is
-      // answered after them, once every channel is listened to again. A failed ping means the
-      // connection is lost again, and a later 'ready' follows.
-      void Promise.resolve()
-        .then(() => this.subscriber.ping())
-        .then(listener, () => undefined);
+      // answered after them, once every channel is listened to again.
+      void Promise.resolve().then(confirm);
     });
   }
 
