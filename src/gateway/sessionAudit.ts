@@ -33,10 +33,17 @@ export async function auditSessions(ctx: GameContext, recipients: readonly Recip
 
 /** Audits every session once per `intervalMs`, a slice each second; returns the stop. */
 export function startSessionAudit(ctx: GameContext, recipients: () => Iterable<Recipient>, intervalMs: number, log: Log): () => void {
+  let running = false;
   return spreadOver(recipients, intervalMs, (due) => {
-    auditSessions(ctx, due, log).catch((error: unknown) => {
-      // Redis away: each session comes round again next interval.
-      log.debug({ err: error }, 'session audit failed');
-    });
+    // A slow Redis must not pile audits up: a slice skipped comes round again next interval.
+    if (running) return;
+    running = true;
+    auditSessions(ctx, due, log)
+      .catch((error: unknown) => {
+        log.debug({ err: error }, 'session audit failed');
+      })
+      .finally(() => {
+        running = false;
+      });
   });
 }

@@ -66,7 +66,7 @@ export async function setBanned(ctx: GameContext, username: string, banned: bool
   return account;
 }
 
-/** `revoked`: found later, when the notice itself was missed (see services/presence.ts missedEnding). */
+/** `revoked`: found later, when the notice itself was missed (see services/presence.ts sessionEndings). */
 export type SignOutReason = 'password_changed' | 'banned' | 'revoked';
 
 /** What the character's channel carries: sessions whose token is older than `generation` end. */

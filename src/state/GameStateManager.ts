@@ -106,21 +106,18 @@ export class GameStateManager {
   }
 
   /**
-   * The durable store has the new generation: a floor not raised would let older tokens in while
-   * the character is in the world. A failure is thrown to the caller and retried in the background
-   * until it holds (the session audit then ends an open session it missed).
+   * The durable store has the new generation, so the change is made: a floor the hot store
+   * refuses now (e.g. out of memory) is raised in the background until it holds, and the caller
+   * goes on (its sign-out notice still ends the open session). Until then an older token could
+   * connect again.
    */
   private async raiseTokenFloorAfterWrite(characterId: number, generation: number): Promise<void> {
-    try {
-      await this.raiseTokenFloor(characterId, generation);
-    } catch (error) {
+    await this.raiseTokenFloor(characterId, generation).catch(() => {
       this.retryTokenFloor(characterId, generation, 1);
-      throw error;
-    }
+    });
   }
 
   private retryTokenFloor(characterId: number, generation: number, attempt: number): void {
-    if (attempt > FLOOR_RETRIES) return;
     setTimeout(() => {
       this.raiseTokenFloor(characterId, generation).catch(() => {
         this.retryTokenFloor(characterId, generation, attempt + 1);
@@ -223,12 +220,10 @@ export class GameStateManager {
    * Each session taken gets a higher `epoch` than the character's last (guarded too): of two
    * connects at once, the one with the higher epoch owns the character, whatever order the
    * workers hear of them.
-   */
-  /**
-   * Takes the character for `session`, loading them from the durable store if they are not in the
-   * world. `tokenGeneration` is that of the session's token: a character loaded from the durable
-   * store is refused to an older token there, and brings their account's generation back into the
-   * hot store (which may have lost it) for the checks of tokenFloor.
+   *
+   * `tokenGeneration` is that of the session's token: a character loaded from the durable store is
+   * refused to an older token there, and brings their account's generation back into the hot store
+   * (which may have lost it) for the checks of tokenFloor.
    */
   async enterWorld(characterId: number, session: Session, tokenGeneration = 0): Promise<{ player: PlayerRead; lingering: boolean; epoch: number }> {
     const id = String(characterId);
@@ -679,8 +674,7 @@ const TOKEN_FLOOR = 'token_floor';
  * just before a change issues its (already refused) token a moment after the floor was set.
  */
 const TOKEN_FLOOR_MARGIN_MS = 5 * 60_000;
-/** A floor the hot store refused is retried every second, then up to every 10 s, for about 5 minutes. */
-const FLOOR_RETRIES = 40;
+/** A floor the hot store refused is retried after 1 s, 2 s, … then every 10 s until it holds. */
 const FLOOR_RETRY_MS = 1000;
 const FLOOR_RETRY_MAX_MS = 10_000;
 const DEFAULT_TOKEN_TTL_MS = 24 * 3600 * 1000;

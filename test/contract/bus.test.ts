@@ -162,7 +162,8 @@ describe('RedisBus across a lost connection', () => {
     await Promise.all(toClose.splice(0).map((closable) => closable.close()));
   });
 
-  it('subscribes again by itself once its subscriber connection is back', async () => {
+  /** A bus whose subscriber connection the test can cut (CLIENT KILL ID), and a connection to do it with. */
+  async function busAndAdmin() {
     const publisher = await connectRedis(redisUrl);
     const subscriber = await openRedis(publisher.duplicate());
     const subscriberId = String(await subscriber.call('CLIENT', 'ID'));
@@ -170,6 +171,11 @@ describe('RedisBus across a lost connection', () => {
     toClose.push(bus);
     const admin = await connectRedis(redisUrl);
     toClose.push({ close: () => admin.quit() });
+    return { bus, subscriber, subscriberId, admin };
+  }
+
+  it('subscribes again by itself once its subscriber connection is back', async () => {
+    const { bus, subscriber, subscriberId, admin } = await busAndAdmin();
     const ch = `reconnect:${String(process.pid)}-${String(Date.now())}`;
     const received = inbox();
     await bus.subscribe(ch, received.handler);
@@ -187,13 +193,7 @@ describe('RedisBus across a lost connection', () => {
   });
 
   it('says when it listens again, every channel subscribed by then, and only after a lost connection', async () => {
-    const publisher = await connectRedis(redisUrl);
-    const subscriber = await openRedis(publisher.duplicate());
-    const subscriberId = String(await subscriber.call('CLIENT', 'ID'));
-    const bus = new RedisBus(publisher, subscriber);
-    toClose.push(bus);
-    const admin = await connectRedis(redisUrl);
-    toClose.push({ close: () => admin.quit() });
+    const { bus, subscriberId, admin } = await busAndAdmin();
     const channels = Array.from({ length: 50 }, (_, index) => `again:${String(process.pid)}-${String(Date.now())}-${String(index)}`);
     const received = inbox();
     for (const ch of channels) await bus.subscribe(ch, received.handler);

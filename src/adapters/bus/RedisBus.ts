@@ -16,6 +16,9 @@ function rethrowLater(error: unknown): void {
   });
 }
 
+/** How soon a re-subscription is confirmed again when Redis did not answer the ping. */
+const PING_RETRY_MS = 500;
+
 export class RedisBus implements Bus {
   private readonly handlers = new Map<string, BusHandler>();
 
@@ -71,8 +74,9 @@ export class RedisBus implements Bus {
   onReconnect(listener: () => void): void {
     const confirm = (): void => {
       this.subscriber.ping().then(listener, () => {
-        // Timed out on a live connection (a busy Redis): ask again. Lost again: a 'ready' follows.
-        if (this.subscriber.status === 'ready') confirm();
+        // Refused or timed out on a live connection (a busy Redis): ask again shortly. Lost
+        // again: a 'ready' follows.
+        if (this.subscriber.status === 'ready') setTimeout(confirm, PING_RETRY_MS).unref();
       });
     };
     this.subscriber.on('ready', () => {
