@@ -47,6 +47,11 @@ const refusedUpgrades = new Counter({
   labelNames: ['reason'] as const,
   registers: [registry],
 });
+const refusedConnections = new Counter({
+  name: 'cinder_connections_refused_total',
+  help: 'TCP connections refused at once because their peer address already held twice CINDER_MAX_CONNECTIONS_PER_ADDRESS (trusted proxies excepted).',
+  registers: [registry],
+});
 const syncRuns = new Counter({
   name: 'cinder_sync_runs_total',
   help: 'Batch syncs of dirty state to the durable store: written (something was dirty), empty, or failed.',
@@ -173,6 +178,10 @@ export function countSent(frame: string): void {
 /** Counts an upgrade refused before a socket opened. */
 export function countRefusedUpgrade(reason: 'per_address'): void {
   refusedUpgrades.inc({ reason });
+}
+
+export function countRefusedConnection(): void {
+  refusedConnections.inc();
 }
 
 type MessageListener = (raw: RawData, isBinary: boolean) => void;

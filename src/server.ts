@@ -14,6 +14,7 @@ import type { Rng } from './domain/rng.ts';
 import { busEvents } from './gateway/busEvents.ts';
 import { registerAdminRoutes } from './gateway/admin.ts';
 import { hasBearer } from './gateway/bearer.ts';
+import { capPeerConnections } from './gateway/peerConnections.ts';
 import { auditSessions, startSessionAudit } from './gateway/sessionAudit.ts';
 import { httpServerOptions, registerHttpRoutes, requestDeadlines, sendError } from './gateway/http.ts';
 import { LocalFanout } from './gateway/LocalFanout.ts';
@@ -154,6 +155,8 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     connections.add(connection);
     socket.on('close', () => connections.delete(connection));
   });
+  // Room beside a client's WebSockets for its HTTP requests; a trusted proxy carries everyone's.
+  capPeerConnections(app.server, 2 * config.maxConnectionsPerAddress, (address) => trust?.(address, 0) ?? false);
   app.addHook('preClose', (done) => {
     upgrades.close();
     done();

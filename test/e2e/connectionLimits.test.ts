@@ -2,8 +2,8 @@
 // authenticate or requests that trickle in must not use up the worker's file descriptors, while
 // the players behind one NAT still all get in.
 import { once } from 'node:events';
-import { connect } from 'node:net';
-import { describe, expect, it, vi } from 'vitest';
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { registerPlayer } from '../support/accounts.ts';
 import { GameClient, type RefusedUpgrade } from '../support/GameClient.ts';
 import { until } from '../support/heldState.ts';
@@ -145,5 +145,50 @@ describe('an HTTP request that trickles in', () => {
     // The player's socket was opened before both requests, and outlived them.
     expect(await player.ok('ping')).toEqual({ pong: true });
     expect((await fetch(`${baseUrl}/api/health`)).status).toBe(200);
+  });
+});
+
+describe('TCP connections per peer address', () => {
+  /** A raw connection to the server; resolves once it is open. */
+  async function open(baseUrl: string): Promise<Socket> {
+    const { hostname, port } = new URL(baseUrl);
+    const socket = connect(Number(port), hostname);
+    sockets.push(socket);
+    await once(socket, 'connect');
+    return socket;
+  }
+
+  /** Sends `request` (or nothing) and reads what the server answers until it closes or answers. */
+  async function answer(socket: Socket, request?: string): Promise<string> {
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    if (request !== undefined) socket.write(request);
+    await until(() => Promise.resolve(text.includes('\r\n\r\n')), 'an answer', 5_000);
+    return text;
+  }
+
+  const sockets: Socket[] = [];
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.destroy();
+  });
+
+  it('refuses a peer its next connection once it holds twice the WebSocket limit, idle HTTP ones included', async () => {
+    const { baseUrl } = await started({ CINDER_MAX_CONNECTIONS_PER_ADDRESS: '2' });
+    const idle = [await open(baseUrl), await open(baseUrl), await open(baseUrl), await open(baseUrl)];
+    const refused = await answer(await open(baseUrl));
+    expect(refused.split('\r\n')[0]).toBe('HTTP/1.1 429 Too Many Requests');
+    expect(JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: { code: 'E_RATE_LIMITED', message: 'Too many connections from your address (at most 4); close one first.' },
+    });
+    // A connection closed gives its place back.
+    idle[0]?.destroy();
+    await until(async () => (await answer(await open(baseUrl), 'GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n')).startsWith('HTTP/1.1 200'), 'a place freed', 5_000);
+  });
+
+  it('does not limit a trusted proxy, whose connections carry everyone', async () => {
+    const { baseUrl } = await started({ CINDER_MAX_CONNECTIONS_PER_ADDRESS: '2', CINDER_TRUST_PROXY: 'loopback' });
+    for (let count = 0; count < 6; count++) await open(baseUrl);
+    expect((await answer(await open(baseUrl), 'GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n')).split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
   });
 });

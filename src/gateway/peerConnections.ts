@@ -1,0 +1,30 @@
+// Every TCP connection costs this worker a file descriptor, whatever it carries: idle keep-alive
+// HTTP connections included, which the WebSocket limit per client address does not see. So one
+// peer address may hold at most so many; behind a load balancer the peer is the balancer, which
+// the operator trusts (CINDER_TRUST_PROXY) and which is not limited here.
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { countRefusedConnection } from '../metrics.ts';
+
+/** Refuses (429, then closes) a connection from a peer that already holds `limit`, unless `exempt`. */
+export function capPeerConnections(server: Server, limit: number, exempt: (address: string) => boolean): void {
+  const held = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? '';
+    if (exempt(address)) return;
+    const count = held.get(address) ?? 0;
+    if (count >= limit) {
+      countRefusedConnection();
+      const body = JSON.stringify({ error: { code: 'E_RATE_LIMITED', message: `Too many connections from your address (at most ${limit}); close one first.` } });
+      socket.on('error', () => socket.destroy());
+      socket.end(`HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      return;
+    }
+    held.set(address, count + 1);
+    socket.once('close', () => {
+      const left = (held.get(address) ?? 1) - 1;
+      if (left > 0) held.set(address, left);
+      else held.delete(address);
+    });
+  });
+}
