@@ -6,10 +6,15 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { countRefusedConnection } from '../metrics.ts';
 
-/** Refuses (429, then closes) a connection from a peer that already holds `limit`, unless `exempt`. */
+/**
+ * Refuses a connection from a peer that already holds `limit`, unless `exempt`: it is sent a 429
+ * and closed at once, before the HTTP server reads anything from it (this listener runs first), so
+ * no request it carries is ever handled. A request the client had already sent may make the close
+ * a reset that the 429 does not outrun.
+ */
 export function capPeerConnections(server: Server, limit: number, exempt: (address: string) => boolean): void {
   const held = new Map<string, number>();
-  server.on('connection', (socket: Socket) => {
+  server.prependListener('connection', (socket: Socket) => {
     const address = socket.remoteAddress ?? '';
     if (exempt(address)) return;
     const count = held.get(address) ?? 0;
@@ -18,6 +23,8 @@ export function capPeerConnections(server: Server, limit: number, exempt: (addre
       const body = JSON.stringify({ error: { code: 'E_RATE_LIMITED', message: `Too many connections from your address (at most ${limit}); close one first.` } });
       socket.on('error', () => socket.destroy());
       socket.end(`HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      // Not only half-closed: the descriptor goes now, and nothing more is read.
+      socket.destroy();
       return;
     }
     held.set(address, count + 1);

@@ -186,6 +186,27 @@ describe('TCP connections per peer address', () => {
     await until(async () => (await answer(await open(baseUrl), 'GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n')).startsWith('HTTP/1.1 200'), 'a place freed', 5_000);
   });
 
+  it('handles nothing a refused connection carries, even sent at once', async () => {
+    const { baseUrl } = await started({ CINDER_MAX_CONNECTIONS_PER_ADDRESS: '1' });
+    const held = [await open(baseUrl), await open(baseUrl)];
+    const name = `refused_${String(process.pid % 10000)}`;
+    const body = JSON.stringify({ username: name, password: 'never-registered' });
+    // Sent at once, and again later on a connection that keeps its own half open.
+    const { hostname, port } = new URL(baseUrl);
+    const eager = connect({ port: Number(port), host: hostname, allowHalfOpen: true });
+    sockets.push(eager);
+    eager.on('error', () => undefined);
+    eager.resume();
+    eager.write(`POST /api/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${String(body.length)}\r\n\r\n${body}`);
+    // The server is done with it: a close (a reset), or its end of the stream.
+    await Promise.race([once(eager, 'close'), once(eager, 'end')]);
+    for (const socket of held) socket.destroy();
+    // The name is still free: the request was never handled.
+    await until(async () => (await fetch(`${baseUrl}/api/health`).then((r) => r.status, () => 0)) === 200, 'a place freed', 5_000);
+    const registered = await fetch(`${baseUrl}/api/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(registered.status).toBe(201);
+  });
+
   it('does not limit a trusted proxy, whose connections carry everyone', async () => {
     const { baseUrl } = await started({ CINDER_MAX_CONNECTIONS_PER_ADDRESS: '2', CINDER_TRUST_PROXY: 'loopback' });
     for (let count = 0; count < 6; count++) await open(baseUrl);
