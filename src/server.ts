@@ -19,7 +19,7 @@ import { auditSessions, startSessionAudit } from './gateway/sessionAudit.ts';
 import { httpServerOptions, registerHttpRoutes, requestDeadlines, sendError } from './gateway/http.ts';
 import { LocalFanout } from './gateway/LocalFanout.ts';
 import { CLOSE_SHUTDOWN, PlayerConnection, type ConnectionDeps } from './gateway/PlayerConnection.ts';
-import { clientAddress, proxyTrust } from './gateway/clientAddress.ts';
+import { clientAddress, limitKey, proxyTrust } from './gateway/clientAddress.ts';
 import { startLiveness } from './gateway/liveness.ts';
 import { acceptWebSockets } from './gateway/upgrades.ts';
 import { DeadlinePassed, withDeadline } from './deadline.ts';
@@ -149,7 +149,8 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     isShuttingDown: () => shuttingDown,
     failureOf: adapters.failureOf,
   };
-  const addressOf = (request: IncomingMessage) => clientAddress(request, trust);
+  // Per-address limits count an IPv6 client by its /64 (limitKey).
+  const addressOf = (request: IncomingMessage) => limitKey(clientAddress(request, trust));
   const upgrades = acceptWebSockets(app.server, '/ws', config.maxFrameBytes, config.maxConnectionsPerAddress, addressOf, (socket, remoteAddress) => {
     const connection = new PlayerConnection(meteredSocket(socket, config.maxMessageBytes), connectionDeps, remoteAddress);
     connections.add(connection);

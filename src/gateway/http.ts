@@ -7,6 +7,7 @@ import { GameError, type ErrorCode } from '../errors.ts';
 import { changePassword, isUsername, login, register } from '../services/accounts.ts';
 import type { AccountRecord } from '../adapters/durable/DurableStore.ts';
 import type { GameContext } from '../services/context.ts';
+import { limitKey } from './clientAddress.ts';
 import { toClientError } from './clientError.ts';
 import type { StoreFailure } from '../adapters/Adapters.ts';
 
@@ -154,7 +155,7 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.post('/api/auth/register', async (request, reply) => {
     const body = credentials.safeParse(request.body);
     if (!body.success) return sendError(reply, 'E_INVALID', 'Send {"username": string, "password": string}.');
-    await limited('register', request.ip, deps.loginAttempts);
+    await limited('register', limitKey(request.ip), deps.loginAttempts);
     const account = await register(ctx, body.data.username, body.data.password);
     return reply.status(201).send(await issue(account));
   });
@@ -163,7 +164,7 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const body = credentials.safeParse(request.body);
     if (!body.success) return sendError(reply, 'E_INVALID', 'Send {"username": string, "password": string}.');
     const { username, password } = body.data;
-    const account = await guarded(request.ip, username, () => login(ctx, username, password));
+    const account = await guarded(limitKey(request.ip), username, () => login(ctx, username, password));
     return reply.send(await issue(account));
   });
 
@@ -173,7 +174,7 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const body = passwordChange.safeParse(request.body);
     if (!body.success) return sendError(reply, 'E_INVALID', 'Send {"username": string, "password": string, "newPassword": string}.');
     const { username, password, newPassword } = body.data;
-    const account = await guarded(request.ip, username, () => changePassword(ctx, username, password, newPassword));
+    const account = await guarded(limitKey(request.ip), username, () => changePassword(ctx, username, password, newPassword));
     return reply.send(await issue(account));
   });
 

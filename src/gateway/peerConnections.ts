@@ -5,6 +5,7 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { countRefusedConnection } from '../metrics.ts';
+import { limitKey } from './clientAddress.ts';
 
 /**
  * Refuses a connection from a peer that already holds `limit`, unless `exempt`: it is sent a 429
@@ -15,8 +16,9 @@ import { countRefusedConnection } from '../metrics.ts';
 export function capPeerConnections(server: Server, limit: number, exempt: (address: string) => boolean): void {
   const held = new Map<string, number>();
   server.prependListener('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? '';
-    if (exempt(address)) return;
+    const peer = socket.remoteAddress ?? '';
+    if (exempt(peer)) return;
+    const address = limitKey(peer);
     const count = held.get(address) ?? 0;
     if (count >= limit) {
       countRefusedConnection();

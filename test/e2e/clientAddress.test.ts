@@ -55,6 +55,22 @@ describe('client addresses behind a trusted proxy', () => {
   });
 });
 
+describe('IPv6 client addresses', () => {
+  it('count every address of one /64 as one client', async () => {
+    const server = await limitedServer({ CINDER_TRUST_PROXY: 'loopback' });
+    expect(await registerFrom(server, '2001:db8:1:2::a')).toBe(201);
+    // Another address of the same /64: the same subscriber.
+    expect(await registerFrom(server, '2001:db8:1:2:ffff::b')).toBe(429);
+    expect(await registerFrom(server, '2001:db8:1:3::a')).toBe(201);
+
+    const first = await connectFrom(server, '2001:db8:5:6::1');
+    expect(await guessCodes(first, 5)).toEqual(Array<string>(5).fill('E_BAD_TOKEN'));
+    const second = await connectFrom(server, '2001:db8:5:6::2');
+    expect(await guessCodes(second, 1)).toEqual(['E_RATE_LIMITED']);
+    await Promise.all([first.close(), second.close()]);
+  });
+});
+
 describe('client addresses with no trusted proxy (the default)', () => {
   it('ignores X-Forwarded-For: every request counts against the peer address', async () => {
     const server = await limitedServer();
