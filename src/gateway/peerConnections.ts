@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { countRefusedConnection } from '../metrics.ts';
 import { limitKey } from './clientAddress.ts';
+import { refuseRaw, tooManyConnections } from './rawRefusal.ts';
 
 /**
  * Refuses a connection from a peer that already holds `limit`, unless `exempt`: it is sent a 429
@@ -22,9 +23,7 @@ export function capPeerConnections(server: Server, limit: number, exempt: (addre
     const count = held.get(address) ?? 0;
     if (count >= limit) {
       countRefusedConnection();
-      const body = JSON.stringify({ error: { code: 'E_RATE_LIMITED', message: `Too many connections from your address (at most ${limit}); close one first.` } });
-      socket.on('error', () => socket.destroy());
-      socket.end(`HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      refuseRaw(socket, '429 Too Many Requests', tooManyConnections(limit));
       // Not only half-closed: the descriptor goes now, and nothing more is read.
       socket.destroy();
       return;

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ERRORS } from '../errors.ts';
 import { countRefusedUpgrade } from '../metrics.ts';
+import { refuseRaw, tooManyConnections } from './rawRefusal.ts';
 
 export interface WebSocketUpgrades {
   /** Refuses upgrades from now on (503 E_SHUTTING_DOWN); sockets already open are left to their owners. */
@@ -45,19 +46,18 @@ export function acceptWebSockets(
   let accepting = true;
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (pathOf(request.url ?? '') !== path) {
-      refuse(socket, '404 Not Found', '');
+      refuseRaw(socket, '404 Not Found', '');
       return;
     }
     if (!accepting) {
       // A socket opened now would miss the shutdown's goodbyes and hold the server open.
-      refuse(socket, '503 Service Unavailable', JSON.stringify({ error: { code: 'E_SHUTTING_DOWN', message: ERRORS.E_SHUTTING_DOWN } }));
+      refuseRaw(socket, '503 Service Unavailable', JSON.stringify({ error: { code: 'E_SHUTTING_DOWN', message: ERRORS.E_SHUTTING_DOWN } }));
       return;
     }
     const remoteAddress = addressOf(request);
     if ((perAddress.get(remoteAddress) ?? 0) >= maxPerAddress) {
       countRefusedUpgrade('per_address');
-      const message = `Too many connections from your address (at most ${maxPerAddress}); close one first.`;
-      refuse(socket, '429 Too Many Requests', JSON.stringify({ error: { code: 'E_RATE_LIMITED', message } }));
+      refuseRaw(socket, '429 Too Many Requests', tooManyConnections(maxPerAddress));
       return;
     }
     // ws completes a handshake synchronously (no verifyClient): nothing opens between the check and the count.
@@ -98,13 +98,6 @@ export function acceptWebSockets(
 }
 
 /** Answers an upgrade with an HTTP error and closes its connection. */
-function refuse(socket: Duplex, status: string, body: string): void {
-  // The HTTP server no longer watches this socket: a reset now must not be an uncaught error.
-  socket.on('error', () => socket.destroy());
-  const type = body === '' ? '' : 'Content-Type: application/json; charset=utf-8\r\n';
-  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n${type}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-}
-
 function pathOf(url: string): string {
   const query = url.indexOf('?');
   return query < 0 ? url : url.slice(0, query);
