@@ -38,7 +38,7 @@ export const ERRORS = {
 } as const;
 
 /** E_BAD_TOKEN's message for a token still signed and unexpired, but refused by its account. */
-export const TOKEN_REVOKED = 'This token was revoked by a password change or a ban; log in again.';
+export const TOKEN_REVOKED = 'This token was revoked: the password was changed, or the account banned or deleted. Log in again.';
 
 export type ErrorCode = keyof typeof ERRORS;
 

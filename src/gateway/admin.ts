@@ -1,9 +1,9 @@
-// Operator endpoints, enabled by CINDER_ADMIN_TOKEN: a global announcement, a manual save, and
-// banning accounts or lifting a ban.
+// Operator endpoints, enabled by CINDER_ADMIN_TOKEN: a global announcement, a manual save,
+// banning accounts or lifting a ban, and deleting accounts.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { GameError } from '../errors.ts';
-import { setBanned } from '../services/accounts.ts';
+import { deleteAccount, setBanned } from '../services/accounts.ts';
 import type { GameContext } from '../services/context.ts';
 import { hasBearer } from './bearer.ts';
 import { sendError } from './http.ts';
@@ -43,6 +43,13 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: GameContext, admi
           return { ok: true, account: { username: account.username, characterId: account.characterId, banned: account.banned } };
         });
       }
+      admin.post('/delete', async (request) => {
+        const body = accountName.safeParse(request.body);
+        if (!body.success) throw new GameError('E_INVALID', 'Send {"username": string}.');
+        const account = await deleteAccount(ctx, body.data.username);
+        if (!account) throw new GameError('E_NOT_FOUND', 'No account has that username.');
+        return { ok: true, deleted: { username: account.username, characterId: account.characterId } };
+      });
       registered();
     },
     { prefix: '/api/admin' },

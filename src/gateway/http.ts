@@ -1,10 +1,10 @@
-// REST entry points: registration, login, password change, health. Bodies are validated here; rules live in services.
+// REST entry points: registration, login, password change, account deletion, health. Bodies are validated here; rules live in services.
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { TokenIssuer } from '../auth/tokens.ts';
 import { GameError, type ErrorCode } from '../errors.ts';
-import { changePassword, isUsername, login, register } from '../services/accounts.ts';
+import { changePassword, deleteOwnAccount, isUsername, login, register } from '../services/accounts.ts';
 import type { AccountRecord } from '../adapters/durable/DurableStore.ts';
 import type { GameContext } from '../services/context.ts';
 import { limitKey } from './clientAddress.ts';
@@ -176,6 +176,16 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const { username, password, newPassword } = body.data;
     const account = await guarded(limitKey(request.ip), username, () => changePassword(ctx, username, password, newPassword));
     return reply.send(await issue(account));
+  });
+
+  // For good: the account, the character and what they carry. Proven like a login, so that a
+  // stolen token alone cannot do it.
+  app.post('/api/auth/delete', async (request, reply) => {
+    const body = credentials.safeParse(request.body);
+    if (!body.success) return sendError(reply, 'E_INVALID', 'Send {"username": string, "password": string}.');
+    const { username, password } = body.data;
+    const account = await guarded(limitKey(request.ip), username, () => deleteOwnAccount(ctx, username, password));
+    return reply.send({ ok: true, deleted: { username: account.username, characterId: account.characterId } });
   });
 
   // What a load balancer asks: while the hot store is unreachable every action answers

@@ -5,7 +5,9 @@ import type { AccountRecord, NewCharacter, StartingKit } from '../adapters/durab
 import { planAdd } from '../domain/inventory.ts';
 import type { InventoryEntry, UniqueItem } from '../domain/model.ts';
 import { GameError } from '../errors.ts';
+import { DELETED_GENERATION } from '../state/GameStateManager.ts';
 import type { GameContext } from './context.ts';
+import { removeFromWorld } from './presence.ts';
 
 const USERNAME = /^[A-Za-z0-9_-]{3,20}$/;
 const MIN_PASSWORD = 8;
@@ -66,8 +68,37 @@ export async function setBanned(ctx: GameContext, username: string, banned: bool
   return account;
 }
 
+/**
+ * Deletes the player's own account once they prove its password: the account, the character and
+ * all they carry and wear are gone for good (what they dropped stays where it lies), and the name
+ * is free again. Their open session is signed out and the character leaves the world at once.
+ */
+export async function deleteOwnAccount(ctx: GameContext, username: string, password: string): Promise<AccountRecord> {
+  const account = await login(ctx, username, password);
+  // The revocation and the removal go to the hot store: refused while it is away, before anything is written.
+  await ctx.gsm.pingHotStore();
+  const deleted = await ctx.gsm.deleteAccount(account.username, account.passwordHash);
+  if (!deleted) throw new GameError('E_BAD_CREDENTIALS', 'The account changed meanwhile; log in again.');
+  await leaveForGood(ctx, deleted.characterId);
+  return deleted;
+}
+
+/** Deletes an account as an operator, banned or not. Null when no account has that name. */
+export async function deleteAccount(ctx: GameContext, username: string): Promise<AccountRecord | null> {
+  if (!USERNAME.test(username)) return null;
+  await ctx.gsm.pingHotStore();
+  const deleted = await ctx.gsm.deleteAccount(username, null);
+  if (deleted) await leaveForGood(ctx, deleted.characterId);
+  return deleted;
+}
+
+async function leaveForGood(ctx: GameContext, characterId: number): Promise<void> {
+  signOut(ctx, characterId, DELETED_GENERATION, 'deleted');
+  await removeFromWorld(ctx, characterId);
+}
+
 /** `revoked`: found later, when the notice itself was missed (see services/presence.ts sessionEndings). */
-export type SignOutReason = 'password_changed' | 'banned' | 'revoked';
+export type SignOutReason = 'password_changed' | 'banned' | 'deleted' | 'revoked';
 
 /** What the character's channel carries: sessions whose token is older than `generation` end. */
 export interface SignedOut {
@@ -78,7 +109,8 @@ export interface SignedOut {
 const SIGNED_OUT_MESSAGES: Record<SignOutReason, string> = {
   password_changed: 'The password of this account was changed; log in with the new one.',
   banned: 'This account is banned.',
-  revoked: 'Your session ended: the password of this account was changed, or it was banned. Log in again.',
+  deleted: 'This account was deleted.',
+  revoked: 'Your session ended: the password of this account was changed, or it was banned or deleted. Log in again.',
 };
 
 export function signedOutMessage(reason: SignOutReason): string {

@@ -81,3 +81,22 @@ export async function evictLingering(ctx: GameContext, lingerMs: number): Promis
   }
   return evicted.length;
 }
+
+const REMOVAL_RETRY_MS = 1000;
+const REMOVAL_RETRY_MAX_MS = 30_000;
+
+/**
+ * Takes a deleted character out of the world and tells the players there. The deletion is made
+ * (the durable store has it), so a hot store that refuses now is retried in the background until
+ * it answers: meanwhile the character stands there and no token of theirs can take them.
+ */
+export async function removeFromWorld(ctx: GameContext, characterId: number, attempt = 0): Promise<void> {
+  try {
+    const removed = await ctx.gsm.removeCharacter(characterId);
+    if (removed) ctx.events.toLocation(removed.locationId, 'player_left', { player: { id: characterId, name: removed.name }, reason: 'deleted' });
+  } catch {
+    setTimeout(() => {
+      void removeFromWorld(ctx, characterId, attempt + 1);
+    }, Math.min(REMOVAL_RETRY_MS * 2 ** attempt, REMOVAL_RETRY_MAX_MS)).unref();
+  }
+}

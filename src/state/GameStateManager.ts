@@ -93,6 +93,48 @@ export class GameStateManager {
   }
 
   /**
+   * Deletes the account and its character from the durable store (only if `provenHash` is still
+   * its hash and it is not banned; null: an operator's deletion), then refuses every token of it.
+   * The character's hot state is removed separately (removeCharacter), once their session was told.
+   * Null when nothing was deleted.
+   */
+  async deleteAccount(username: string, provenHash: string | null): Promise<AccountRecord | null> {
+    const account = await this.durable.deleteAccount(username, provenHash);
+    if (account) await this.raiseTokenFloorAfterWrite(account.characterId, DELETED_GENERATION);
+    return account;
+  }
+
+  /**
+   * Takes a deleted character out of the hot store: their keys, the unique items they hold, their
+   * place in their location, presence and the dirty sets (a batch already reading them writes
+   * nothing: the durable store has no row left to update). Whatever session holds them then finds
+   * no character; their changes in flight fail their guards. Null when they were not in the world.
+   */
+  async removeCharacter(characterId: number): Promise<{ name: string; locationId: string } | null> {
+    const id = String(characterId);
+    const playerKey = keys.player(characterId);
+    for (let attempt = 0; attempt < ENTER_ATTEMPTS; attempt++) {
+      const player = await this.readPlayer(characterId);
+      if (!player) return null;
+      const { fields } = player;
+      const result = await this.hot.transact({
+        // What was read is what is removed: a move, a new session or a change since reads again.
+        expect: ['location_id', 'version', 'worker_id', 'session_id'].map((field) => ({ key: playerKey, field, value: fields[field] ?? null })),
+        srem: [
+          { key: keys.locationPlayers(player.character.locationId), member: id },
+          { key: keys.presenceOnline(), member: id },
+          { key: keys.presenceLingering(), member: id },
+          ...(fields.worker_id ? [{ key: keys.workerPlayers(fields.worker_id), member: id }] : []),
+          ...PLAYER_DIRTY_KINDS.map((kind) => ({ key: keys.dirty(kind), member: id })),
+        ],
+        del: [playerKey, keys.inventory(characterId), keys.equipment(characterId), keys.cooldowns(characterId), ...uniqueIdsOf(player).map(keys.uniqueItem)],
+      });
+      if (result.ok) return { name: player.character.name, locationId: player.character.locationId };
+    }
+    throw new GameError('E_CONFLICT', 'The character kept changing while being removed; try again.');
+  }
+
+  /**
    * The lowest token generation the character's account accepts, as far as the hot store knows:
    * kept both in a key of its own, set whether or not the character is in the world, and in the
    * character's hash, which lasts as long as they are (and so outlives a lost or evicted key).
@@ -677,6 +719,9 @@ const TOKEN_FLOOR_MARGIN_MS = 5 * 60_000;
 /** A floor the hot store refused is retried after 1 s, 2 s, … then every 10 s until it holds. */
 const FLOOR_RETRY_MS = 1000;
 const FLOOR_RETRY_MAX_MS = 10_000;
+/** The floor a deleted account's tokens meet: above any generation an account can reach. */
+export const DELETED_GENERATION = 2 ** 31 - 1;
+const PLAYER_DIRTY_KINDS = ['position', 'inventory', 'equipment'] as const satisfies readonly DirtyKind[];
 const DEFAULT_TOKEN_TTL_MS = 24 * 3600 * 1000;
 
 /** readView shapes (constant, so that their encoding is reused): see readBelongings and readSurroundings. */

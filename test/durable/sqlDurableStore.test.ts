@@ -267,6 +267,61 @@ describe.each([
       expect(await store.findAccount('ashwalker')).toMatchObject({ username: 'Ashwalker', passwordHash: 'hash' });
     });
 
+    it('deletes an account with its character, slots and held unique items, and frees the name', async () => {
+      const pipe: UniqueItem = { id: 'del-pipe-1', itemId: 'rusty-pipe', durability: 40, maxDurability: 40 };
+      const helm: UniqueItem = { id: 'del-helm-1', itemId: 'iron-helm', durability: 80, maxDurability: 80 };
+      const dropped: UniqueItem = { id: 'del-dropped-1', itemId: 'bronze-sword', durability: 9, maxDurability: 50 };
+      const kit: StartingKit = { inventory: [[0, { itemId: 'rusty-pipe', qty: 1, uniqueItemId: pipe.id }], [1, { itemId: 'bandage', qty: 3 }]], uniqueItems: [pipe] };
+      const account = await store.createAccount('Leaving', 'the-hash', newCharacter('Leaving'), kit);
+      const leaver: Character = { id: account.characterId, accountId: account.id, ...newCharacter('Leaving'), version: 1 };
+      await store.writeBatch({
+        ...emptyBatch(),
+        uniqueItems: [helm, dropped],
+        characters: [leaver],
+        equipment: [{ characterId: leaver.id, entries: [['head', { itemId: 'iron-helm', uniqueItemId: helm.id }]] }],
+        // What they dropped is the world's now: it stays.
+        ground: [{ locationId: 'deletion-yard', items: [{ id: 'g-del-1', itemId: 'bronze-sword', qty: 1, uniqueItemId: dropped.id, droppedBy: leaver.id, despawnAt: null }], version: 1 }],
+      });
+
+      // A password that is no longer the account's proves nothing.
+      expect(await store.deleteAccount('leaving', 'an-older-hash')).toBeNull();
+      expect(await store.findAccount('Leaving')).not.toBeNull();
+
+      expect(await store.deleteAccount('LEAVING', 'the-hash')).toEqual(account);
+      expect(await store.findAccount('Leaving')).toBeNull();
+      expect(await store.loadCharacter(leaver.id)).toBeNull();
+      for (const table of ['inventory', 'equipment']) {
+        const rows = await client.query(`SELECT 1 FROM ${table} WHERE character_id = $1`, [leaver.id]);
+        expect(rows.rows, table).toEqual([]);
+      }
+      const uniques = await client.query('SELECT id FROM unique_items WHERE id = ANY($1::text[]) ORDER BY id', [[pipe.id, helm.id, dropped.id]]);
+      expect(uniques.rows).toEqual([{ id: dropped.id }]);
+      expect((await store.loadGround()).items.map((item) => item.id)).toContain('g-del-1');
+      expect(await store.deleteAccount('Leaving', null)).toBeNull();
+
+      // A sync that read the character before the deletion lands after it: skipped, and nothing fails.
+      await store.writeBatch({
+        ...emptyBatch(),
+        characters: [{ ...leaver, version: 2 }],
+        inventories: [{ characterId: leaver.id, entries: [[0, { itemId: 'bandage', qty: 1 }]] }],
+        equipment: [{ characterId: leaver.id, entries: [['feet', { itemId: 'sandals' }]] }],
+      });
+      expect(await store.loadCharacter(leaver.id)).toBeNull();
+
+      // The name is free: a new account takes it, with a character of its own.
+      const again = await store.createAccount('leaving', 'new-hash', newCharacter('leaving'), noKit);
+      expect(again.characterId).not.toBe(leaver.id);
+    });
+
+    it('deletes a banned account only as an operator', async () => {
+      const account = await store.createAccount('Exiled', 'hash', newCharacter('Exiled'), noKit);
+      await store.setBanned('exiled', true);
+      expect(await store.deleteAccount('exiled', 'hash')).toBeNull();
+      expect(await store.deleteAccount('exiled', null)).toMatchObject({ id: account.id, banned: true });
+      expect(await store.findAccount('exiled')).toBeNull();
+      expect(await store.deleteAccount('nobody-at-all', null)).toBeNull();
+    });
+
     it('returns null for a character that does not exist', async () => {
       expect(await store.loadCharacter(987_654)).toBeNull();
     });

@@ -7,7 +7,7 @@ import { startInProcessServer, type InProcessServer } from '../support/inProcess
 import type { PlayView } from '../support/views.ts';
 
 const ADMIN_TOKEN = 'operator-token-for-sign-out-tests';
-const REVOKED = { code: 'E_BAD_TOKEN', message: 'This token was revoked by a password change or a ban; log in again.' };
+const REVOKED = { code: 'E_BAD_TOKEN', message: 'This token was revoked: the password was changed, or the account banned or deleted. Log in again.' };
 
 let server: InProcessServer;
 const clients: GameClient[] = [];

@@ -1,5 +1,6 @@
 // Players on different worker processes see each other: arrivals, departures, chat, items and
 // announcements cross workers through Redis pub/sub.
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { post, registerPlayer } from '../support/accounts.ts';
 import { GameClient, type Reply } from '../support/GameClient.ts';
@@ -161,6 +162,55 @@ describe('across workers', () => {
     else {
       expect(taken.data).toMatchObject({ code: 'E_DEGRADED' });
       expect((await replacedSession?.whenClosed())?.code).toBe(4002);
+    }
+  });
+
+  it('deleting an account on one worker takes the character out of the world and the stores, even while they act on the other', async () => {
+    const watcher = await joinAt(0);
+    const redis = await connectRedis(world.redis.url);
+    const postgres = new Client({ connectionString: world.databaseUrl });
+    await postgres.connect();
+    try {
+      for (let round = 0; round < 4; round++) {
+        const player = await registerPlayer(world.worker(0).baseUrl);
+        const client = await GameClient.connect(world.worker(1).wsUrl);
+        clients.push(client);
+        await client.ok('auth', { token: player.token });
+        const bandages = slotOf((await client.ok<PlayView>('inventory')).inventory.items, 'bandage');
+        if (round % 2) await client.ok('move', { direction: 'north' });
+        // On worker 1 the player drops a bandage and picks it up again, over and over, while
+        // worker 0 deletes the account: changes are in flight whenever the removal lands.
+        const acting = (async () => {
+          while (client.closed === null) {
+            const drop = await client.request('drop', { slot: bandages.slot, qty: 1 }).catch(() => null);
+            const dropped = drop?.type === 'ok' ? (drop.data as { dropped: { id: string } }).dropped.id : null;
+            if (dropped !== null) await client.request('pickup', { groundItemId: dropped }).catch(() => null);
+          }
+        })();
+        const deleted = await post(world.worker(0).baseUrl, '/api/auth/delete', { username: player.username, password: player.password });
+        expect(deleted.status, `round ${String(round)}`).toBe(200);
+        expect((await client.whenClosed()).code, `round ${String(round)}`).toBe(4004);
+        await acting;
+
+        // Nothing of theirs is left in Redis (no change in flight wrote a key back), nor in PostgreSQL.
+        const left = await redis.exists(`player:{p:${String(player.id)}}`, `inventory:{p:${String(player.id)}}`, `equipment:{p:${String(player.id)}}`);
+        expect(left, `round ${String(round)}`).toBe(0);
+        for (const set of ['presence:online', 'presence:lingering', 'dirty:position', 'dirty:inventory']) {
+          expect(await redis.sismember(set, String(player.id)), `${set}, round ${String(round)}`).toBe(0);
+        }
+        const rows = await postgres.query('SELECT (SELECT count(*) FROM characters WHERE id = $1)::int AS characters, (SELECT count(*) FROM accounts WHERE lower(username) = lower($2))::int AS accounts', [player.id, player.username]);
+        expect(rows.rows[0], `round ${String(round)}`).toEqual({ characters: 0, accounts: 0 });
+        if (round % 2 === 0) {
+          // Still where the watcher stands: gone from their view.
+          const seen = await watcher.client.ok<PlayView>('look');
+          expect(seen.location.players.map((p) => p.id), `round ${String(round)}`).not.toContain(player.id);
+        }
+      }
+      // A sync after all that writes cleanly: nothing of theirs is left for it to trip on.
+      expect((await adminPost(world.worker(1), '/api/admin/save')).status).toBe(200);
+    } finally {
+      await redis.quit();
+      await postgres.end();
     }
   });
 });

@@ -37,6 +37,10 @@ export class HookedDurable implements DurableStore {
     return this.inner.setBanned(username, banned);
   }
 
+  deleteAccount(username: string, provenHash: string | null) {
+    return this.inner.deleteAccount(username, provenHash);
+  }
+
   loadCharacter(characterId: number) {
     return this.inner.loadCharacter(characterId);
   }

@@ -67,6 +67,13 @@ export interface DurableStore {
    * or its lifting. Null when no account has that name (any case).
    */
   setBanned(username: string, banned: boolean): Promise<AccountRecord | null>;
+  /**
+   * Immediate deletion of an account with its character, their slots and the unique items they
+   * held; the username is free again. With `provenHash`, only if it is still the account's hash
+   * and the account is not banned (a player's own request); null: whatever they are (an
+   * operator's). Answers the account as it was, or null when it deleted nothing.
+   */
+  deleteAccount(username: string, provenHash: string | null): Promise<AccountRecord | null>;
   loadCharacter(characterId: number): Promise<StoredCharacter | null>;
   /** Every ground item of the world with the unique items lying there, and each location's ground version. */
   loadGround(): Promise<GroundSnapshot>;

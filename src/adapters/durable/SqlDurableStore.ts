@@ -76,6 +76,17 @@ export class SqlDurableStore implements DurableStore {
     return row === undefined ? null : toAccount(row);
   }
 
+  async deleteAccount(username: string, provenHash: string | null): Promise<AccountRecord | null> {
+    return this.client.transaction(async (tx) => {
+      const row = (await tx.query(sql.LOCK_ACCOUNT_FOR_DELETION, [username, provenHash])).rows[0];
+      if (row === undefined) return null;
+      const account = toAccount(row);
+      await tx.query(sql.DELETE_HELD_UNIQUE_ITEMS, [account.characterId]);
+      await tx.query(sql.DELETE_ACCOUNT, [account.id]);
+      return account;
+    });
+  }
+
   async loadCharacter(characterId: number): Promise<StoredCharacter | null> {
     const read = await this.client.transaction(async (tx) => {
       await tx.query(sql.READ_SNAPSHOT);

@@ -33,6 +33,24 @@ export const UPDATE_BANNED = `
   WHERE lower(a.username) = lower($1) AND c.account_id = a.id
   RETURNING a.id, a.username, a.password_hash, a.banned, a.token_generation, c.id AS character_id`;
 
+// Deleting an account: its row and its character's are locked first, so that a batch writing the
+// character waits (and then finds no row: its rows are skipped as stale); the character's unique
+// items go explicitly (nothing cascades from a slot to the item it holds), then the account, which
+// cascades to the character and their slots. $2 null: an operator's deletion, no password proven.
+export const LOCK_ACCOUNT_FOR_DELETION = `
+  SELECT a.id, a.username, a.password_hash, a.banned, a.token_generation, c.id AS character_id
+  FROM accounts a JOIN characters c ON c.account_id = a.id
+  WHERE lower(a.username) = lower($1) AND ($2::text IS NULL OR (a.password_hash = $2 AND NOT a.banned))
+  FOR UPDATE`;
+
+export const DELETE_HELD_UNIQUE_ITEMS = `
+  DELETE FROM unique_items WHERE id IN (
+    SELECT unique_item_id FROM inventory WHERE character_id = $1 AND unique_item_id IS NOT NULL
+    UNION ALL
+    SELECT unique_item_id FROM equipment WHERE character_id = $1 AND unique_item_id IS NOT NULL)`;
+
+export const DELETE_ACCOUNT = 'DELETE FROM accounts WHERE id = $1';
+
 // The three reads of loadCharacter run in one REPEATABLE READ transaction so that a batch
 // committing between them cannot mix two versions of the character.
 // Generated secrets live in world_state; the first writer wins and everyone reads its value.
