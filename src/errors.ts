@@ -33,6 +33,7 @@ export const ERRORS = {
   E_DEGRADED: 'The game is briefly unavailable; try again in a moment.',
   E_STORAGE_UNAVAILABLE: 'Storage is unavailable; try again later.',
   E_SHUTTING_DOWN: 'The server is shutting down.',
+  E_BUSY: 'That is already under way; try again in a moment.',
   E_NOT_FOUND: 'Not found.',
   E_INTERNAL: 'Something went wrong on the server.',
 } as const;

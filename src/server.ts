@@ -105,6 +105,12 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     ...requestDeadlines(config.requestTimeoutMs),
     // One log line per HTTP request would drown the game's own logs.
     logController: new LogController({ disableRequestLogging: true }),
+    // Refused by the hook below instead, in the shape of every other error.
+    return503OnClosing: false,
+  });
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (shuttingDown) void sendError(reply, 'E_SHUTTING_DOWN', 'The server is shutting down; try another or try again shortly.');
+    else done();
   });
   registerHttpRoutes(app, {
     ctx,

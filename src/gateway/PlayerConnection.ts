@@ -7,6 +7,7 @@ import type { Log } from '../log.ts';
 import type { TokenIssuer } from '../auth/tokens.ts';
 import { GameError, TOKEN_REVOKED } from '../errors.ts';
 import type { GameContext } from '../services/context.ts';
+import type { Session } from '../state/GameStateManager.ts';
 import { look } from '../services/movement.ts';
 import { connect, disconnect, sessionEpoch } from '../services/presence.ts';
 import { signedOutMessage, tokenRevoked, type SignedOut } from '../services/accounts.ts';
@@ -63,13 +64,16 @@ export const CLOSE_AUTH_TIMEOUT = 4003;
 /** The account refused the session's token (a password change, a ban): the client must log in again. */
 export const CLOSE_SIGNED_OUT = 4004;
 const DISCONNECT_ATTEMPTS = 30;
+/** More events than an auth's few reads can see go by; beyond it they are dropped (the view has them). */
+const MAX_HELD_EVENTS = 1000;
 const DISCONNECT_RETRY_MS = 1000;
 
 /** WebSocket's standard "going away". */
 export const CLOSE_SHUTDOWN = 1001;
 
 export class PlayerConnection implements Recipient {
-  readonly sessionId = randomUUID();
+  /** A new one for each auth: what a failed auth leaves to clean up can never touch the next one's session. */
+  sessionId = randomUUID();
   characterId = 0;
   sessionEpoch = 0;
   tokenGeneration = 0;
@@ -85,6 +89,8 @@ export class PlayerConnection implements Recipient {
   private authOverdue = false;
   /** Heard while authenticating: the auth must not finish. */
   private signedOutWhileAuthenticating = false;
+  /** Events heard while authenticating (see send); null otherwise. */
+  private held: string[] | null = null;
 
   constructor(
     private readonly socket: ClientSocket,
@@ -116,7 +122,20 @@ export class PlayerConnection implements Recipient {
     return this.state === 'playing';
   }
 
+  /**
+   * An event for this client (see Recipient). Held while an auth is under way: sent after its
+   * reply when it succeeds, dropped when it fails, so that only an authenticated client hears the
+   * game, and hears it after the view it draws.
+   */
   send(frame: string): void {
+    if (this.held) {
+      if (this.held.length < MAX_HELD_EVENTS) this.held.push(frame);
+      return;
+    }
+    this.write(frame);
+  }
+
+  private write(frame: string): void {
     if (this.socket.readyState !== OPEN) return;
     // A client that stops reading would otherwise make the worker hold all it is sent. It is
     // dropped without a close frame, which would only wait behind what it does not read.
@@ -149,8 +168,12 @@ export class PlayerConnection implements Recipient {
     // still under way must not finish.
     if (this.state !== 'playing' && this.state !== 'authenticating') return;
     this.state = 'replaced';
-    this.send(eventFrame('session_replaced', { code: 'E_SESSION_REPLACED', message: new GameError('E_SESSION_REPLACED').message }, Date.now()));
-    this.socket.close(CLOSE_REPLACED, 'session replaced');
+    this.write(eventFrame('session_replaced', { code: 'E_SESSION_REPLACED', message: new GameError('E_SESSION_REPLACED').message }, Date.now()));
+    // Closed once what is queued has been answered (E_SESSION_REPLACED, an auth under way too),
+    // so that the client learns what became of each action it sent.
+    void this.queue.then(() => {
+      this.socket.close(CLOSE_REPLACED, 'session replaced');
+    });
   }
 
   /**
@@ -161,7 +184,7 @@ export class PlayerConnection implements Recipient {
     // A socket not playing (anonymous again after a failed auth, or leaving) holds no character.
     if (this.state !== 'playing' && this.state !== 'authenticating') return;
     this.gone = true;
-    this.send(eventFrame('session_released', { code: 'E_SESSION_RELEASED', message: new GameError('E_SESSION_RELEASED').message }, Date.now()));
+    this.write(eventFrame('session_released', { code: 'E_SESSION_RELEASED', message: new GameError('E_SESSION_RELEASED').message }, Date.now()));
     this.socket.close(CLOSE_RELEASED, 'session released; reconnect');
   }
 
@@ -173,13 +196,13 @@ export class PlayerConnection implements Recipient {
     if (this.state === 'authenticating') this.signedOutWhileAuthenticating = true;
     if (this.state !== 'playing') return;
     this.gone = true;
-    this.send(eventFrame('signed_out', { code: 'E_SIGNED_OUT', message: signedOutMessage(notice.reason), reason: notice.reason }, Date.now()));
+    this.write(eventFrame('signed_out', { code: 'E_SIGNED_OUT', message: signedOutMessage(notice.reason), reason: notice.reason }, Date.now()));
     this.socket.close(CLOSE_SIGNED_OUT, 'signed out');
   }
 
   /** Waits for queued actions, then leaves the world (synced) and closes. Used at shutdown. */
   async shutdown(): Promise<void> {
-    this.send(eventFrame('server_shutdown', { message: 'The server is shutting down; your progress is saved.' }, Date.now()));
+    this.write(eventFrame('server_shutdown', { message: 'The server is shutting down; your progress is saved.' }, Date.now()));
     await this.queue;
     await this.leave();
     this.socket.close(CLOSE_SHUTDOWN, 'server shutting down');
@@ -189,16 +212,16 @@ export class PlayerConnection implements Recipient {
     const message = readClientFrame(raw, isBinary, this.deps.maxMessageBytes);
     if (isFault(message)) {
       // Charged like an action, so that a flood of junk is limited like a flood of actions.
-      if (!this.bucket.take()) this.send(errorFrame(message.seq, 'E_RATE_LIMITED', 'Too many actions; slow down.'));
-      else this.send(errorFrame(message.seq, message.code, message.message));
+      if (!this.bucket.take()) this.write(errorFrame(message.seq, 'E_RATE_LIMITED', 'Too many actions; slow down.'));
+      else this.write(errorFrame(message.seq, message.code, message.message));
       return;
     }
     if (this.deps.isShuttingDown()) {
-      this.send(errorFrame(message.seq, 'E_SHUTTING_DOWN', 'The server is shutting down.'));
+      this.write(errorFrame(message.seq, 'E_SHUTTING_DOWN', 'The server is shutting down.'));
       return;
     }
     if (!this.bucket.take() || this.queued >= this.deps.maxQueued) {
-      this.send(errorFrame(message.seq, 'E_RATE_LIMITED', 'Too many actions; slow down.'));
+      this.write(errorFrame(message.seq, 'E_RATE_LIMITED', 'Too many actions; slow down.'));
       return;
     }
     this.queued++;
@@ -211,10 +234,11 @@ export class PlayerConnection implements Recipient {
   private async handle(action: ClientAction): Promise<void> {
     if (this.gone) return;
     try {
-      this.send(okFrame(action.seq, await this.perform(action)));
+      this.write(okFrame(action.seq, await this.perform(action)));
+      this.releaseHeld();
     } catch (error) {
       const { code, message } = toClientError(error, this.deps.log, this.deps.failureOf);
-      this.send(errorFrame(action.seq, code, message));
+      this.write(errorFrame(action.seq, code, message));
     }
     // An auth still under way at the deadline may finish; one that failed leaves the socket anonymous.
     this.closeIfOverdue();
@@ -232,7 +256,9 @@ export class PlayerConnection implements Recipient {
       this.state = 'authenticating';
       // What an earlier, failed auth on this socket heard is not about this one's token.
       this.signedOutWhileAuthenticating = false;
-      let entered = false;
+      this.sessionId = randomUUID();
+      this.held = [];
+      let taking = false;
       try {
         const { limit, windowMs } = this.deps.authAttempts;
         if ((await ctx.gsm.countAttempt('ws-auth', this.remoteAddress, windowMs)) > limit) {
@@ -243,8 +269,9 @@ export class PlayerConnection implements Recipient {
         if (await tokenRevoked(ctx, claims.characterId, claims.generation)) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
         this.characterId = claims.characterId;
         this.tokenGeneration = claims.generation;
+        // From here the character may be taken for this session, even if connect then fails half-way.
+        taking = true;
         const { epoch, locationId } = await connect(ctx, claims.characterId, this.session(), claims.generation);
-        entered = true;
         this.sessionEpoch = epoch;
         await fanout.join(this, locationId);
         // A newer session, or a revocation, announced before this one listened was not heard: ask.
@@ -257,13 +284,15 @@ export class PlayerConnection implements Recipient {
         clearTimeout(this.authDeadline);
         return view;
       } catch (error) {
+        this.held = null;
         if (this.isAuthenticating()) {
           this.state = 'anonymous';
-          // The character was taken for this session: leave it as a disconnect would, or it
-          // would stay shown as connected with no socket, never fading.
-          if (entered) {
+          // The character may have been taken for this session: leave it as a disconnect would
+          // (a no-op when it was not: the disconnect is guarded by the session), or it would stay
+          // shown as connected with no socket, never fading.
+          if (taking) {
             fanout.leave(this);
-            await this.markDisconnected(1);
+            await this.markDisconnected(this.characterId, this.session(), 1);
           }
         }
         throw error;
@@ -278,7 +307,7 @@ export class PlayerConnection implements Recipient {
     return result;
   }
 
-  private session() {
+  private session(): Session {
     return { workerId: this.deps.workerId, sessionId: this.sessionId };
   }
 
@@ -307,7 +336,7 @@ export class PlayerConnection implements Recipient {
     this.state = 'closed';
     this.deps.fanout.leave(this);
     if (!wasPlaying) return;
-    await this.markDisconnected(1);
+    await this.markDisconnected(this.characterId, this.session(), 1);
   }
 
   /**
@@ -315,14 +344,20 @@ export class PlayerConnection implements Recipient {
    * the background, so the character is not left shown as connected once it returns; a shutdown
    * waits only for the first attempt.
    */
-  private async markDisconnected(attempt: number): Promise<void> {
+  private async markDisconnected(characterId: number, session: Session, attempt: number): Promise<void> {
     try {
-      await disconnect(this.deps.ctx, this.characterId, this.session());
+      await disconnect(this.deps.ctx, characterId, session);
     } catch (error) {
       const retry = attempt < DISCONNECT_ATTEMPTS && this.deps.failureOf(error) !== null;
-      this.deps.log.warn({ err: error, characterId: this.characterId, attempt, retry }, 'disconnect not recorded');
-      if (retry) setTimeout(() => void this.markDisconnected(attempt + 1), DISCONNECT_RETRY_MS * attempt).unref();
+      this.deps.log.warn({ err: error, characterId, attempt, retry }, 'disconnect not recorded');
+      if (retry) setTimeout(() => void this.markDisconnected(characterId, session, attempt + 1), DISCONNECT_RETRY_MS * attempt).unref();
     }
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    this.held = null;
+    for (const frame of held ?? []) this.write(frame);
   }
 }
 

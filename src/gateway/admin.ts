@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { GameError } from '../errors.ts';
+import { LeaseBusyError } from '../jobs/JobScheduler.ts';
 import { deleteAccount, setBanned } from '../services/accounts.ts';
 import type { GameContext } from '../services/context.ts';
 import { hasBearer } from './bearer.ts';
@@ -32,7 +33,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: GameContext, admi
         return reply.status(202).send({ ok: true });
       });
 
-      admin.post('/save', async () => ({ ok: true, synced: await save() }));
+      admin.post('/save', async () => {
+        try {
+          return { ok: true, synced: await save() };
+        } catch (error) {
+          if (error instanceof LeaseBusyError) throw new GameError('E_BUSY', 'A sync is under way on another worker and did not finish in time; try again.');
+          throw error;
+        }
+      });
 
       for (const [path, banned] of [['/ban', true], ['/unban', false]] as const) {
         admin.post(path, async (request) => {

@@ -29,6 +29,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   E_STORAGE_UNAVAILABLE: 503,
   E_DEGRADED: 503,
   E_SHUTTING_DOWN: 503,
+  E_BUSY: 503,
 };
 
 export interface HttpDeps {

@@ -89,7 +89,18 @@ export class JobScheduler {
    * Runs the job now, outside the tick schedule, once no other worker holds its running lease
    * (e.g. the final sync at shutdown, which must not overlap another worker's sync).
    */
-  async runNow(job: JobDefinition, attempts = 50, retryMs = 100): Promise<void> {
+  runNow(job: JobDefinition, attempts = 50, retryMs = 100): Promise<void> {
+    const run = this.whenFree(job, attempts, retryMs);
+    // A stop waits for it too (a manual save under way holds the lease the final sync needs).
+    const tracked: Promise<boolean> = run.then(
+      () => true,
+      () => false,
+    ).finally(() => this.running.delete(tracked));
+    this.running.add(tracked);
+    return run;
+  }
+
+  private async whenFree(job: JobDefinition, attempts: number, retryMs: number): Promise<void> {
     const ttl = leaseTtl(job);
     for (let attempt = 0; attempt < attempts; attempt++) {
       const lease = await this.locks.acquire(job.name, ttl);

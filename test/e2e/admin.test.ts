@@ -80,6 +80,21 @@ describe('admin endpoints', () => {
     expect(await postRaw('/api/admin/save', {}, `Bearer ${ADMIN_TOKEN}`)).toMatchObject({ status: 200, json: { ok: true } });
   });
 
+  it('answer a save that cannot get the sync lease (another worker keeps syncing) with 503 E_BUSY', async () => {
+    const locks = server.adapters.locks;
+    const lease = await locks.acquire('sync', 60_000);
+    expect(lease).not.toBeNull();
+    try {
+      expect(await postRaw('/api/admin/save', {}, `Bearer ${ADMIN_TOKEN}`)).toEqual({
+        status: 503,
+        json: { error: { code: 'E_BUSY', message: 'A sync is under way on another worker and did not finish in time; try again.' } },
+      });
+    } finally {
+      if (lease) await locks.release(lease);
+    }
+    expect(await postRaw('/api/admin/save', {}, `Bearer ${ADMIN_TOKEN}`)).toMatchObject({ status: 200, json: { ok: true } });
+  });
+
   it('serve /metrics only with its own token when CINDER_METRICS_TOKEN is set', async () => {
     const scrape = (authorization?: string) => fetch(new URL('/metrics', server.baseUrl), authorization ? { headers: { authorization } } : {});
     for (const authorization of [undefined, `Bearer ${ADMIN_TOKEN}`, `Bearer ${METRICS_TOKEN}x`, METRICS_TOKEN]) {

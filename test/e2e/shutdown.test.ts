@@ -71,6 +71,12 @@ describe('shutdown', () => {
     expect(await player.whenClosed()).toEqual({ code: 1001, reason: 'server shutting down' });
     expect(player.events('server_shutdown')).toHaveLength(1);
     expect(await upgrade(s.wsUrl)).toEqual({ status: 503, body: { error: { code: 'E_SHUTTING_DOWN', message: 'The server is shutting down.' } } });
+    // HTTP requests too, in the shape of every other error.
+    const health = await fetch(`${s.baseUrl}/api/health`);
+    expect({ status: health.status, body: (await health.json()) as unknown }).toEqual({
+      status: 503,
+      body: { error: { code: 'E_SHUTTING_DOWN', message: 'The server is shutting down; try another or try again shortly.' } },
+    });
 
     finish.resolve();
     await stopping;

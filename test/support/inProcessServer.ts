@@ -26,10 +26,12 @@ export async function startInProcessServer(
   logs?: Record<string, unknown>[],
   /** The game's clock, for a test that moves time on rather than waiting. */
   now?: () => number,
+  /** Changes the embedded adapters before the server gets them (e.g. which errors count as a store failure). */
+  adapt: (adapters: Adapters) => Adapters = (adapters) => adapters,
 ): Promise<InProcessServer> {
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', CINDER_LOGIN_ATTEMPTS: '1000', CINDER_SYNC_INTERVAL_MS: '0', ...env });
   const catalog = await loadContent(config.contentDir);
-  const adapters = await openEmbeddedAdapters(undefined);
+  const adapters = adapt(await openEmbeddedAdapters(undefined));
   const server = await createServer({
     config,
     catalog,

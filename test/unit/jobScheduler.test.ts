@@ -197,6 +197,22 @@ describe('JobScheduler: a run longer than its lease', () => {
     expect(await b.tick(job)).toBe(true);
   });
 
+  it('stop waits for a run started by runNow (a manual save), whose lease the final sync needs', async () => {
+    const { a, job, slow, started } = slowJobOnTwoWorkers();
+    const manual = a.runNow(job);
+    await started.promise;
+    let stopped = false;
+    const stopping = a.stop().then(() => {
+      stopped = true;
+    });
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(stopped).toBe(false);
+    slow.open();
+    await manual;
+    await stopping;
+    expect(stopped).toBe(true);
+  });
+
   it('warns once when a run finds its lease lost (a stall longer than the lease), and stops renewing it', async () => {
     vi.useFakeTimers({ now: T0, toFake: ['Date', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
     const locks = new LocalLocks(() => Date.now());

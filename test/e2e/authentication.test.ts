@@ -1,0 +1,203 @@
+// What an `auth` leaves behind when it fails half-way, what a connection hears while one is under
+// way, and what a replaced connection answers: see docs/protocol.md "Authentication and sessions".
+// Errors whose message is BLIP count as the hot store being unreachable, as a Redis blip would in
+// scaled mode (the embedded store never fails by itself).
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { HotTransaction } from '../../src/adapters/hot/transaction.ts';
+import { post, registerPlayer } from '../support/accounts.ts';
+import { GameClient } from '../support/GameClient.ts';
+import { deferred } from '../support/hookedDurable.ts';
+import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
+import type { PlayView } from '../support/views.ts';
+
+const BLIP = 'hot store blip';
+const ADMIN_TOKEN = 'operator-token-for-authentication-tests';
+
+let server: InProcessServer;
+const clients: GameClient[] = [];
+
+beforeAll(async () => {
+  server = await startInProcessServer({ CINDER_ADMIN_TOKEN: ADMIN_TOKEN }, undefined, undefined, (adapters) => ({
+    ...adapters,
+    failureOf: (error) => (error instanceof Error && error.message === BLIP ? 'hot' : adapters.failureOf(error)),
+  }));
+}, 60_000);
+
+afterAll(async () => {
+  vi.restoreAllMocks();
+  await Promise.all(clients.map((client) => client.close()));
+  await server.stop();
+});
+
+async function connected(): Promise<GameClient> {
+  const client = await GameClient.connect(server.wsUrl);
+  clients.push(client);
+  return client;
+}
+
+async function watching(): Promise<GameClient> {
+  const watcher = await connected();
+  await watcher.ok('auth', { token: (await registerPlayer(server.baseUrl)).token });
+  return watcher;
+}
+
+/** The transaction that takes a character for a session (enterWorld). */
+function takes(tx: HotTransaction): boolean {
+  return (tx.hset ?? []).some((write) => write.field === 'connected' && write.value === '1');
+}
+
+/** The transaction that marks a character disconnected (markDisconnected). */
+function leaves(tx: HotTransaction): boolean {
+  return (tx.hset ?? []).some((write) => write.field === 'connected' && write.value === '0') && tx.expect[0]?.field === 'session_id';
+}
+
+function shownConnected(view: PlayView, id: number): boolean | undefined {
+  return view.location.players.find((player) => player.id === id)?.connected;
+}
+
+describe('an auth that fails half-way', () => {
+  it('does not let the late retry of its disconnect end the next auth on the same socket', async () => {
+    const watcher = await watching();
+    const player = await registerPlayer(server.baseUrl);
+    const hot = server.adapters.hot;
+    const transact = hot.transact.bind(hot);
+    // The auth takes the character, then listening on its channel fails; so does the disconnect
+    // that should undo it, which is then retried in the background a second later.
+    vi.spyOn(server.adapters.bus, 'subscribe').mockRejectedValueOnce(new Error(BLIP));
+    let failedLeave = false;
+    const retried = deferred();
+    const spy = vi.spyOn(hot, 'transact').mockImplementation(async (tx) => {
+      if (leaves(tx) && !failedLeave) {
+        failedLeave = true;
+        throw new Error(BLIP);
+      }
+      const result = await transact(tx);
+      if (leaves(tx) && failedLeave) retried.resolve();
+      return result;
+    });
+    try {
+      const client = await connected();
+      expect(await client.request('auth', { token: player.token })).toMatchObject({ type: 'error', data: { code: 'E_DEGRADED' } });
+      expect(failedLeave).toBe(true);
+      // The client tries again at once, as the docs advise, and plays.
+      await client.ok('auth', { token: player.token });
+      await retried.promise;
+      // The retry was about the failed attempt: the session that plays now is untouched.
+      expect(shownConnected(await watcher.ok<PlayView>('look'), player.id)).toBe(true);
+      await client.ok('look');
+      expect(client.closed).toBeNull();
+      expect(watcher.events('player_disconnected')).not.toContainEqual(expect.objectContaining({ player: expect.objectContaining({ id: player.id }) as unknown }));
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('leaves the character shown disconnected when taking it was stored but its answer was lost', async () => {
+    const watcher = await watching();
+    const player = await registerPlayer(server.baseUrl);
+    const hot = server.adapters.hot;
+    const transact = hot.transact.bind(hot);
+    let lost = false;
+    const spy = vi.spyOn(hot, 'transact').mockImplementation(async (tx) => {
+      const result = await transact(tx);
+      if (takes(tx) && !lost) {
+        lost = true;
+        throw new Error(BLIP);
+      }
+      return result;
+    });
+    try {
+      const client = await connected();
+      expect(await client.request('auth', { token: player.token })).toMatchObject({ type: 'error', data: { code: 'E_DEGRADED' } });
+      expect(shownConnected(await watcher.ok<PlayView>('look'), player.id)).toBe(false);
+      await client.ok('auth', { token: player.token });
+      expect(shownConnected(await watcher.ok<PlayView>('look'), player.id)).toBe(true);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+describe('while an auth is under way', () => {
+  /** Holds the auth's last read (its view) until `release`; `reached` resolves when it waits. */
+  function holdNextView(): { reached: Promise<void>; release: () => void } {
+    const hot = server.adapters.hot;
+    const readView = hot.readView.bind(hot);
+    const reached = deferred();
+    const held = deferred();
+    hot.readView = async (view) => {
+      hot.readView = readView;
+      reached.resolve();
+      await held.promise;
+      return readView(view);
+    };
+    return { reached: reached.promise, release: held.resolve };
+  }
+
+  it('what the location says reaches the connection only after the auth reply', async () => {
+    const speaker = await watching();
+    const player = await registerPlayer(server.baseUrl);
+    const client = await connected();
+    const { reached, release } = holdNextView();
+    const auth = client.request('auth', { token: player.token });
+    await reached;
+    await speaker.ok('say', { text: 'said during the auth' });
+    release();
+    expect(await auth).toMatchObject({ type: 'ok' });
+    await client.event<{ text: string }>('said', (said) => said.text === 'said during the auth');
+    const types = client.received.map((message) => message.type);
+    expect(types.indexOf('ok')).toBeLessThan(types.indexOf('said'));
+  });
+
+  it('a connection whose auth then fails hears nothing of the game', async () => {
+    const speaker = await watching();
+    const player = await registerPlayer(server.baseUrl);
+    const client = await connected();
+    const { reached, release } = holdNextView();
+    const auth = client.request('auth', { token: player.token });
+    await reached;
+    await speaker.ok('say', { text: 'not for the banned' });
+    const ban = await fetch(new URL('/api/admin/ban', server.baseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: JSON.stringify({ username: player.username }),
+    });
+    expect(ban.status).toBe(200);
+    release();
+    expect(await auth).toMatchObject({ type: 'error', data: { code: 'E_BAD_TOKEN' } });
+    expect(await client.ok('ping')).toEqual({ pong: true });
+    expect(client.received.map((message) => message.type)).toEqual(['error', 'ok']);
+  });
+});
+
+describe('a replaced connection', () => {
+  it('answers every action it had queued (E_SESSION_REPLACED once replaced), then closes with 4001', async () => {
+    const player = await registerPlayer(server.baseUrl);
+    const old = await connected();
+    await old.ok('auth', { token: player.token });
+    // The first of ten looks is held while another connection takes the character.
+    const hot = server.adapters.hot;
+    const readView = hot.readView.bind(hot);
+    const reached = deferred();
+    const held = deferred();
+    hot.readView = async (view) => {
+      hot.readView = readView;
+      reached.resolve();
+      await held.promise;
+      return readView(view);
+    };
+    const looks = Array.from({ length: 10 }, () => old.request('look'));
+    await reached.promise;
+    const newer = await connected();
+    await newer.ok('auth', { token: player.token });
+    await old.event('session_replaced');
+    held.resolve();
+    const replies = await Promise.all(looks);
+    expect(replies.slice(1).map((reply) => reply.data)).toEqual(
+      Array.from({ length: 9 }, () => ({ code: 'E_SESSION_REPLACED', message: 'This character connected from somewhere else.' })),
+    );
+    expect((await old.whenClosed()).code).toBe(4001);
+    await newer.ok('look');
+    expect((await post(server.baseUrl, '/api/auth/login', { username: player.username, password: player.password })).status).toBe(200);
+  });
+});
