@@ -73,7 +73,7 @@ describe('shutdown', () => {
     expect(await upgrade(s.wsUrl)).toEqual({ status: 503, body: { error: { code: 'E_SHUTTING_DOWN', message: 'The server is shutting down.' } } });
     // HTTP requests too, in the shape of every other error.
     const health = await fetch(`${s.baseUrl}/api/health`);
-    expect({ status: health.status, body: (await health.json()) as unknown }).toEqual({
+    expect({ status: health.status, body: await health.json() }).toEqual({
       status: 503,
       body: { error: { code: 'E_SHUTTING_DOWN', message: 'The server is shutting down; try another or try again shortly.' } },
     });
