@@ -40,6 +40,9 @@ export const keys = {
   rateLimit: (scope: string, subject: string, window: number) => `ratelimit:${scope}:${subject}:${window}`,
 } as const;
 
+/** Field of keys.world(): '1' once the durable ground is in the hot store. Every ground change and every sync of the ground waits for it. */
+export const GROUND_READY = 'ground_ready';
+
 export const DIRTY_KINDS = ['position', 'inventory', 'equipment', 'ground'] as const;
 export type DirtyKind = (typeof DIRTY_KINDS)[number];
 

@@ -3,11 +3,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Catalog } from '../content/catalog.ts';
 import type { EquipSlot } from '../content/schema.ts';
-import type { AccountRecord, DurableStore, NewCharacter, StartingKit, StoredCharacter } from '../adapters/durable/DurableStore.ts';
+import type { AccountRecord, DurableStore, GroundSnapshot, NewCharacter, StartingKit, StoredCharacter } from '../adapters/durable/DurableStore.ts';
 import type { HotStore } from '../adapters/hot/HotStore.ts';
 import type { HotView, KeyPattern } from '../adapters/hot/readView.ts';
 import type { HotTransaction } from '../adapters/hot/transaction.ts';
-import { keys, type DirtyKind } from '../adapters/keys.ts';
+import { GROUND_READY, keys, type DirtyKind } from '../adapters/keys.ts';
 import type { Character, EquippedItem, GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
 import { GameError, TOKEN_REVOKED } from '../errors.ts';
 import * as change from './atomicChanges.ts';
@@ -210,7 +210,11 @@ export class GameStateManager {
   async loadWorld(): Promise<number> {
     const world = keys.world();
     const meta = await this.hot.hgetall(world);
-    if (meta.ground_loaded !== undefined) return 0;
+    if (meta.ground_loaded !== undefined) {
+      // Loaded by a version that did not set the field ground changes are guarded by.
+      if (meta[GROUND_READY] === undefined) await this.hot.hset(world, { [GROUND_READY]: '1' });
+      return 0;
+    }
     if (meta.loading !== undefined && Number(meta.loading_until) > this.now()) return 0;
     const token = randomUUID();
     const claimed = await this.hot.transact({
@@ -225,14 +229,22 @@ export class GameStateManager {
       ],
     });
     if (!claimed.ok) return 0;
-    const { items, uniqueItems, versions } = await this.durable.loadGround();
+    const ours = { key: world, field: 'loading', value: token };
+    let ground: GroundSnapshot;
+    try {
+      ground = await this.durable.loadGround();
+    } catch (error) {
+      // Given up at once, so that the next sync tries again instead of waiting out the claim.
+      await this.hot.transact({ expect: [ours], hdel: [{ key: world, field: 'loading' }, { key: world, field: 'loading_until' }] }).catch(() => undefined);
+      throw error;
+    }
+    const { items, uniqueItems, versions } = ground;
     const fields: { key: string; field: string; value: string }[] = [];
     for (const unique of uniqueItems) {
       for (const [field, value] of Object.entries(encodeUniqueItem(unique))) fields.push({ key: keys.uniqueItem(unique.id), field, value });
     }
     for (const item of items) fields.push({ key: keys.ground(item.locationId), field: item.id, value: encodeGround(item) });
     for (const { locationId, version } of versions) fields.push({ key: keys.groundVersion(locationId), field: 'version', value: String(version) });
-    const ours = { key: world, field: 'loading', value: token };
     // Chunks keep each script short: Redis serves no one else while one runs.
     for (let first = 0; first < fields.length; first += LOAD_CHUNK) {
       const written = await this.hot.transact({ expect: [ours], hset: fields.slice(first, first + LOAD_CHUNK) });
@@ -240,7 +252,10 @@ export class GameStateManager {
     }
     const done = await this.hot.transact({
       expect: [ours],
-      hset: [{ key: world, field: 'ground_loaded', value: String(this.now()) }],
+      hset: [
+        { key: world, field: 'ground_loaded', value: String(this.now()) },
+        { key: world, field: GROUND_READY, value: '1' },
+      ],
       hdel: [
         { key: world, field: 'loading' },
         { key: world, field: 'loading_until' },
@@ -622,11 +637,11 @@ export class GameStateManager {
   }
 
   pickupGroundItem(player: PlayerRead, ground: GroundRead, writes: ReadonlyMap<number, InventoryEntry | null>): Promise<ChangeResult> {
-    return this.hot.transact(change.pickupGroundItem(player, ground.item, ground.raw, writes));
+    return this.changeGround(change.pickupGroundItem(player, ground.item, ground.raw, writes));
   }
 
   dropItem(player: PlayerRead, slot: number, remaining: InventoryEntry | null, dropped: GroundItem): Promise<ChangeResult> {
-    return this.hot.transact(change.dropItem(player, slot, remaining, dropped));
+    return this.changeGround(change.dropItem(player, slot, remaining, dropped));
   }
 
   equipItem(player: PlayerRead, slot: number, equipSlot: EquipSlot, worn: EquippedItem, previous: EquippedItem | null, vitals: change.Vitals): Promise<ChangeResult> {
@@ -649,7 +664,23 @@ export class GameStateManager {
     spilled: readonly GroundItem[],
     created: readonly UniqueItem[],
   ): Promise<ChangeResult> {
-    return this.hot.transact(change.takeLoot(player, cooldown, vitals, writes, spilled, created));
+    const loot = change.takeLoot(player, cooldown, vitals, writes, spilled, created);
+    return spilled.length > 0 ? this.changeGround(loot) : this.hot.transact(loot);
+  }
+
+  /**
+   * A change of a location's ground, made only once the durable ground is loaded into the hot
+   * store (see loadWorld): a change before would be overwritten by the load (an item picked up
+   * lying there again), and a sync of a ground half loaded would delete the rest from the durable
+   * store. Until then it answers E_DEGRADED, once it has tried the load itself (the hot store lost
+   * its data, and no sync has loaded it yet; a load another worker has under way is left to it).
+   */
+  private async changeGround(tx: HotTransaction): Promise<ChangeResult> {
+    const guard = tx.expect.length;
+    const result = await this.hot.transact({ ...tx, expect: [...tx.expect, { key: keys.world(), field: GROUND_READY, value: '1' }] });
+    if (result.ok || result.failed !== guard) return result;
+    await this.loadWorld().catch(() => undefined);
+    throw new GameError('E_DEGRADED', 'The world is still loading; try again in a moment.');
   }
 
   // ── durability ────────────────────────────────────────────────────────────────

@@ -3,7 +3,7 @@
 // again and is written by the next run; a failed write puts the claimed ids back.
 import type { DurableStore, SyncBatch } from '../adapters/durable/DurableStore.ts';
 import type { HotStore } from '../adapters/hot/HotStore.ts';
-import { DIRTY_KINDS, keys, type DirtyKind } from '../adapters/keys.ts';
+import { DIRTY_KINDS, GROUND_READY, keys, type DirtyKind } from '../adapters/keys.ts';
 import { decodeCharacter, decodeEntry, decodeEquipped, decodeGround, decodeUniqueItem } from './codec.ts';
 import type { EquipSlot } from '../content/schema.ts';
 
@@ -42,7 +42,11 @@ export class DirtySync {
    */
   async syncDirty(): Promise<SyncReport> {
     const claimed = {} as Claimed;
-    for (const kind of DIRTY_KINDS) claimed[kind] = await this.hot.claimSet(keys.dirty(kind), keys.dirtyClaim(kind));
+    // The ground waits (dirty) until it is loaded: written half loaded, it would delete the rest.
+    const groundReady = await this.groundReady();
+    for (const kind of DIRTY_KINDS) {
+      claimed[kind] = kind === 'ground' && !groundReady ? [] : await this.hot.claimSet(keys.dirty(kind), keys.dirtyClaim(kind));
+    }
     try {
       const batch = await this.collect(claimed);
       await this.durable.writeBatch(batch);
@@ -108,8 +112,12 @@ export class DirtySync {
   private async writePlayers(characterIds: number[]): Promise<void> {
     const ids = characterIds.map(String);
     const places = await this.hot.hgetallMany(characterIds.map((id) => keys.player(id)));
-    const ground = [...new Set(places.flatMap((fields) => (fields.location_id === undefined ? [] : [fields.location_id])))];
+    const ground = (await this.groundReady()) ? [...new Set(places.flatMap((fields) => (fields.location_id === undefined ? [] : [fields.location_id])))] : [];
     await this.durable.writeBatch(await this.collect({ position: ids, inventory: ids, equipment: ids, ground }));
+  }
+
+  private async groundReady(): Promise<boolean> {
+    return (await this.hot.hget(keys.world(), GROUND_READY)) === '1';
   }
 
   /** Reads the current hot values of everything claimed, in one pipelined round trip (plus one for unique items). */

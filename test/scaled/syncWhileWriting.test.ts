@@ -80,6 +80,8 @@ beforeEach(async () => {
   await redis.flushdb();
   durable = new HookedDurable(sqlStore);
   gsm = new GameStateManager(hot, durable, catalog);
+  // As a server does at start: the emptied Redis takes the durable ground before play.
+  await gsm.loadWorld();
 });
 
 describe('the hot store is really Redis database 7', () => {

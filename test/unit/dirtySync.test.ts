@@ -384,13 +384,61 @@ describe('ground versions', () => {
     const loader = new GameStateManager(fresh, durable, catalog, () => now);
     expect(await loader.loadWorld()).toBeGreaterThanOrEqual(1_234);
     expect((await loader.groundAt(placeB)).size).toBe(1_234);
-    expect(await fresh.hgetall(keys.world())).toEqual({ ground_loaded: String(now) });
+    expect(await fresh.hgetall(keys.world())).toEqual({ ground_loaded: String(now), ground_ready: '1' });
 
     // While another worker's claim is live, a worker leaves the load to it.
     const other = new MemoryHotStore(() => now);
     await other.hset(keys.world(), { loading: 'busy-worker', loading_until: String(now + 60_000) });
     expect(await new GameStateManager(other, durable, catalog, () => now).loadWorld()).toBe(0);
     expect(await other.hgetall(keys.ground(placeB))).toEqual({});
+  });
+});
+
+describe('a ground still loading', () => {
+  it('takes no change and is written by no sync, until it is loaded', async () => {
+    const player = await newPlayer();
+    const scrap = await drop(player.id, 2, 4);
+    await gsm.syncDirty();
+    const version = await hot.hget(keys.groundVersion(start), 'version');
+
+    // A hot store whose load another worker has under way, half written: the start's version is
+    // there, its items not yet; the location is marked dirty.
+    const fresh = new MemoryHotStore(() => now);
+    await fresh.hset(keys.world(), { loading: 'busy-worker', loading_until: String(now + 60_000) });
+    await fresh.hset(keys.groundVersion(start), { version: String(version) });
+    await fresh.sadd(keys.dirty('ground'), [start]);
+    const worker = new GameStateManager(fresh, durable, catalog, () => now);
+    const { player: back } = await worker.enterWorld(player.id, { workerId: 'w2', sessionId: 's2' });
+
+    const bandage: GroundItem = { id: 'dropped-while-loading', itemId: 'bandage', qty: 1, droppedBy: player.id, despawnAt: null };
+    await expect(worker.dropItem(back, 0, { itemId: 'bandage', qty: 4 }, bandage)).rejects.toMatchObject({
+      code: 'E_DEGRADED',
+      message: 'The world is still loading; try again in a moment.',
+    });
+    expect(await fresh.hgetall(keys.ground(start))).toEqual({});
+    expect((await worker.readPlayer(player.id))?.inventory.get(0)).toEqual({ itemId: 'bandage', qty: 5 });
+
+    // Neither the batch sync nor a forced save writes the half-loaded ground: the scrap stays saved.
+    await worker.syncDirty();
+    await worker.syncPlayer(player.id);
+    expect(await groundSaved(start, scrap)).toMatchObject({ itemId: 'scrap-metal', qty: 4 });
+    expect(await fresh.smembers(keys.dirty('ground'))).toContain(start);
+
+    // Once loaded (the claim lapsed; the next sync takes it over), the ground plays again.
+    now += 61_000;
+    await worker.syncDirty();
+    expect((await worker.groundAt(start)).has(scrap)).toBe(true);
+    expect(await worker.dropItem(back, 0, { itemId: 'bandage', qty: 4 }, bandage)).toEqual({ ok: true });
+  });
+
+  it('asks for the load when a ground change finds none (the hot store lost it)', async () => {
+    const player = await newPlayer();
+    await hot.hdel(keys.world(), ['ground_ready']);
+    const back = await read(player.id);
+    const bandage: GroundItem = { id: 'dropped-after-the-loss', itemId: 'bandage', qty: 1, droppedBy: player.id, despawnAt: null };
+    await expect(gsm.dropItem(back, 0, { itemId: 'bandage', qty: 4 }, bandage)).rejects.toMatchObject({ code: 'E_DEGRADED' });
+    expect(await hot.hget(keys.world(), 'ground_ready')).toBe('1');
+    expect(await gsm.dropItem(back, 0, { itemId: 'bandage', qty: 4 }, bandage)).toEqual({ ok: true });
   });
 });
 
