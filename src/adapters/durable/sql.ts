@@ -98,7 +98,10 @@ export const UPSERT_UNIQUE_ITEMS = `
 
 // Characters are created at registration only, so the batch updates existing rows (and only
 // the columns play changes). Only rows with a newer version change; RETURNING names them, and
-// only their inventories and equipment are replaced.
+// only their inventories and equipment are replaced. Every change of a character bumps their
+// version, so the same version is the same state, and is skipped: a sync reads a character's hash
+// before their slots (in separate script calls), and a character evicted in between (saved at
+// that version first) reads as empty slots that must not overwrite the save.
 export const UPDATE_CHARACTERS = `
   UPDATE characters AS c SET
     location_id = u.location_id, hp = u.hp, max_hp = u.max_hp,
@@ -108,7 +111,7 @@ export const UPDATE_CHARACTERS = `
               $5::double precision[], $6::integer[], $7::integer[], $8::bigint[], $9::bigint[],
               $10::bigint[])
     AS u(id, location_id, hp, max_hp, stamina, max_stamina, level, xp, vitals_at, version)
-  WHERE c.id = u.id AND c.version <= u.version
+  WHERE c.id = u.id AND c.version < u.version
   RETURNING c.id`;
 
 // A batch carries each player's whole inventory and equipment, but between two syncs a player
