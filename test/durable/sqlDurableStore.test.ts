@@ -299,6 +299,18 @@ describe.each([
       expect((await store.loadGround()).items.map((item) => item.id)).toContain('g-del-1');
       expect(await store.deleteAccount('Leaving', null)).toBeNull();
 
+      // Dropped just before the deletion, its bag not synced since: the store has the item in
+      // both places, and the ground keeps it.
+      const knife: UniqueItem = { id: 'del-knife-1', itemId: 'bronze-sword', durability: 5, maxDurability: 50 };
+      const late = await store.createAccount('LateDropper', 'hash', newCharacter('LateDropper'), { inventory: [[0, { itemId: 'bronze-sword', qty: 1, uniqueItemId: knife.id }]], uniqueItems: [knife] });
+      await store.writeBatch({
+        ...emptyBatch(),
+        uniqueItems: [knife],
+        ground: [{ locationId: 'late-yard', items: [{ id: 'g-late-1', itemId: 'bronze-sword', qty: 1, uniqueItemId: knife.id, droppedBy: late.characterId, despawnAt: null }], version: 1 }],
+      });
+      expect(await store.deleteAccount('LateDropper', null)).toMatchObject({ id: late.id });
+      expect((await store.loadGround()).items.find((item) => item.id === 'g-late-1')).toMatchObject({ uniqueItemId: knife.id });
+
       // A sync that read the character before the deletion lands after it: skipped, and nothing fails.
       await store.writeBatch({
         ...emptyBatch(),
