@@ -520,8 +520,11 @@ export class GameStateManager {
       const fields = hashes[index] ?? {};
       const character = decodeCharacter(id, fields);
       if (!character || fields.connected === '1') {
-        // Gone already, or back: nothing to wait for.
-        await this.hot.srem(keys.presenceLingering(), [String(id)]);
+        // Gone already, or back: nothing to wait for. Guarded: one who left again since is listed anew.
+        await this.hot.transact({
+          expect: [character ? { key: keys.player(id), field: 'connected', value: '1' } : { key: keys.player(id), field: 'name', value: null }],
+          srem: [{ key: keys.presenceLingering(), member: String(id) }],
+        });
         continue;
       }
       const since = Number(fields.disconnected_at);

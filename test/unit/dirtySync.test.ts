@@ -638,6 +638,23 @@ describe('evictLingering', () => {
     expect((await read(returns.id)).fields.connected).toBe('1');
   });
 
+  it('keeps listing a player who came back and left again while the job read them', async () => {
+    const player = await newPlayer();
+    await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' });
+    // The job lists them; they come back before it reads them, and leave again before it unlists them.
+    const hgetallMany = hot.hgetallMany.bind(hot);
+    hot.hgetallMany = async (keysRead) => {
+      hot.hgetallMany = hgetallMany;
+      await gsm.enterWorld(player.id, { workerId: 'w', sessionId: 's2' });
+      const read = await hgetallMany(keysRead);
+      await gsm.markDisconnected(player.id, { workerId: 'w', sessionId: 's2' });
+      return read;
+    };
+    expect(await gsm.evictLingering(0)).toEqual([]);
+    expect(await hot.smembers(keys.presenceLingering())).toContain(String(player.id));
+    expect(await gsm.evictLingering(0)).toEqual([{ id: player.id, name: player.name, locationId: start }]);
+  });
+
   it('leaves alone a player who reconnects while their eviction is saving them', async () => {
     const player = await newPlayer();
     await move(player.id, placeA);
