@@ -27,6 +27,11 @@ export const keys = {
   worker: (workerId: string) => `worker:${workerId}`,
   /** Every worker that registered and has not been cleaned up: how dead ones are found. */
   workers: () => 'workers',
+  /**
+   * Workers found dead whose release has not finished (the releasing worker crashed, or a store
+   * failed half-way): the next run of the job releases them again, until done.
+   */
+  workersReleasing: () => 'workers:releasing',
   /** Registered workers seen without a heartbeat key: field worker id → when first seen so. */
   workersSuspected: () => 'workers:suspected',
   /** The characters whose session a worker holds. */

@@ -407,6 +407,12 @@ export class GameStateManager {
   async heartbeat(workerId: string, info: Readonly<Record<string, string>>, ttlMs: number): Promise<boolean> {
     const added = await this.hot.sadd(keys.workers(), [workerId]);
     await this.hot.hsetExpiring(keys.worker(workerId), { ...info, heartbeat_at: String(this.now()) }, ttlMs);
+    // Back after being taken for dead: its release, if unfinished, must not go on to the sessions
+    // it takes from now, and its old suspicion must not cut the grace it gets should it stop again.
+    if (added > 0) {
+      await this.hot.srem(keys.workersReleasing(), [workerId]);
+      await this.hot.hdel(keys.workersSuspected(), [workerId]);
+    }
     return added === 0;
   }
 
@@ -414,12 +420,14 @@ export class GameStateManager {
     await this.hot.del([keys.worker(workerId), keys.workerPlayers(workerId)]);
     await this.hot.hdel(keys.workersSuspected(), [workerId]);
     await this.hot.srem(keys.workers(), [workerId]);
+    await this.hot.srem(keys.workersReleasing(), [workerId]);
   }
 
   /**
    * Registered workers (other than `self`) whose heartbeat key has been missing for at least
    * `graceMs`. The grace matters after a Redis outage longer than the heartbeat TTL: every
-   * key expired, and live workers need a beat or two to put theirs back.
+   * key expired, and live workers need a beat or two to put theirs back. Also the workers whose
+   * release was left unfinished, unless they have come back since.
    */
   async deadWorkers(self: string, graceMs: number): Promise<string[]> {
     const now = this.now();
@@ -436,6 +444,11 @@ export class GameStateManager {
         dead.push(workerId);
       }
     }
+    for (const workerId of await this.hot.smembers(keys.workersReleasing())) {
+      if (workerId === self || dead.includes(workerId)) continue;
+      if (await this.hot.exists(keys.worker(workerId))) await this.hot.srem(keys.workersReleasing(), [workerId]);
+      else dead.push(workerId);
+    }
     return dead;
   }
 
@@ -446,7 +459,12 @@ export class GameStateManager {
   async releaseDeadWorker(workerId: string): Promise<{ id: number; name: string; locationId: string }[]> {
     // Unlisted first: should the worker resume meanwhile, its next heartbeat finds itself gone and
     // closes the sessions released so far (and deregisterWorker unlists it again at the end).
-    await this.hot.srem(keys.workers(), [workerId]);
+    // Listed as releasing meanwhile, so that a release cut short is taken up again by the next run.
+    await this.hot.transact({
+      expect: [],
+      srem: [{ key: keys.workers(), member: workerId }],
+      sadd: [{ key: keys.workersReleasing(), member: workerId }],
+    });
     const released: { id: number; name: string; locationId: string }[] = [];
     // The saves go on while the next players are released: they share batches (see syncPlayer).
     const saves: Promise<void>[] = [];

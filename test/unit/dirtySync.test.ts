@@ -509,6 +509,54 @@ describe('leaveWorld', () => {
     expect(await gsm.playersIn(placeA)).toEqual([{ id: player.id, name: player.name, connected: true }]);
   });
 
+  it('takes up a release cut short (a store failing half-way) at the next run, unless the worker came back', async () => {
+    const first = await newPlayer();
+    const second = await newPlayer();
+    for (const player of [first, second]) await gsm.enterWorld(player.id, { workerId: 'gone', sessionId: `s-${String(player.id)}` });
+    await gsm.heartbeat('gone', {}, 1_000);
+    now += 2_000;
+    expect(await gsm.deadWorkers('live', 500)).toEqual([]);
+    now += 1_000;
+    expect(await gsm.deadWorkers('live', 500)).toEqual(['gone']);
+
+    // The second player's release fails: the store went away for a moment.
+    const transact = hot.transact.bind(hot);
+    let releases = 0;
+    hot.transact = async (tx) => {
+      if (tx.expect[0]?.field === 'worker_id' && ++releases === 2) throw new Error('hot store unreachable');
+      return transact(tx);
+    };
+    await expect(gsm.releaseDeadWorker('gone')).rejects.toThrow('hot store unreachable');
+    hot.transact = transact;
+    expect((await read(second.id)).fields.connected).toBe('1');
+
+    // The next run finds the worker again and finishes the release.
+    expect(await gsm.deadWorkers('live', 500)).toEqual(['gone']);
+    const released = await gsm.releaseDeadWorker('gone');
+    expect(released.map((player) => player.id)).toEqual([second.id]);
+    expect((await read(second.id)).fields.connected).toBe('0');
+    expect(await gsm.deadWorkers('live', 500)).toEqual([]);
+
+    // A worker that comes back after a release cut short is left alone.
+    await gsm.enterWorld(first.id, { workerId: 'stalled', sessionId: 's-stalled' });
+    await gsm.heartbeat('stalled', {}, 1_000);
+    now += 3_000;
+    await gsm.deadWorkers('live', 500);
+    now += 1_000;
+    hot.transact = async (tx) => {
+      if (tx.expect[0]?.field === 'worker_id') throw new Error('hot store unreachable');
+      return transact(tx);
+    };
+    await expect(gsm.releaseDeadWorker('stalled')).rejects.toThrow('hot store unreachable');
+    hot.transact = transact;
+    expect(await hot.smembers(keys.workersReleasing())).toEqual(['stalled']);
+    await gsm.heartbeat('stalled', {}, 1_000);
+    // Should it stop for good later, it gets the grace again, as any worker.
+    now += 1_500;
+    expect(await gsm.deadWorkers('live', 500)).toEqual([]);
+    expect((await read(first.id)).fields.connected).toBe('1');
+  });
+
   it('a late leave of a replaced session on the same worker still lets a crash of that worker release the player', async () => {
     const player = await newPlayer();
     await gsm.enterWorld(player.id, { workerId: 'w', sessionId: 's2' });
