@@ -1,7 +1,7 @@
 // Every all-or-nothing game change, by name, as one hot-store transaction (DESIGN.md §4).
 // Each guards what it read: the item on the ground, the slots it writes, the player's vitals.
-// Changes touching a player's keys and a location's keys together (pickup, drop, move) are the
-// ones a Redis Cluster design must replace; they are all here.
+// Each also marks shared dirty sets, and pickup, drop, move and loot touch a location's keys:
+// none would run on a Redis Cluster as they are (see docs/scaling.md).
 import type { EquipSlot } from '../content/schema.ts';
 import type { EquippedItem, GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
 import { keys } from '../adapters/keys.ts';
