@@ -60,6 +60,25 @@ export function planAdd(
   return left > 0 ? { ok: false, reason: 'full' } : { ok: true, writes };
 }
 
+/**
+ * How many units of `entry` planAdd could place: what the stacks of that item have room for,
+ * the free slots, and the weight left under the carry limit, whichever runs out first.
+ */
+export function unitsThatFit(catalog: Catalog, inventory: Inventory, equipment: Equipment, entry: InventoryEntry): number {
+  const template = templateOf(catalog, entry.itemId);
+  const { inventorySlots, carryWeight } = catalog.rules;
+  let room = 0;
+  if (template.stackable) {
+    for (const existing of inventory.values()) {
+      if (existing.itemId === entry.itemId) room += Math.max(0, template.maxStack - existing.qty);
+    }
+  }
+  for (let slot = 0; slot < inventorySlots; slot++) if (!inventory.has(slot)) room += template.stackable ? template.maxStack : 1;
+  const spare = carryWeight + 1e-9 - carriedWeight(catalog, inventory, equipment);
+  const light = template.weight > 0 ? Math.max(0, Math.floor(spare / template.weight)) : entry.qty;
+  return Math.min(entry.qty, room, light);
+}
+
 /** The first free slot, or null when every slot holds something. */
 export function firstFreeSlot(inventory: Inventory, slots: number): number | null {
   for (let slot = 0; slot < slots; slot++) if (!inventory.has(slot)) return slot;

@@ -1,6 +1,7 @@
 // Searching things in a location: a loot roll per search, a cooldown per player and thing.
-// Loot that does not fit in the inventory falls to the ground rather than vanishing.
-import { planAdd } from '../domain/inventory.ts';
+// Loot that does not fit in the inventory falls to the ground rather than vanishing: of a stack,
+// only the part that does not fit.
+import { planAdd, unitsThatFit } from '../domain/inventory.ts';
 import { rollLoot } from '../domain/loot.ts';
 import type { GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
 import { GameError } from '../errors.ts';
@@ -31,15 +32,15 @@ export function interact(ctx: GameContext, characterId: number, interactableId: 
     const writes = new Map<number, InventoryEntry | null>();
     const spilled: GroundItem[] = [];
     for (const entry of found) {
-      const plan = planAdd(ctx.catalog, inventory, player.equipment, entry);
-      if (plan.ok) {
-        for (const [slot, placed] of plan.writes) {
-          inventory.set(slot, placed);
-          writes.set(slot, placed);
-        }
-      } else {
-        spilled.push({ id: ctx.newId(), ...entry, droppedBy: null, despawnAt: null });
+      // As much as fits goes in (a stack topped up, a free slot filled); the rest falls.
+      const fits = unitsThatFit(ctx.catalog, inventory, player.equipment, entry);
+      const plan = fits > 0 ? planAdd(ctx.catalog, inventory, player.equipment, { ...entry, qty: fits }) : null;
+      const placed = plan?.ok ? fits : 0;
+      for (const [slot, written] of plan?.ok ? plan.writes : []) {
+        inventory.set(slot, written);
+        writes.set(slot, written);
       }
+      if (placed < entry.qty) spilled.push({ id: ctx.newId(), ...entry, qty: entry.qty - placed, droppedBy: null, despawnAt: null });
     }
     const readyAt = now + thing.cooldownSeconds * 1000;
     const result = await ctx.gsm.takeLoot(

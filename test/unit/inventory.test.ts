@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog } from '../../src/content/catalog.ts';
 import { loadContent } from '../../src/content/loader.ts';
 import type { EquipSlot } from '../../src/content/schema.ts';
-import { carriedWeight, firstFreeSlot, planAdd, type AddPlan } from '../../src/domain/inventory.ts';
+import { carriedWeight, firstFreeSlot, planAdd, unitsThatFit, type AddPlan } from '../../src/domain/inventory.ts';
 import type { EquippedItem, InventoryEntry } from '../../src/domain/model.ts';
 
 const CONTENT_DIR = fileURLToPath(new URL('../../content/ashlands', import.meta.url));
@@ -206,6 +206,39 @@ describe('carriedWeight and firstFreeSlot', () => {
     const almost = fullOfBandages();
     almost.delete(catalog.rules.inventorySlots - 1);
     expect(firstFreeSlot(almost, catalog.rules.inventorySlots)).toBe(catalog.rules.inventorySlots - 1);
+  });
+});
+
+describe('unitsThatFit', () => {
+  it('counts the room left in stacks, free slots and carry weight, whichever is least', () => {
+    const inventory = fullOfBandages();
+    inventory.set(3, entry('bandage', 18));
+    expect(unitsThatFit(catalog, inventory, noEquipment, entry('bandage', 5))).toBe(2);
+    expect(unitsThatFit(catalog, inventory, noEquipment, entry('rusty-pipe', 1, 'pipe-1'))).toBe(0);
+    const heavy = inventoryOf([0, entry('scrap-metal', 50)], [1, entry('scrap-metal', 20)]);
+    expect(unitsThatFit(catalog, heavy, noEquipment, entry('scrap-metal', 30))).toBe(10);
+    expect(unitsThatFit(catalog, new Map(), noEquipment, entry('bandage', 7))).toBe(7);
+  });
+
+  it('is the most planAdd places, for any inventory and entry', () => {
+    const ITEMS = ['scrap-metal', 'bandage', 'canned-beans', 'rusty-pipe', 'sledgehammer'] as const;
+    const held = fc.record({ item: fc.constantFrom(...ITEMS), qty: fc.integer({ min: 1, max: 50 }) });
+    fc.assert(
+      fc.property(fc.array(held, { maxLength: 40 }), fc.constantFrom(...ITEMS), fc.integer({ min: 1, max: 200 }), (holding, item, qty) => {
+        // Built as pickups build it, so that every stack and slot is one a game can have.
+        const inventory = new Map<number, InventoryEntry>();
+        for (const { item: heldItem, qty: heldQty } of holding) {
+          const plan = planAdd(catalog, inventory, noEquipment, entry(heldItem, heldQty));
+          if (plan.ok) for (const [slot, placed] of plan.writes) inventory.set(slot, placed);
+        }
+        const fits = unitsThatFit(catalog, inventory, noEquipment, entry(item, qty));
+        expect(fits).toBeGreaterThanOrEqual(0);
+        expect(fits).toBeLessThanOrEqual(qty);
+        if (fits > 0) expect(planAdd(catalog, inventory, noEquipment, entry(item, fits)).ok).toBe(true);
+        if (fits < qty) expect(planAdd(catalog, inventory, noEquipment, entry(item, fits + 1)).ok).toBe(false);
+      }),
+      { seed: 20261122, numRuns: 300 },
+    );
   });
 });
 
