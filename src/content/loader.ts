@@ -15,6 +15,7 @@ import {
 } from './crossReferences.ts';
 import { reportDuplicateIds, reportDuplicateInteractableIds } from './duplicateIds.ts';
 import { checkDistinctCoordinates, checkReachable } from './mapLayout.ts';
+import { checkItemWeights, checkLootQuantities, checkStaminaCosts, checkWornMaxima } from './playability.ts';
 import { ProblemList, type Report } from './problemList.ts';
 import { readContentFile } from './readContentFile.ts';
 import { checkStartingKitFits } from './startingKit.ts';
@@ -60,12 +61,18 @@ function checkContent(content: Partial<ContentData>, report: Report): void {
   if (locations && npcs) checkLocationNpcs(locations, idsOf(npcs), report);
   if (locations && lootTables) checkInteractableLootTables(locations, idsOf(lootTables), report);
   if (npcs && lootTables) checkNpcLootTables(npcs, idsOf(lootTables), report);
-  if (lootTables && items) checkLootItems(lootTables, idsOf(items), report);
+  if (lootTables && items) {
+    checkLootItems(lootTables, idsOf(items), report);
+    checkLootQuantities(lootTables, items, report);
+  }
   if (world && items) {
     checkStartingItems(world.rules, idsOf(items), report);
     checkStartingKitFits(world.rules, items, report);
+    checkItemWeights(world.rules, items, report);
+    checkWornMaxima(world.rules, items, report);
   }
   if (world && locations) {
+    checkStaminaCosts(world.rules, locations, report);
     const locationIds = idsOf(locations);
     checkRuleLocations(world.rules, locationIds, report);
     // From an unknown start everything would look unreachable; the rule's problem says enough.

@@ -6,7 +6,14 @@ const id = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes (e.g. "rusted-gate")');
 const text = z.string().trim().min(1, 'must not be empty');
-const count = z.number().int().nonnegative();
+/**
+ * Counts, quantities and stats stay far below what the durable store's 32-bit integer columns
+ * hold (a stack, a loot roll's quantity times its rolls, a durability), so that no content can
+ * make a save fail.
+ */
+const LIMIT = 1_000_000;
+const count = z.number().int().nonnegative().max(LIMIT);
+const bonus = z.number().int().min(-LIMIT).max(LIMIT);
 const range = z
   .object({ min: count, max: count })
   .strict()
@@ -25,10 +32,10 @@ export const ITEM_KINDS = ['weapon', 'armour', 'consumable', 'material', 'tool',
 /** Bonuses an equipped item adds to its wearer. */
 export const statsSchema = z
   .object({
-    attack: z.number().int().optional(),
-    defense: z.number().int().optional(),
-    maxHp: z.number().int().optional(),
-    maxStamina: z.number().int().optional(),
+    attack: bonus.optional(),
+    defense: bonus.optional(),
+    maxHp: bonus.optional(),
+    maxStamina: bonus.optional(),
   })
   .strict();
 export type Stats = z.infer<typeof statsSchema>;
@@ -79,11 +86,11 @@ export const itemSchema = z
     weight: z.number().nonnegative(),
     value: count.default(0),
     stackable: z.boolean(),
-    maxStack: z.number().int().positive().default(1),
+    maxStack: z.number().int().positive().max(LIMIT).default(1),
     equipSlot: z.enum(EQUIP_SLOTS).optional(),
     stats: statsSchema.optional(),
     effects: effectsSchema.optional(),
-    durability: z.number().int().positive().optional(),
+    durability: z.number().int().positive().max(LIMIT).optional(),
   })
   .strict()
   .superRefine((item, ctx) => {
@@ -130,7 +137,7 @@ export const lootEntrySchema = z
 export const lootTableSchema = z
   .object({
     id,
-    rolls: z.number().int().positive().default(1),
+    rolls: z.number().int().positive().max(100).default(1),
     entries: z.array(lootEntrySchema).min(1, 'a loot table needs at least one entry'),
   })
   .strict();
@@ -141,8 +148,8 @@ export const rulesSchema = z
   .object({
     startLocation: id,
     respawnLocation: id,
-    maxHp: z.number().int().positive(),
-    maxStamina: z.number().int().positive(),
+    maxHp: z.number().int().positive().max(LIMIT),
+    maxStamina: z.number().int().positive().max(LIMIT),
     inventorySlots: z.number().int().positive().max(200),
     carryWeight: z.number().positive(),
     moveStaminaCost: count,
@@ -151,7 +158,7 @@ export const rulesSchema = z
     hpRegenPerMinute: count,
     /** New characters wake at this hp (the Ashlands start them wounded); defaults to maxHp. */
     startingHp: z.number().int().positive().optional(),
-    startingItems: z.array(z.object({ item: id, qty: z.number().int().positive() }).strict()).default([]),
+    startingItems: z.array(z.object({ item: id, qty: z.number().int().positive().max(LIMIT) }).strict()).default([]),
   })
   .strict()
   .refine((rules) => rules.startingHp === undefined || rules.startingHp <= rules.maxHp, {

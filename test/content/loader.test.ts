@@ -314,6 +314,60 @@ describe('loadContent reports', () => {
     expect(catalog.rules.inventorySlots).toBe(6);
   });
 
+  it('costs no character could pay, items no one could carry, and worn bonuses that leave no health', async () => {
+    const dir = await copyAshlands();
+    let square = 0;
+    let pipe = 0;
+    let tags = 0;
+    let crate = 0;
+    let knifeEntry = 0;
+    await editFile(dir, 'world.json', ({ rules }) => {
+      rules.moveStaminaCost = rules.maxStamina + 1;
+    });
+    await editFile(dir, 'locations.json', ({ locations }) => {
+      square = indexOf(locations, 'emberwell-square');
+      const [thing] = byId(locations, 'emberwell-square').interactables;
+      if (thing) thing.staminaCost = 101;
+    });
+    await editFile(dir, 'items.json', ({ items }) => {
+      pipe = indexOf(items, 'sledgehammer');
+      byId(items, 'sledgehammer').weight = 41;
+      tags = indexOf(items, 'dog-tags');
+      byId(items, 'dog-tags').stats = { maxHp: -100 };
+    });
+    await editFile(dir, 'loot-tables.json', ({ lootTables }) => {
+      crate = indexOf(lootTables, 'donation-crate');
+      knifeEntry = byId(lootTables, 'donation-crate').entries.push({ item: 'kitchen-knife', weight: 1, qty: { min: 1, max: 101 } }) - 1;
+    });
+    await expectProblems(dir, [
+      { file: 'world.json', path: 'rules.moveStaminaCost', reason: /^a move costs 101 stamina; maxStamina is 100, so no one could ever move$/ },
+      { file: 'locations.json', path: `locations[${square}].interactables[0].staminaCost`, reason: /^searching "donation-crate" costs 101 stamina; maxStamina is 100/ },
+      { file: 'items.json', path: `items[${pipe}].weight`, reason: /^"sledgehammer" weighs 41 kg; carryWeight is 40, so no one could ever carry it$/ },
+      { file: 'items.json', path: `items[${tags}].stats.maxHp`, reason: /^wearing the items that lower maxHp most, one per slot, leaves maxHp at 0; it must stay at least 1$/ },
+      { file: 'loot-tables.json', path: `lootTables[${crate}].entries[${knifeEntry}].qty.max`, reason: /^"kitchen-knife" does not stack, and one search could make 101 of them/ },
+    ]);
+  });
+
+  it('quantities beyond what a save can hold', async () => {
+    const dir = await copyAshlands();
+    let crate = 0;
+    let bandage = 0;
+    await editFile(dir, 'loot-tables.json', ({ lootTables }) => {
+      crate = indexOf(lootTables, 'donation-crate');
+      const [first] = byId(lootTables, 'donation-crate').entries;
+      if (first) first.qty = { min: 3_000_000_000, max: 3_000_000_000 };
+    });
+    await editFile(dir, 'items.json', ({ items }) => {
+      bandage = indexOf(items, 'bandage');
+      byId(items, 'bandage').maxStack = 2 ** 31;
+    });
+    await expectProblems(dir, [
+      { file: 'items.json', path: `items[${bandage}].maxStack`, reason: /1000000/ },
+      { file: 'loot-tables.json', path: `lootTables[${crate}].entries[0].qty.min`, reason: /1000000/ },
+      { file: 'loot-tables.json', path: `lootTables[${crate}].entries[0].qty.max`, reason: /1000000/ },
+    ]);
+  });
+
   it('a location that cannot be reached from the start', async () => {
     const dir = await copyAshlands();
     let glare = 0;
