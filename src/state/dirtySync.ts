@@ -125,14 +125,22 @@ export class DirtySync {
     const playerIds = [...new Set([...claimed.position, ...claimed.inventory, ...claimed.equipment])].map(Number);
     const inventoryIds = claimed.inventory.map(Number);
     const equipmentIds = claimed.equipment.map(Number);
+    // Slots before the hashes, and a location's items before its version: a large read takes
+    // several script calls, and a player evicted (or deleted) between two of them must read as
+    // gone, never as present with empty slots, which would overwrite their save. A change between
+    // two calls leaves older slots under a newer version; it marked them dirty again, and the next
+    // batch writes them at that version (the same version is written again).
     const hashes = await this.hot.hgetallMany([
-      ...playerIds.map((id) => keys.player(id)),
       ...inventoryIds.map((id) => keys.inventory(id)),
       ...equipmentIds.map((id) => keys.equipment(id)),
       ...claimed.ground.flatMap((locationId) => [keys.ground(locationId), keys.groundVersion(locationId)]),
+      ...playerIds.map((id) => keys.player(id)),
     ]);
     let cursor = 0;
     const next = () => hashes[cursor++] ?? {};
+    const inventoryHashes = inventoryIds.map(() => next());
+    const equipmentHashes = equipmentIds.map(() => next());
+    const groundHashes = claimed.ground.map(() => [next(), next()] as const);
 
     // A player no longer in the hot store was synced when evicted: nothing of theirs to write.
     const present = new Map<number, ReturnType<typeof decodeCharacter>>();
@@ -149,24 +157,25 @@ export class DirtySync {
       uniqueItems: [],
     };
     const uniqueIds = new Set<string>();
-    for (const id of inventoryIds) {
-      const hash = next();
+    for (const [index, id] of inventoryIds.entries()) {
+      const hash = inventoryHashes[index] ?? {};
       if (!present.get(id)) continue;
       const entries = Object.entries(hash).map(([slot, raw]) => [Number(slot), decodeEntry(raw)] as const);
       entries.forEach(([, entry]) => entry.uniqueItemId && uniqueIds.add(entry.uniqueItemId));
       batch.inventories.push({ characterId: id, entries: entries.map(([slot, entry]) => [slot, entry]) });
     }
-    for (const id of equipmentIds) {
-      const hash = next();
+    for (const [index, id] of equipmentIds.entries()) {
+      const hash = equipmentHashes[index] ?? {};
       if (!present.get(id)) continue;
       const entries = Object.entries(hash).map(([slot, raw]) => [slot as EquipSlot, decodeEquipped(raw)] as const);
       entries.forEach(([, item]) => item.uniqueItemId && uniqueIds.add(item.uniqueItemId));
       batch.equipment.push({ characterId: id, entries: entries.map(([slot, item]) => [slot, item]) });
     }
-    for (const locationId of claimed.ground) {
-      const items = Object.entries(next()).map(([id, raw]) => decodeGround(id, raw));
+    for (const [index, locationId] of claimed.ground.entries()) {
+      const [itemsHash = {}, versionHash = {}] = groundHashes[index] ?? [];
+      const items = Object.entries(itemsHash).map(([id, raw]) => decodeGround(id, raw));
       items.forEach((item) => item.uniqueItemId && uniqueIds.add(item.uniqueItemId));
-      batch.ground.push({ locationId, items, version: Number(next().version ?? 0) });
+      batch.ground.push({ locationId, items, version: Number(versionHash.version ?? 0) });
     }
     const ids = [...uniqueIds];
     const uniqueHashes = await this.hot.hgetallMany(ids.map((id) => keys.uniqueItem(id)));

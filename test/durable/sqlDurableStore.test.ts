@@ -311,14 +311,17 @@ describe.each([
       expect(await store.deleteAccount('LateDropper', null)).toMatchObject({ id: late.id });
       expect((await store.loadGround()).items.find((item) => item.id === 'g-late-1')).toMatchObject({ uniqueItemId: knife.id });
 
-      // A sync that read the character before the deletion lands after it: skipped, and nothing fails.
+      // A sync that read the character before the deletion lands after it: skipped, their unique
+      // items not written back, and nothing fails.
       await store.writeBatch({
         ...emptyBatch(),
+        uniqueItems: [pipe, helm],
         characters: [{ ...leaver, version: 2 }],
-        inventories: [{ characterId: leaver.id, entries: [[0, { itemId: 'bandage', qty: 1 }]] }],
-        equipment: [{ characterId: leaver.id, entries: [['feet', { itemId: 'sandals' }]] }],
+        inventories: [{ characterId: leaver.id, entries: [[0, { itemId: 'bandage', qty: 1 }], [1, { itemId: 'rusty-pipe', qty: 1, uniqueItemId: pipe.id }]] }],
+        equipment: [{ characterId: leaver.id, entries: [['head', { itemId: 'iron-helm', uniqueItemId: helm.id }]] }],
       });
       expect(await store.loadCharacter(leaver.id)).toBeNull();
+      expect((await client.query('SELECT id FROM unique_items WHERE id = ANY($1::text[])', [[pipe.id, helm.id]])).rows).toEqual([]);
 
       // The name is free: a new account takes it, with a character of its own.
       const again = await store.createAccount('leaving', 'new-hash', newCharacter('leaving'), noKit);
@@ -508,16 +511,29 @@ describe.each([
       expect(snapshot?.character).toEqual(newer);
       expect(snapshot?.inventory).toEqual(new Map([[0, { itemId: 'bandage', qty: 2 }]]));
 
-      // The same version is the same state, already saved: a batch that read the character, then
-      // found their slots gone (evicted, after their save, between its reads) leaves the save alone.
+      // The same version is written again: the dirty sets are claimed one by one, so a batch may
+      // carry the slots of a character an earlier batch wrote at that version without them.
+      const knife: UniqueItem = { id: `u-knife-${String(hero.id)}`, itemId: 'kitchen-knife', durability: 9, maxDurability: 30 };
+      await store.writeBatch({ ...emptyBatch(), characters: [{ ...newer, hp: 12 }] });
       await store.writeBatch({
         ...emptyBatch(),
+        uniqueItems: [knife],
         characters: [{ ...newer, hp: 12 }],
-        inventories: [{ characterId: hero.id, entries: [] }],
-        equipment: [{ characterId: hero.id, entries: [] }],
+        inventories: [{ characterId: hero.id, entries: [[0, { itemId: 'bandage', qty: 2 }], [1, { itemId: 'kitchen-knife', qty: 1, uniqueItemId: knife.id }]] }],
       });
-      expect((await store.loadCharacter(hero.id))?.character).toEqual(newer);
-      expect((await store.loadCharacter(hero.id))?.inventory).toEqual(new Map([[0, { itemId: 'bandage', qty: 2 }]]));
+      expect((await store.loadCharacter(hero.id))?.character.hp).toBe(12);
+      expect((await store.loadCharacter(hero.id))?.inventory.get(1)).toEqual({ itemId: 'kitchen-knife', qty: 1, uniqueItemId: knife.id });
+
+      // The unique items of a skipped character are not written: the newer save has theirs.
+      const spare: UniqueItem = { id: `u-spare-${String(hero.id)}`, itemId: 'kitchen-knife', durability: 1, maxDurability: 30 };
+      await store.writeBatch({
+        ...emptyBatch(),
+        uniqueItems: [spare, { ...knife, durability: 1 }],
+        characters: [{ ...hero, version: 2 }],
+        inventories: [{ characterId: hero.id, entries: [[2, { itemId: 'kitchen-knife', qty: 1, uniqueItemId: spare.id }]] }],
+      });
+      const uniques = await client.query('SELECT id, durability FROM unique_items WHERE id = ANY($1::text[]) ORDER BY id', [[knife.id, spare.id]]);
+      expect(uniques.rows).toEqual([{ id: knife.id, durability: 9 }]);
     });
 
     it('uses as many statements for 500 characters as for 5', async () => {

@@ -135,6 +135,23 @@ async function dirtyMembers(): Promise<Record<string, string[]>> {
 }
 
 describe('syncDirty', () => {
+  it('writes a change made after its claims in the next batch, at the version it already wrote', async () => {
+    const player = await newPlayer();
+    await move(player.id, placeA);
+    // The dirty sets are claimed one by one; the drop lands after the claims, before the read:
+    // this batch writes the character at the drop's version, without the inventory.
+    const hgetallMany = hot.hgetallMany.bind(hot);
+    hot.hgetallMany = async (keysRead) => {
+      hot.hgetallMany = hgetallMany;
+      await drop(player.id, 0, 2);
+      return hgetallMany(keysRead);
+    };
+    await gsm.syncDirty();
+    expect(slots(await saved(player.id))).toEqual([[0, 'bandage', 5], [1, 'rusty-pipe', 1], [2, 'scrap-metal', 10]]);
+    await gsm.syncDirty();
+    expect(slots(await saved(player.id))).toEqual([[0, 'bandage', 3], [1, 'rusty-pipe', 1], [2, 'scrap-metal', 10]]);
+  });
+
   it('writes moves, drops and equipment changes made through the GSM, and only when it runs', async () => {
     const player = await newPlayer();
     await move(player.id, placeA);
@@ -671,6 +688,24 @@ describe('evictLingering', () => {
     expect(await gsm.playersIn(start)).toEqual([{ id: player.id, name: player.name, connected: false }]);
     now += 1;
     expect(await gsm.evictLingering(60_000)).toEqual([{ id: player.id, name: player.name, locationId: start }]);
+  });
+
+  it('never lets a batch whose read an eviction cut in two wipe the saved slots', async () => {
+    const player = await newPlayer();
+    await drop(player.id, 2, 4);
+    expect(await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' })).toBe(true);
+    await drop(player.id, 0, 1);
+    // The batch's read is split, as a large one is on Redis (100 keys per script call): the
+    // eviction saves the player and deletes their keys after the first call.
+    const hgetallMany = hot.hgetallMany.bind(hot);
+    hot.hgetallMany = async (keysRead) => {
+      hot.hgetallMany = hgetallMany;
+      const first = await hgetallMany(keysRead.slice(0, 1));
+      expect(await gsm.evictLingering(0)).toHaveLength(1);
+      return [...first, ...(await hgetallMany(keysRead.slice(1)))];
+    };
+    await gsm.syncDirty();
+    expect(slots(await saved(player.id))).toEqual([[0, 'bandage', 4], [1, 'rusty-pipe', 1], [2, 'scrap-metal', 6]]);
   });
 
   it('leaves connected and reconnected players alone', async () => {

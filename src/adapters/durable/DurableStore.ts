@@ -30,7 +30,7 @@ export interface StartingKit {
 /** Dirty hot state taken by one sync run, written in one transaction. */
 export interface SyncBatch {
   /**
-   * Every character the batch touches. A character whose stored version is as new or newer is
+   * Every character the batch touches. A character whose stored version is newer is
    * skipped, and so are their inventory and equipment below: stale writes never win.
    */
   characters: Character[];

@@ -148,13 +148,8 @@ export class SqlDurableStore implements DurableStore {
     // One statement per table and step, each skipped when it has no rows: the count depends on
     // which kinds of change the batch holds, never on how many.
     await within.transaction(async (tx) => {
-      if (uniqueItems.length > 0) {
-        await tx.query(sql.UPSERT_UNIQUE_ITEMS, [
-          uniqueItems.map((u) => u.id), uniqueItems.map((u) => u.itemId),
-          uniqueItems.map((u) => u.durability), uniqueItems.map((u) => u.maxDurability),
-        ]);
-      }
-      // A character whose stored version is newer than this batch's keeps its rows untouched.
+      // Characters first: a deletion locks the character before the unique items, and so does this.
+      // A character whose stored version is newer than this batch's (or who is gone) keeps their rows untouched.
       const stale = new Set<number>();
       if (characters.length > 0) {
         const updated = await tx.query(sql.UPDATE_CHARACTERS, [
@@ -167,13 +162,33 @@ export class SqlDurableStore implements DurableStore {
         const written = new Set(updated.rows.map(toId));
         for (const c of characters) if (!written.has(c.id)) stale.add(c.id);
       }
+      // Likewise a location whose stored ground is newer than this batch's.
+      const freshGround = new Set<string>();
+      if (allGround.length > 0) {
+        const updated = await tx.query(sql.UPSERT_GROUND_VERSIONS, [allGround.map((g) => g.locationId), allGround.map((g) => g.version)]);
+        for (const row of updated.rows) freshGround.add(String(row.location_id));
+      }
       const fresh = <T extends { characterId: number }>(rows: T[]) => rows.filter((row) => !stale.has(row.characterId));
       const inventories = fresh(allInventories);
       const equipment = fresh(allEquipment);
+      const ground = allGround.filter((g) => freshGround.has(g.locationId));
       const slots = inventories.flatMap(({ characterId, entries }) =>
         entries.map(([slot, entry]) => ({ characterId, slot, ...entry })));
       const worn = equipment.flatMap(({ characterId, entries }) =>
         entries.map(([slot, item]) => ({ characterId, slot, ...item })));
+      const lying = ground.flatMap(({ locationId, items }) => items.map((item) => ({ locationId, ...item })));
+
+      // Before the rows that reference them. Only those rows' unique items: the items of a skipped
+      // character or location were written with the newer state, and a deleted character's must
+      // not come back.
+      const held = new Set([...slots, ...worn, ...lying].flatMap((row) => (row.uniqueItemId === undefined ? [] : [row.uniqueItemId])));
+      const written = uniqueItems.filter((u) => held.has(u.id));
+      if (written.length > 0) {
+        await tx.query(sql.UPSERT_UNIQUE_ITEMS, [
+          written.map((u) => u.id), written.map((u) => u.itemId),
+          written.map((u) => u.durability), written.map((u) => u.maxDurability),
+        ]);
+      }
       if (inventories.length > 0) {
         await tx.query(sql.DELETE_INVENTORY_GONE, [inventories.map((i) => i.characterId), slots.map((s) => s.characterId), slots.map((s) => s.slot)]);
       }
@@ -192,14 +207,6 @@ export class SqlDurableStore implements DurableStore {
           worn.map((w) => w.uniqueItemId ?? null),
         ]);
       }
-      // A location whose stored ground is newer than this batch's keeps its rows untouched.
-      const freshGround = new Set<string>();
-      if (allGround.length > 0) {
-        const updated = await tx.query(sql.UPSERT_GROUND_VERSIONS, [allGround.map((g) => g.locationId), allGround.map((g) => g.version)]);
-        for (const row of updated.rows) freshGround.add(String(row.location_id));
-      }
-      const ground = allGround.filter((g) => freshGround.has(g.locationId));
-      const lying = ground.flatMap(({ locationId, items }) => items.map((item) => ({ locationId, ...item })));
       if (ground.length > 0) {
         await tx.query(sql.DELETE_GROUND, [ground.map((g) => g.locationId)]);
       }

@@ -89,7 +89,8 @@ export const SELECT_GROUND = `
   FROM ground_items g LEFT JOIN unique_items u ON u.id = g.unique_item_id
   ORDER BY g.location_id, g.id`;
 
-// ---- writeBatch, in this order: unique items first because the other rows reference them.
+// ---- writeBatch, in this order: characters and ground versions (which rows are not stale), then
+// unique items (the other rows reference them), then slots and ground rows.
 
 export const UPSERT_UNIQUE_ITEMS = `
   INSERT INTO unique_items (id, item_id, durability, max_durability)
@@ -100,11 +101,10 @@ export const UPSERT_UNIQUE_ITEMS = `
     max_durability = EXCLUDED.max_durability`;
 
 // Characters are created at registration only, so the batch updates existing rows (and only
-// the columns play changes). Only rows with a newer version change; RETURNING names them, and
-// only their inventories and equipment are replaced. Every change of a character bumps their
-// version, so the same version is the same state, and is skipped: a sync reads a character's hash
-// before their slots (in separate script calls), and a character evicted in between (saved at
-// that version first) reads as empty slots that must not overwrite the save.
+// the columns play changes). Only rows whose stored version is not newer change; RETURNING names
+// them, and only their inventories and equipment are replaced. The same version is written again:
+// a batch may carry a character's slots at the version an earlier batch wrote without them (the
+// dirty sets are claimed one by one).
 export const UPDATE_CHARACTERS = `
   UPDATE characters AS c SET
     location_id = u.location_id, hp = u.hp, max_hp = u.max_hp,
@@ -114,7 +114,7 @@ export const UPDATE_CHARACTERS = `
               $5::double precision[], $6::integer[], $7::integer[], $8::bigint[], $9::bigint[],
               $10::bigint[])
     AS u(id, location_id, hp, max_hp, stamina, max_stamina, level, xp, vitals_at, version)
-  WHERE c.id = u.id AND c.version < u.version
+  WHERE c.id = u.id AND c.version <= u.version
   RETURNING c.id`;
 
 // A batch carries each player's whole inventory and equipment, but between two syncs a player
