@@ -308,8 +308,14 @@ describe.each([
         uniqueItems: [knife],
         ground: [{ locationId: 'late-yard', items: [{ id: 'g-late-1', itemId: 'bronze-sword', qty: 1, uniqueItemId: knife.id, droppedBy: late.characterId, despawnAt: null }], version: 1 }],
       });
+      // And one since picked up by another player, whose save came first.
+      const axe: UniqueItem = { id: 'del-axe-1', itemId: 'fire-axe', durability: 7, maxDurability: 60 };
+      await store.writeBatch({ ...emptyBatch(), uniqueItems: [axe], inventories: [{ characterId: late.characterId, entries: [[1, { itemId: 'fire-axe', qty: 1, uniqueItemId: axe.id }]] }] });
+      const taker = await register();
+      await store.writeBatch({ ...emptyBatch(), uniqueItems: [axe], characters: [{ ...taker, version: 1 }], inventories: [{ characterId: taker.id, entries: [[0, { itemId: 'fire-axe', qty: 1, uniqueItemId: axe.id }]] }] });
       expect(await store.deleteAccount('LateDropper', null)).toMatchObject({ id: late.id });
       expect((await store.loadGround()).items.find((item) => item.id === 'g-late-1')).toMatchObject({ uniqueItemId: knife.id });
+      expect((await store.loadCharacter(taker.id))?.inventory.get(0)).toEqual({ itemId: 'fire-axe', qty: 1, uniqueItemId: axe.id });
 
       // A sync that read the character before the deletion lands after it: skipped, their unique
       // items not written back, and nothing fails.

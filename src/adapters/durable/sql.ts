@@ -43,14 +43,16 @@ export const LOCK_ACCOUNT_FOR_DELETION = `
   WHERE lower(a.username) = lower($1) AND ($2::text IS NULL OR (a.password_hash = $2 AND NOT a.banned))
   FOR UPDATE`;
 
-// An item the store also has lying on the ground (dropped just before, the bag not synced since)
-// is the world's now: it stays, and the ground row keeps it.
+// An item the store also has elsewhere (dropped just before, or since picked up by another
+// player, the bag not synced since) is no longer theirs: it stays, with the row that holds it.
 export const DELETE_HELD_UNIQUE_ITEMS = `
   DELETE FROM unique_items u WHERE u.id IN (
     SELECT unique_item_id FROM inventory WHERE character_id = $1 AND unique_item_id IS NOT NULL
     UNION ALL
     SELECT unique_item_id FROM equipment WHERE character_id = $1 AND unique_item_id IS NOT NULL)
-  AND NOT EXISTS (SELECT 1 FROM ground_items g WHERE g.unique_item_id = u.id)`;
+  AND NOT EXISTS (SELECT 1 FROM ground_items g WHERE g.unique_item_id = u.id)
+  AND NOT EXISTS (SELECT 1 FROM inventory i WHERE i.unique_item_id = u.id AND i.character_id <> $1)
+  AND NOT EXISTS (SELECT 1 FROM equipment e WHERE e.unique_item_id = u.id AND e.character_id <> $1)`;
 
 export const DELETE_ACCOUNT = 'DELETE FROM accounts WHERE id = $1';
 
