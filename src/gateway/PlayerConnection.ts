@@ -10,7 +10,7 @@ import type { GameContext } from '../services/context.ts';
 import type { Session } from '../state/GameStateManager.ts';
 import { look } from '../services/movement.ts';
 import { connect, disconnect, sessionEpoch } from '../services/presence.ts';
-import { signedOutMessage, tokenRevoked, type SignedOut } from '../services/accounts.ts';
+import { removeIfDeleted, signedOutMessage, tokenRevoked, type SignedOut } from '../services/accounts.ts';
 import { actions } from './actions.ts';
 import type { LocalFanout, Recipient } from './LocalFanout.ts';
 import { errorFrame, eventFrame, isFault, okFrame, readClientFrame, type ClientAction } from './protocol.ts';
@@ -64,7 +64,7 @@ export const CLOSE_AUTH_TIMEOUT = 4003;
 /** The account refused the session's token (a password change, a ban): the client must log in again. */
 export const CLOSE_SIGNED_OUT = 4004;
 const DISCONNECT_ATTEMPTS = 30;
-/** More events than an auth's few reads can see go by; beyond it they are dropped (the view has them). */
+/** More events than an auth's few reads can see go by; beyond it the oldest are dropped (the view has them). */
 const MAX_HELD_EVENTS = 1000;
 const DISCONNECT_RETRY_MS = 1000;
 
@@ -128,8 +128,12 @@ export class PlayerConnection implements Recipient {
    * game, and hears it after the view it draws.
    */
   send(frame: string): void {
+    // Replaced: what it still answers is for the actions it had queued, not the game.
+    if (this.state === 'replaced') return;
     if (this.held) {
-      if (this.held.length < MAX_HELD_EVENTS) this.held.push(frame);
+      // The newest matter: the oldest happened before the view was read, which shows them.
+      if (this.held.length >= MAX_HELD_EVENTS) this.held.shift();
+      this.held.push(frame);
       return;
     }
     this.write(frame);
@@ -293,6 +297,9 @@ export class PlayerConnection implements Recipient {
           if (taking) {
             fanout.leave(this);
             await this.markDisconnected(this.characterId, this.session(), 1);
+            await removeIfDeleted(ctx, this.characterId).catch((cleanup: unknown) => {
+              this.deps.log.warn({ err: cleanup, characterId: this.characterId }, 'could not check whether the character was deleted');
+            });
           }
         }
         throw error;

@@ -92,6 +92,15 @@ export async function deleteAccount(ctx: GameContext, username: string): Promise
   return deleted;
 }
 
+/**
+ * After an auth that may have put the character in the world, then failed: a character whose
+ * account was deleted meanwhile (loaded from the durable store just before the deletion, and put
+ * back after the deletion took them out) leaves the world again.
+ */
+export async function removeIfDeleted(ctx: GameContext, characterId: number): Promise<void> {
+  if ((await ctx.gsm.tokenFloor(characterId)) >= DELETED_GENERATION) await removeFromWorld(ctx, characterId);
+}
+
 async function leaveForGood(ctx: GameContext, characterId: number): Promise<void> {
   signOut(ctx, characterId, DELETED_GENERATION, 'deleted');
   await removeFromWorld(ctx, characterId);

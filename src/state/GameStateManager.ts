@@ -405,8 +405,10 @@ export class GameStateManager {
    * False when this beat registered it: its first, or one after other workers released it as dead.
    */
   async heartbeat(workerId: string, info: Readonly<Record<string, string>>, ttlMs: number): Promise<boolean> {
-    const added = await this.hot.sadd(keys.workers(), [workerId]);
+    // The key before the listing: a dead-worker run that finds this worker listed as releasing
+    // must also find it alive.
     await this.hot.hsetExpiring(keys.worker(workerId), { ...info, heartbeat_at: String(this.now()) }, ttlMs);
+    const added = await this.hot.sadd(keys.workers(), [workerId]);
     // Back after being taken for dead: its release, if unfinished, must not go on to the sessions
     // it takes from now, and its old suspicion must not cut the grace it gets should it stop again.
     if (added > 0) {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../src/adapters/keys.ts';
 import { post, registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
+import { deferred } from '../support/hookedDurable.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import { slotOf, type PlayView } from '../support/views.ts';
 
@@ -115,6 +116,37 @@ describe('deleting one\'s own account', () => {
     });
     await admin('/api/admin/unban', { username: player.username });
     expect((await post(server.baseUrl, '/api/auth/login', { username: player.username, password: player.password })).status).toBe(200);
+  });
+});
+
+describe('a deletion racing a connect', () => {
+  it('leaves no character behind when the connect loaded it just before the deletion', async () => {
+    const player = await registerPlayer(server.baseUrl);
+    const { client: watcher } = await playing((await registerPlayer(server.baseUrl)).token);
+    // The connect reads the character from the durable store; its answer is held until the
+    // deletion, which finds nothing in the world to remove, is done.
+    const durable = server.adapters.durable;
+    const loadCharacter = durable.loadCharacter.bind(durable);
+    const read = deferred();
+    const held = deferred();
+    durable.loadCharacter = async (id) => {
+      durable.loadCharacter = loadCharacter;
+      const snapshot = await loadCharacter(id);
+      read.resolve();
+      await held.promise;
+      return snapshot;
+    };
+    const client = await GameClient.connect(server.wsUrl);
+    clients.push(client);
+    const auth = client.request('auth', { token: player.token });
+    await read.promise;
+    expect((await admin('/api/admin/delete', { username: player.username })).status).toBe(200);
+    held.resolve();
+    expect(await auth).toMatchObject({ type: 'error', data: REVOKED });
+
+    await watcher.event<Left>('player_left', (d) => d.player.id === player.id && d.reason === 'deleted');
+    expect((await watcher.ok<PlayView>('look')).location.players.map((p) => p.id)).not.toContain(player.id);
+    expect(await server.adapters.hot.hgetall(keys.player(player.id))).toEqual({});
   });
 });
 

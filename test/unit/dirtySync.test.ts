@@ -574,6 +574,35 @@ describe('leaveWorld', () => {
     expect((await read(first.id)).fields.connected).toBe('1');
   });
 
+  it('does not take a worker for dead while its first beat after a release cut short is under way', async () => {
+    const player = await newPlayer();
+    await gsm.enterWorld(player.id, { workerId: 'back', sessionId: 's-back' });
+    await gsm.heartbeat('back', {}, 1_000);
+    now += 2_000;
+    await gsm.deadWorkers('live', 500);
+    now += 1_000;
+    const transact = hot.transact.bind(hot);
+    hot.transact = async (tx) => {
+      if (tx.expect[0]?.field === 'worker_id') throw new Error('hot store unreachable');
+      return transact(tx);
+    };
+    await expect(gsm.releaseDeadWorker('back')).rejects.toThrow('hot store unreachable');
+    hot.transact = transact;
+
+    // Another worker's dead-worker run lands in the middle of the beat.
+    const sadd = hot.sadd.bind(hot);
+    let seen: string[] | null = null;
+    hot.sadd = async (key, members) => {
+      if (key === keys.workers()) {
+        hot.sadd = sadd;
+        seen = await gsm.deadWorkers('live', 500);
+      }
+      return sadd(key, members);
+    };
+    await gsm.heartbeat('back', {}, 1_000);
+    expect(seen).toEqual([]);
+  });
+
   it('a late leave of a replaced session on the same worker still lets a crash of that worker release the player', async () => {
     const player = await newPlayer();
     await gsm.enterWorld(player.id, { workerId: 'w', sessionId: 's2' });
