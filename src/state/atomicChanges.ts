@@ -25,6 +25,15 @@ function placeGuard(player: PlayerRead): FieldExpectation {
   return { key: keys.player(player.character.id), field: 'location_id', value: player.character.locationId };
 }
 
+/**
+ * The whole player as read: an addition's weight was checked against everything carried, which
+ * another change (a second session's, in the moment one replaces the other) could have added to
+ * in slots this one does not write.
+ */
+function versionGuard(player: PlayerRead): FieldExpectation {
+  return { key: keys.player(player.character.id), field: 'version', value: player.fields.version ?? null };
+}
+
 function vitalsGuard(player: PlayerRead): FieldExpectation {
   return { key: keys.player(player.character.id), field: 'vitals_at', value: player.fields.vitals_at ?? null };
 }
@@ -90,6 +99,7 @@ export function pickupGroundItem(player: PlayerRead, item: GroundItem, groundRaw
     expect: [
       { key: keys.ground(locationId), field: item.id, value: groundRaw },
       placeGuard(player),
+      versionGuard(player),
       ...[...writes.keys()].map((slot) => slotGuard(player, slot)),
     ],
     hdel: [{ key: keys.ground(locationId), field: item.id }, ...(slots.hdel ?? [])],
@@ -186,6 +196,7 @@ export function takeLoot(
       { key: keys.cooldowns(id), field: cooldown.field, value: cooldown.raw },
       placeGuard(player),
       vitalsGuard(player),
+      versionGuard(player),
       ...[...writes.keys()].map((slot) => slotGuard(player, slot)),
     ],
     hset: [

@@ -411,6 +411,23 @@ describe('ground versions', () => {
   });
 });
 
+describe('additions planned from one read', () => {
+  it('land one at a time: the second, whose weight check did not see the first, is refused', async () => {
+    const player = await newPlayer();
+    const scrap = await drop(player.id, 2, 10);
+    const bandages = await drop(player.id, 0, 5);
+    // Two sessions of the player (one replacing the other) plan a pickup each from the same read.
+    const seen = await read(player.id);
+    const ground = await gsm.groundAt(start);
+    const scrapRead = ground.get(scrap);
+    const bandagesRead = ground.get(bandages);
+    if (!scrapRead || !bandagesRead) throw new Error('the drops are not on the ground');
+    expect(await gsm.pickupGroundItem(seen, scrapRead, new Map([[2, { itemId: 'scrap-metal', qty: 10 }]]))).toEqual({ ok: true });
+    expect((await gsm.pickupGroundItem(seen, bandagesRead, new Map([[0, { itemId: 'bandage', qty: 5 }]]))).ok).toBe(false);
+    expect((await gsm.groundAt(start)).has(bandages)).toBe(true);
+  });
+});
+
 describe('a ground still loading', () => {
   it('takes no change and is written by no sync, until it is loaded', async () => {
     const player = await newPlayer();
