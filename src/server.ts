@@ -214,12 +214,12 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     try {
       const wasRegistered = await gsm.heartbeat(workerId, { pid: String(process.pid), connections: String(fanout.size) }, config.workerTimeoutMs);
       if (registered && !wasRegistered && !shuttingDown) {
+        await releasedAsDead();
         // Also what a Redis that restarted empty looks like: its ground is loaded again now,
         // not at the next sync (which may be off) or the next ground change.
         await gsm.loadWorld().catch((error: unknown) => {
           log.warn({ err: error }, 'could not load the ground into the hot store; the next sync or ground change tries again');
         });
-        await releasedAsDead();
       }
       registered = true;
     } catch (error) {

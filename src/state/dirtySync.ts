@@ -6,6 +6,7 @@ import type { HotStore } from '../adapters/hot/HotStore.ts';
 import { DIRTY_KINDS, GROUND_READY, keys, type DirtyKind } from '../adapters/keys.ts';
 import { decodeCharacter, decodeEntry, decodeEquipped, decodeGround, decodeUniqueItem } from './codec.ts';
 import type { EquipSlot } from '../content/schema.ts';
+import type { EquippedItem, InventoryEntry } from '../domain/model.ts';
 
 export interface SyncReport {
   characters: number;
@@ -123,56 +124,42 @@ export class DirtySync {
   /** Reads the current hot values of everything claimed, in one pipelined round trip (plus one for unique items). */
   private async collect(claimed: Claimed): Promise<SyncBatch> {
     const playerIds = [...new Set([...claimed.position, ...claimed.inventory, ...claimed.equipment])].map(Number);
-    const inventoryIds = claimed.inventory.map(Number);
-    const equipmentIds = claimed.equipment.map(Number);
-    // Slots before the hashes, and a location's items before its version: a large read takes
-    // several script calls, and a player evicted (or deleted) between two of them must read as
-    // gone, never as present with empty slots, which would overwrite their save. A change between
-    // two calls leaves older slots under a newer version; it marked them dirty again, and the next
-    // batch writes them at that version (the same version is written again).
-    const hashes = await this.hot.hgetallMany([
-      ...inventoryIds.map((id) => keys.inventory(id)),
-      ...equipmentIds.map((id) => keys.equipment(id)),
-      ...claimed.ground.flatMap((locationId) => [keys.ground(locationId), keys.groundVersion(locationId)]),
-      ...playerIds.map((id) => keys.player(id)),
+    const inventoryIds = new Set(claimed.inventory.map(Number));
+    const equipmentIds = new Set(claimed.equipment.map(Number));
+    // Each player's hash with the slots written for them, and each location's items with its
+    // version, read as of one moment: a large read takes several script calls, and the version
+    // the durable store compares must be that of the slots it comes with (a player evicted
+    // between two reads would otherwise be written as present with empty slots).
+    const [players, grounds] = await Promise.all([
+      this.hot.hgetallGroups(playerIds.map((id) => [
+        keys.player(id),
+        ...(inventoryIds.has(id) ? [keys.inventory(id)] : []),
+        ...(equipmentIds.has(id) ? [keys.equipment(id)] : []),
+      ])),
+      this.hot.hgetallGroups(claimed.ground.map((locationId) => [keys.ground(locationId), keys.groundVersion(locationId)])),
     ]);
-    let cursor = 0;
-    const next = () => hashes[cursor++] ?? {};
-    const inventoryHashes = inventoryIds.map(() => next());
-    const equipmentHashes = equipmentIds.map(() => next());
-    const groundHashes = claimed.ground.map(() => [next(), next()] as const);
-
-    // A player no longer in the hot store was synced when evicted: nothing of theirs to write.
-    const present = new Map<number, ReturnType<typeof decodeCharacter>>();
-    for (const id of playerIds) present.set(id, decodeCharacter(id, next()));
-    // Every character touched goes in, carrying the version the durable store compares.
-    const batch: SyncBatch = {
-      characters: playerIds.flatMap((id) => {
-        const character = present.get(id);
-        return character ? [character] : [];
-      }),
-      inventories: [],
-      equipment: [],
-      ground: [],
-      uniqueItems: [],
-    };
+    const batch: SyncBatch = { characters: [], inventories: [], equipment: [], ground: [], uniqueItems: [] };
     const uniqueIds = new Set<string>();
-    for (const [index, id] of inventoryIds.entries()) {
-      const hash = inventoryHashes[index] ?? {};
-      if (!present.get(id)) continue;
-      const entries = Object.entries(hash).map(([slot, raw]) => [Number(slot), decodeEntry(raw)] as const);
-      entries.forEach(([, entry]) => entry.uniqueItemId && uniqueIds.add(entry.uniqueItemId));
-      batch.inventories.push({ characterId: id, entries: entries.map(([slot, entry]) => [slot, entry]) });
-    }
-    for (const [index, id] of equipmentIds.entries()) {
-      const hash = equipmentHashes[index] ?? {};
-      if (!present.get(id)) continue;
-      const entries = Object.entries(hash).map(([slot, raw]) => [slot as EquipSlot, decodeEquipped(raw)] as const);
-      entries.forEach(([, item]) => item.uniqueItemId && uniqueIds.add(item.uniqueItemId));
-      batch.equipment.push({ characterId: id, entries: entries.map(([slot, item]) => [slot, item]) });
+    for (const [index, id] of playerIds.entries()) {
+      const [fields = {}, ...slots] = players[index] ?? [];
+      // A player no longer in the hot store was synced when evicted: nothing of theirs to write.
+      const character = decodeCharacter(id, fields);
+      if (!character) continue;
+      // Every character touched goes in, carrying the version the durable store compares.
+      batch.characters.push(character);
+      if (inventoryIds.has(id)) {
+        const entries = Object.entries(slots.shift() ?? {}).map(([slot, raw]) => [Number(slot), decodeEntry(raw)] as [number, InventoryEntry]);
+        entries.forEach(([, entry]) => entry.uniqueItemId && uniqueIds.add(entry.uniqueItemId));
+        batch.inventories.push({ characterId: id, entries });
+      }
+      if (equipmentIds.has(id)) {
+        const entries = Object.entries(slots.shift() ?? {}).map(([slot, raw]) => [slot as EquipSlot, decodeEquipped(raw)] as [EquipSlot, EquippedItem]);
+        entries.forEach(([, item]) => item.uniqueItemId && uniqueIds.add(item.uniqueItemId));
+        batch.equipment.push({ characterId: id, entries });
+      }
     }
     for (const [index, locationId] of claimed.ground.entries()) {
-      const [itemsHash = {}, versionHash = {}] = groundHashes[index] ?? [];
+      const [itemsHash = {}, versionHash = {}] = grounds[index] ?? [];
       const items = Object.entries(itemsHash).map(([id, raw]) => decodeGround(id, raw));
       items.forEach((item) => item.uniqueItemId && uniqueIds.add(item.uniqueItemId));
       batch.ground.push({ locationId, items, version: Number(versionHash.version ?? 0) });

@@ -190,6 +190,15 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
         expect(read).toEqual(names.map((_, i) => (i % 3 === 1 ? {} : { i: String(i) })));
       });
 
+      it('reads groups of hashes, each in one piece, in the order asked, more than one script call takes', async () => {
+        const groups = Array.from({ length: 120 }, (_, g) => Array.from({ length: 1 + (g % 3) }, (_, i) => k(`group:${String(g)}:${String(i)}`)));
+        for (const [g, group] of groups.entries()) for (const [i, name] of group.entries()) if ((g + i) % 4 !== 0) await store.hset(name, { at: `${String(g)}.${String(i)}` });
+        const read = await store.hgetallGroups(groups);
+        expect(read).toEqual(groups.map((group, g) => group.map((_, i) => ((g + i) % 4 === 0 ? {} : { at: `${String(g)}.${String(i)}` }))));
+        expect(await store.hgetallGroups([])).toEqual([]);
+        expect(await store.hgetallGroups([[]])).toEqual([[]]);
+      });
+
       it('refuses to read a set as a hash', async () => {
         await store.sadd(k('s'), ['a']);
         await expect(store.readView({ hashes: [k('s')] })).rejects.toThrow(WRONGTYPE);

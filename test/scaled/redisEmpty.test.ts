@@ -1,6 +1,7 @@
 // Redis comes back empty (no persistence, or its data lost) under two workers whose batch sync is
 // off: the workers find themselves unregistered at their next heartbeat and load the durable
 // ground again at once; players reconnect and find what was saved; the ground plays again.
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '../../src/adapters/hot/RedisHotStore.ts';
 import { keys } from '../../src/adapters/keys.ts';
@@ -37,12 +38,16 @@ describe('Redis restarted empty', () => {
     // Leaving saves the player and the ground where they stand (the batch sync is off).
     await client.close();
     const redis = await connectRedis(world.redis.url);
+    const postgres = new Client({ connectionString: world.databaseUrl });
+    await postgres.connect();
     try {
-      await until(async () => (await redis.sismember(keys.presenceLingering(), String(dropper.id))) === 1, 'the disconnect to be recorded');
+      const saved = async () => (await postgres.query('SELECT 1 FROM ground_items WHERE id = $1', [dropped.id])).rowCount === 1;
+      await until(saved, 'the save at disconnect to write the dropped bandage');
       await redis.flushall();
       await until(async () => (await redis.hget(keys.world(), 'ground_ready')) === '1', 'a worker to load the ground again');
     } finally {
       await redis.quit();
+      await postgres.end();
     }
 
     const login = await post(world.worker(1).baseUrl, '/api/auth/login', { username: dropper.username, password: dropper.password });

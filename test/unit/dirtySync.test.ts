@@ -140,11 +140,11 @@ describe('syncDirty', () => {
     await move(player.id, placeA);
     // The dirty sets are claimed one by one; the drop lands after the claims, before the read:
     // this batch writes the character at the drop's version, without the inventory.
-    const hgetallMany = hot.hgetallMany.bind(hot);
-    hot.hgetallMany = async (keysRead) => {
-      hot.hgetallMany = hgetallMany;
+    const hgetallGroups = hot.hgetallGroups.bind(hot);
+    hot.hgetallGroups = async (groups) => {
+      hot.hgetallGroups = hgetallGroups;
       await drop(player.id, 0, 2);
-      return hgetallMany(keysRead);
+      return hgetallGroups(groups);
     };
     await gsm.syncDirty();
     expect(slots(await saved(player.id))).toEqual([[0, 'bandage', 5], [1, 'rusty-pipe', 1], [2, 'scrap-metal', 10]]);
@@ -741,14 +741,15 @@ describe('evictLingering', () => {
     await drop(player.id, 2, 4);
     expect(await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' })).toBe(true);
     await drop(player.id, 0, 1);
-    // The batch's read is split, as a large one is on Redis (100 keys per script call): the
-    // eviction saves the player and deletes their keys after the first call.
-    const hgetallMany = hot.hgetallMany.bind(hot);
-    hot.hgetallMany = async (keysRead) => {
-      hot.hgetallMany = hgetallMany;
-      const first = await hgetallMany(keysRead.slice(0, 1));
+    // The batch's read is split, as a large one is on Redis (script calls of 100 keys): the
+    // eviction saves the player and deletes their keys between two calls. The player's hash and
+    // slots are one group, read in one call.
+    const hgetallGroups = hot.hgetallGroups.bind(hot);
+    hot.hgetallGroups = async (groups) => {
+      hot.hgetallGroups = hgetallGroups;
+      const first = await hgetallGroups(groups.slice(0, 1));
       expect(await gsm.evictLingering(0)).toHaveLength(1);
-      return [...first, ...(await hgetallMany(keysRead.slice(1)))];
+      return [...first, ...(await hgetallGroups(groups.slice(1)))];
     };
     await gsm.syncDirty();
     expect(slots(await saved(player.id))).toEqual([[0, 'bandage', 4], [1, 'rusty-pipe', 1], [2, 'scrap-metal', 6]]);

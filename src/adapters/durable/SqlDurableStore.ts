@@ -81,6 +81,7 @@ export class SqlDurableStore implements DurableStore {
       const row = (await tx.query(sql.LOCK_ACCOUNT_FOR_DELETION, [username, provenHash])).rows[0];
       if (row === undefined) return null;
       const account = toAccount(row);
+      await tx.query(sql.LOCK_HELD_UNIQUE_ITEMS, [account.characterId]);
       await tx.query(sql.DELETE_HELD_UNIQUE_ITEMS, [account.characterId]);
       await tx.query(sql.DELETE_ACCOUNT, [account.id]);
       return account;

@@ -43,6 +43,16 @@ export const LOCK_ACCOUNT_FOR_DELETION = `
   WHERE lower(a.username) = lower($1) AND ($2::text IS NULL OR (a.password_hash = $2 AND NOT a.banned))
   FOR UPDATE`;
 
+// The character's unique items are locked first: a batch writing another player's slot that
+// holds one of them (picked up from this character) has then committed, and the deletion's next
+// statement, with a snapshot of its own, sees that slot.
+export const LOCK_HELD_UNIQUE_ITEMS = `
+  SELECT u.id FROM unique_items u WHERE u.id IN (
+    SELECT unique_item_id FROM inventory WHERE character_id = $1 AND unique_item_id IS NOT NULL
+    UNION ALL
+    SELECT unique_item_id FROM equipment WHERE character_id = $1 AND unique_item_id IS NOT NULL)
+  FOR UPDATE`;
+
 // An item the store also has elsewhere (dropped just before, or since picked up by another
 // player, the bag not synced since) is no longer theirs: it stays, with the row that holds it.
 export const DELETE_HELD_UNIQUE_ITEMS = `

@@ -8,6 +8,11 @@ export interface HotStore {
   hgetall(key: string): Promise<Record<string, string>>;
   /** One round trip for many hashes: the Redis adapter pipelines it. */
   hgetallMany(keys: readonly string[]): Promise<Record<string, string>[]>;
+  /**
+   * Like hgetallMany, but the hashes of each group are read together, as of one moment (different
+   * groups may be read at different moments): e.g. a player's hash with their slots.
+   */
+  hgetallGroups(groups: readonly (readonly string[])[]): Promise<Record<string, string>[][]>;
   /** Several hashes, and those their values name, read together in one round trip: see readView.ts. */
   readView(view: HotView): Promise<HotViewResult>;
   hset(key: string, values: Readonly<Record<string, string>>): Promise<void>;

@@ -81,6 +81,10 @@ export class MemoryHotStore implements HotStore {
     return this.run(() => keys.map((key) => this.readHash(key)));
   }
 
+  hgetallGroups(groups: readonly (readonly string[])[]): Promise<Record<string, string>[][]> {
+    return this.run(() => groups.map((group) => group.map((key) => this.readHash(key))));
+  }
+
   readView(view: HotView): Promise<HotViewResult> {
     return this.run(() => {
       // Only heartbeat hashes expire, and a view never finds one through another key.

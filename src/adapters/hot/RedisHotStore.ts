@@ -177,6 +177,35 @@ export class RedisHotStore implements HotStore {
     return read.flat();
   }
 
+  /** Whole groups per script call (a script runs alone), filled up to the chunk size; a larger group goes alone. */
+  async hgetallGroups(groups: readonly (readonly string[])[]): Promise<Record<string, string>[][]> {
+    const calls: (readonly string[])[][] = [];
+    let call: (readonly string[])[] = [];
+    let size = 0;
+    for (const group of groups) {
+      if (size > 0 && size + group.length > HGETALL_CHUNK) {
+        calls.push(call);
+        call = [];
+        size = 0;
+      }
+      call.push(group);
+      size += group.length;
+    }
+    if (call.length > 0) calls.push(call);
+    const read: Record<string, string>[][][] = [];
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      for (let index = next++; index < calls.length; index = next++) {
+        const members = calls[index] ?? [];
+        const { hashes } = await this.readView({ hashes: members.flat() });
+        let cursor = 0;
+        read[index] = members.map((group) => group.map(() => hashes[cursor++] ?? {}));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(HGETALL_WINDOW, calls.length) }, lane));
+    return read.flat();
+  }
+
   async readView(view: HotView): Promise<HotViewResult> {
     return readViewOp.decode(view, await this.readViewScript(readViewOp.encode(view)));
   }
