@@ -121,7 +121,7 @@ export class DirtySync {
     return (await this.hot.hget(keys.world(), GROUND_READY)) === '1';
   }
 
-  /** Reads the current hot values of everything claimed, in one pipelined round trip (plus one for unique items). */
+  /** Reads the current hot values of everything claimed: script calls of 100 keys, then one for unique items. */
   private async collect(claimed: Claimed): Promise<SyncBatch> {
     const playerIds = [...new Set([...claimed.position, ...claimed.inventory, ...claimed.equipment])].map(Number);
     const inventoryIds = new Set(claimed.inventory.map(Number));
@@ -130,14 +130,18 @@ export class DirtySync {
     // version, read as of one moment: a large read takes several script calls, and the version
     // the durable store compares must be that of the slots it comes with (a player evicted
     // between two reads would otherwise be written as present with empty slots).
-    const [players, grounds] = await Promise.all([
-      this.hot.hgetallGroups(playerIds.map((id) => [
+    // One list of groups: a small batch (a forced save: a player and the ground they stand on) is
+    // then read in a single call, so an item cannot be read both in the bag and on the ground.
+    const read = await this.hot.hgetallGroups([
+      ...playerIds.map((id) => [
         keys.player(id),
         ...(inventoryIds.has(id) ? [keys.inventory(id)] : []),
         ...(equipmentIds.has(id) ? [keys.equipment(id)] : []),
-      ])),
-      this.hot.hgetallGroups(claimed.ground.map((locationId) => [keys.ground(locationId), keys.groundVersion(locationId)])),
+      ]),
+      ...claimed.ground.map((locationId) => [keys.ground(locationId), keys.groundVersion(locationId)]),
     ]);
+    const players = read.slice(0, playerIds.length);
+    const grounds = read.slice(playerIds.length);
     const batch: SyncBatch = { characters: [], inventories: [], equipment: [], ground: [], uniqueItems: [] };
     const uniqueIds = new Set<string>();
     for (const [index, id] of playerIds.entries()) {

@@ -199,7 +199,14 @@ export class RedisHotStore implements HotStore {
         const members = calls[index] ?? [];
         const { hashes } = await this.readView({ hashes: members.flat() });
         let cursor = 0;
-        read[index] = members.map((group) => group.map(() => hashes[cursor++] ?? {}));
+        read[index] = members.map((group) =>
+          group.map(() => {
+            const hash = hashes[cursor++];
+            // A short reply would read as empty hashes: slots that seem gone must never be written.
+            if (hash === undefined) throw new Error('hgetallGroups: the script answered fewer hashes than asked');
+            return hash;
+          }),
+        );
       }
     };
     await Promise.all(Array.from({ length: Math.min(HGETALL_WINDOW, calls.length) }, lane));
