@@ -66,6 +66,13 @@ const syncRows = new Counter({
 });
 /** Seconds, for a durable-store transaction: a few ms when quiet, seconds behind a backlog. */
 const TRANSACTION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const syncSkipped = new Counter({
+  name: 'cinder_sync_skipped_total',
+  help: 'Characters and locations a batch sync left unwritten because PostgreSQL holds a newer version (or no longer has the character). Now and then when a save races a sync; a steady rise means Redis went back in time (restored from an older snapshot) and saves are being lost.',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
 const syncDuration = new Histogram({
   name: 'cinder_sync_duration_seconds',
   help: 'Duration of batch syncs (claim dirty sets, read hot values, write one transaction), by result.',
@@ -286,7 +293,8 @@ export async function meteredSync(sync: () => Promise<SyncReport>): Promise<Sync
   } finally {
     syncsRunning--;
   }
-  const result = Object.values(report).some((count) => count > 0) ? 'written' : 'empty';
+  const { skippedCharacters, skippedLocations, ...rows } = report;
+  const result = Object.values(rows).some((count) => count > 0) ? 'written' : 'empty';
   syncRuns.inc({ result });
   syncDuration.observe({ result }, seconds());
   syncRows.inc({ kind: 'characters' }, report.characters);
@@ -294,6 +302,8 @@ export async function meteredSync(sync: () => Promise<SyncReport>): Promise<Sync
   syncRows.inc({ kind: 'equipment' }, report.equipment);
   syncRows.inc({ kind: 'ground' }, report.ground);
   syncRows.inc({ kind: 'unique_items' }, report.uniqueItems);
+  syncSkipped.inc({ kind: 'characters' }, skippedCharacters);
+  syncSkipped.inc({ kind: 'ground' }, skippedLocations);
   return report;
 }
 

@@ -184,7 +184,9 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
       try {
         const report = await meteredSync(() => gsm.syncDirty());
         syncBackoff.succeeded();
-        if (report.characters + report.inventories + report.equipment + report.ground > 0) log.debug({ report }, 'synced');
+        if (report.skippedCharacters + report.skippedLocations > 0) {
+          log.info({ report }, 'PostgreSQL holds newer versions of some of what this sync read; they were left unwritten (now and then a save races a sync; if this repeats, Redis went back in time and the changes since are not being saved)');
+        } else if (report.characters + report.inventories + report.equipment + report.ground > 0) log.debug({ report }, 'synced');
       } catch (error) {
         if (adapters.failureOf(error) !== 'durable') throw error;
         const delay = syncBackoff.failed(Date.now());

@@ -1,7 +1,7 @@
 // Writes dirty hot state to the durable store in batches (DESIGN.md §5). Dirty sets are claimed
 // atomically before the values are read, so a change made while a sync runs marks its id dirty
 // again and is written by the next run; a failed write puts the claimed ids back.
-import type { DurableStore, SyncBatch } from '../adapters/durable/DurableStore.ts';
+import type { BatchWritten, DurableStore, SyncBatch } from '../adapters/durable/DurableStore.ts';
 import type { HotStore } from '../adapters/hot/HotStore.ts';
 import { DIRTY_KINDS, GROUND_READY, keys, type DirtyKind } from '../adapters/keys.ts';
 import { decodeCharacter, decodeEntry, decodeEquipped, decodeGround, decodeUniqueItem } from './codec.ts';
@@ -14,6 +14,9 @@ export interface SyncReport {
   equipment: number;
   ground: number;
   uniqueItems: number;
+  /** Left unwritten: the durable store holds newer versions of them (see BatchWritten). */
+  skippedCharacters: number;
+  skippedLocations: number;
 }
 
 type Claimed = Record<DirtyKind, string[]>;
@@ -50,9 +53,9 @@ export class DirtySync {
     }
     try {
       const batch = await this.collect(claimed);
-      await this.durable.writeBatch(batch);
+      const written = await this.durable.writeBatch(batch);
       for (const kind of DIRTY_KINDS) await this.hot.srem(keys.dirtyClaim(kind), claimed[kind]);
-      return report(batch);
+      return { ...report(batch), ...written };
     } catch (error) {
       for (const kind of DIRTY_KINDS) await this.hot.returnClaim(keys.dirty(kind), keys.dirtyClaim(kind), claimed[kind]);
       throw error;
@@ -115,6 +118,7 @@ export class DirtySync {
     const places = await this.hot.hgetallMany(characterIds.map((id) => keys.player(id)));
     const ground = (await this.groundReady()) ? [...new Set(places.flatMap((fields) => (fields.location_id === undefined ? [] : [fields.location_id])))] : [];
     await this.durable.writeBatch(await this.collect({ position: ids, inventory: ids, equipment: ids, ground }));
+    // A forced save that finds newer versions stored was overtaken by a batch: nothing to report.
   }
 
   private async groundReady(): Promise<boolean> {
@@ -178,7 +182,7 @@ export class DirtySync {
   }
 }
 
-function report(batch: SyncBatch): SyncReport {
+function report(batch: SyncBatch): Omit<SyncReport, keyof BatchWritten> {
   return {
     characters: batch.characters.length,
     inventories: batch.inventories.length,

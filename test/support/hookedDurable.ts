@@ -1,6 +1,6 @@
 // The real durable store with a one-shot hook inside the next writeBatch, before the write:
 // lets a test pause a sync mid-write (or fail it) and act meanwhile.
-import type { DurableStore, SyncBatch } from '../../src/adapters/durable/DurableStore.ts';
+import type { BatchWritten, DurableStore, SyncBatch } from '../../src/adapters/durable/DurableStore.ts';
 
 export interface Deferred {
   promise: Promise<void>;
@@ -57,12 +57,12 @@ export class HookedDurable implements DurableStore {
     return this.inner.recordOnce(key, value);
   }
 
-  async writeBatch(batch: SyncBatch): Promise<void> {
+  async writeBatch(batch: SyncBatch): Promise<BatchWritten> {
     this.writes += 1;
     const hook = this.beforeWrite;
     this.beforeWrite = null;
     if (hook) await hook();
-    await this.inner.writeBatch(batch);
+    return this.inner.writeBatch(batch);
   }
 
   close(): Promise<void> {

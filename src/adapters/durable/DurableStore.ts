@@ -46,6 +46,16 @@ export interface SyncBatch {
   uniqueItems: UniqueItem[];
 }
 
+/**
+ * What a batch left unwritten because the durable store holds a newer version (or, for a
+ * character, no longer has them: a deleted account). Now and then when a save races a sync; a
+ * steady stream means the hot store went back in time (restored from an older snapshot).
+ */
+export interface BatchWritten {
+  skippedCharacters: number;
+  skippedLocations: number;
+}
+
 export interface GroundSnapshot {
   items: (GroundItem & { locationId: string })[];
   uniqueItems: UniqueItem[];
@@ -85,6 +95,6 @@ export interface DurableStore {
   /** Keeps `value` under `key` unless a value is kept there already; answers the one kept. */
   recordOnce(key: string, value: string): Promise<string>;
   /** One transaction; a fixed number of statements whatever the batch size. */
-  writeBatch(batch: SyncBatch): Promise<void>;
+  writeBatch(batch: SyncBatch): Promise<BatchWritten>;
   close(): Promise<void>;
 }

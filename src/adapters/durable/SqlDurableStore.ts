@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { UniqueItem } from '../../domain/model.ts';
 import { GameError } from '../../errors.ts';
-import type { AccountRecord, DurableStore, GroundSnapshot, NewCharacter, StartingKit, StoredCharacter, SyncBatch } from './DurableStore.ts';
+import type { AccountRecord, BatchWritten, DurableStore, GroundSnapshot, NewCharacter, StartingKit, StoredCharacter, SyncBatch } from './DurableStore.ts';
 import { runMigrations } from './migrations.ts';
 import { toAccount, toCharacter, toTokenGeneration, toEquipped, toGroundItem, toId, toInventorySlot, toUniqueItem } from './rows.ts';
 import * as sql from './sql.ts';
@@ -138,17 +138,19 @@ export class SqlDurableStore implements DurableStore {
   }
 
   /** `within` joins a caller's transaction (registration writes the starting kit this way). */
-  async writeBatch(batch: SyncBatch, within: SqlClient = this.client): Promise<void> {
+  async writeBatch(batch: SyncBatch, within: SqlClient = this.client): Promise<BatchWritten> {
     const uniqueItems = lastByKey(batch.uniqueItems, (u) => u.id);
     const characters = lastByKey(batch.characters, (c) => c.id);
     const allInventories = lastByKey(batch.inventories, (i) => i.characterId);
     const allEquipment = lastByKey(batch.equipment, (e) => e.characterId);
     const allGround = lastByKey(batch.ground, (g) => g.locationId);
-    if (uniqueItems.length + characters.length + allInventories.length + allEquipment.length + allGround.length === 0) return;
+    if (uniqueItems.length + characters.length + allInventories.length + allEquipment.length + allGround.length === 0) {
+      return { skippedCharacters: 0, skippedLocations: 0 };
+    }
 
     // One statement per table and step, each skipped when it has no rows: the count depends on
     // which kinds of change the batch holds, never on how many.
-    await within.transaction(async (tx) => {
+    return within.transaction(async (tx) => {
       // Characters first: a deletion locks the character before the unique items, and so does this.
       // A character whose stored version is newer than this batch's (or who is gone) keeps their rows untouched.
       const stale = new Set<number>();
@@ -218,6 +220,7 @@ export class SqlDurableStore implements DurableStore {
           lying.map((g) => g.droppedBy), lying.map((g) => g.despawnAt),
         ]);
       }
+      return { skippedCharacters: stale.size, skippedLocations: allGround.length - ground.length };
     });
   }
 
