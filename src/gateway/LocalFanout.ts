@@ -35,6 +35,8 @@ export class LocalFanout {
   private readonly byLocation = new Map<string, Set<Recipient>>();
   private readonly locationOf = new Map<Recipient, string>();
   private readonly byCharacter = new Map<number, Recipient>();
+  /** Locations whose refused subscription waits to be tried again: one retry loop each. */
+  private readonly retrying = new Set<string>();
 
   constructor(
     private readonly bus: Bus,
@@ -104,7 +106,10 @@ export class LocalFanout {
       });
     } catch (error) {
       this.onError(error);
+      if (this.retrying.has(locationId)) return;
+      this.retrying.add(locationId);
       setTimeout(() => {
+        this.retrying.delete(locationId);
         if (this.byLocation.has(locationId)) void this.listen(locationId);
       }, this.retryMs).unref();
     }

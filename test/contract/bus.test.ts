@@ -215,6 +215,52 @@ describe('RedisBus across a lost connection', () => {
     expect(received.messages.slice(1).sort()).toEqual([...channels].sort());
   });
 
+  it('survives a resubscription Redis refuses after a reconnect, and subscribes again until it holds', async () => {
+    const { bus, subscriber, subscriberId, admin } = await busAndAdmin();
+    const ch = `refused:${String(process.pid)}-${String(Date.now())}`;
+    const received = inbox();
+    await bus.subscribe(ch, received.handler);
+    let reconnects = 0;
+    bus.onReconnect(() => (reconnects += 1));
+    // The first SUBSCRIBE after the reconnect fails, as one that times out on a busy Redis does.
+    const subscribe = subscriber.subscribe.bind(subscriber);
+    let refused = 0;
+    subscriber.subscribe = ((...args: Parameters<typeof subscriber.subscribe>) => {
+      if (refused++ === 0) return Promise.reject(new Error('Command timed out'));
+      return subscribe(...args);
+    }) as typeof subscriber.subscribe;
+
+    await admin.call('CLIENT', 'KILL', 'ID', subscriberId);
+    await eventually(() => reconnects === 1, 'the bus to listen again after the refusal');
+    expect(refused).toBe(2);
+    await admin.publish(ch, 'after');
+    await eventually(() => received.messages.length === 1, 'the message after the reconnect');
+    expect(received.messages).toEqual(['after']);
+  });
+
+  it('never takes a subscribe still under way for a subscription: when it fails, the next one subscribes', async () => {
+    const { bus, subscriber, admin } = await busAndAdmin();
+    const ch = `racing:${String(process.pid)}-${String(Date.now())}`;
+    const subscribe = subscriber.subscribe.bind(subscriber);
+    let fail: (error: Error) => void = () => undefined;
+    subscriber.subscribe = () => {
+      subscriber.subscribe = subscribe;
+      return new Promise<number>((_resolve, reject) => (fail = reject));
+    };
+    const first = inbox();
+    const second = inbox();
+    const firstSubscribe = bus.subscribe(ch, first.handler);
+    const secondSubscribe = bus.subscribe(ch, second.handler);
+    fail(new Error('Connection is closed.'));
+    await expect(firstSubscribe).rejects.toThrow('Connection is closed.');
+    await expect(secondSubscribe).rejects.toThrow('Connection is closed.');
+    // The caller tries again (LocalFanout does): this time Redis listens.
+    await bus.subscribe(ch, second.handler);
+    await admin.publish(ch, 'heard');
+    await eventually(() => second.messages.length === 1, 'the message');
+    expect(first.messages).toEqual([]);
+  });
+
   it('keeps delivering after a handler throws, reporting the error', async () => {
     const publisher = await connectRedis(redisUrl);
     const subscriber = await openRedis(publisher.duplicate());

@@ -120,6 +120,29 @@ describe('LocalFanout: a sign-out', () => {
 });
 
 describe('LocalFanout: a location subscription the bus refuses', () => {
+  it('keeps one retry loop per location, however often players come and go meanwhile', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const bus = new LocalBus();
+    let attempts = 0;
+    vi.spyOn(bus, 'subscribe').mockImplementation((channel: string) => {
+      if (channel === channels.location('gate')) attempts += 1;
+      return Promise.reject(new Error('Connection is closed.'));
+    });
+    const fanout = new LocalFanout(bus, () => undefined, 500);
+    for (let visit = 0; visit < 5; visit++) {
+      const visitor = recipient(20 + visit, 1);
+      await fanout.place(visitor, 'gate');
+      fanout.leave(visitor);
+    }
+    await fanout.place(recipient(30, 1), 'gate');
+    expect(attempts).toBe(6);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(attempts).toBe(7);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(attempts).toBe(8);
+  });
+
+
   it('places the player anyway and subscribes again until it holds', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const bus = new LocalBus();

@@ -1,6 +1,8 @@
 // The bus between workers on Redis pub/sub (DESIGN.md §6). A connection in subscriber mode can
-// only subscribe, so publishing has its own; ioredis subscribes the subscriber again by itself
-// after a reconnect (autoResubscribe), and the contract suite checks that it does.
+// only subscribe, so publishing has its own. The bus keeps the list of channels it wants and
+// subscribes the subscriber again itself after a reconnect: ioredis's own resubscription
+// (autoResubscribe) sends its SUBSCRIBE with nothing to catch a failure, which would kill the
+// process, and forgets the channels it failed.
 import type { Redis } from 'ioredis';
 import { closeRedis, connectRedis, openRedis, type RedisConnectionOptions } from '../hot/RedisHotStore.ts';
 import type { Bus, BusHandler } from './Bus.ts';
@@ -16,11 +18,20 @@ function rethrowLater(error: unknown): void {
   });
 }
 
-/** How soon a re-subscription is confirmed again when Redis did not answer the ping. */
-const PING_RETRY_MS = 500;
+/** How soon a refused resubscription after a reconnect is tried again, while connected. */
+const RESUBSCRIBE_RETRY_MS = 500;
 
 export class RedisBus implements Bus {
+  /** The channels this bus wants, with their handlers. */
   private readonly handlers = new Map<string, BusHandler>();
+  /** Channels Redis has confirmed on the subscriber's current connection. */
+  private readonly listening = new Set<string>();
+  /** A SUBSCRIBE under way per channel: a second subscribe waits for it instead of trusting it. */
+  private readonly pending = new Map<string, Promise<void>>();
+  /** Bumped by each unsubscribe of a channel: a SUBSCRIBE answered after one does not count. */
+  private readonly generation = new Map<string, number>();
+  private readonly reconnectListeners: (() => void)[] = [];
+  private closed = false;
 
   /** The bus owns both clients: close() quits them. `subscriber` must not be used for anything else. */
   constructor(
@@ -28,6 +39,7 @@ export class RedisBus implements Bus {
     private readonly subscriber: Redis,
     onHandlerError: (error: unknown, channel: string) => void = rethrowLater,
   ) {
+    subscriber.options.autoResubscribe = false;
     subscriber.on('message', (channel: string, message: string) => {
       const handler = this.handlers.get(channel);
       if (!handler) return;
@@ -36,6 +48,14 @@ export class RedisBus implements Bus {
       } catch (error) {
         onHandlerError(error, channel);
       }
+    });
+    subscriber.on('close', () => {
+      this.listening.clear();
+      this.pending.clear();
+    });
+    // The first 'ready' came before the bus existed: each one from here on is a reconnect.
+    subscriber.on('ready', () => {
+      void this.listenAgain();
     });
   }
 
@@ -55,38 +75,60 @@ export class RedisBus implements Bus {
   }
 
   async subscribe(channel: string, handler: BusHandler): Promise<void> {
-    const subscribed = this.handlers.has(channel);
     this.handlers.set(channel, handler);
-    if (subscribed) return;
+    // Refused (Redis away, or slow): the handler stays wanted, so the next reconnect subscribes
+    // it, and the caller may try again meanwhile.
+    for (;;) {
+      if (this.listening.has(channel) || this.handlers.get(channel) !== handler) return;
+      const pending = this.pending.get(channel);
+      if (pending === undefined) break;
+      await pending;
+    }
+    const generation = this.generation.get(channel) ?? 0;
+    const attempt = this.subscriber.subscribe(channel).then(() => {
+      if ((this.generation.get(channel) ?? 0) === generation) this.listening.add(channel);
+    });
+    this.pending.set(channel, attempt);
     try {
-      await this.subscriber.subscribe(channel);
-    } catch (error) {
-      if (this.handlers.get(channel) === handler) this.handlers.delete(channel);
-      throw error;
+      await attempt;
+    } finally {
+      if (this.pending.get(channel) === attempt) this.pending.delete(channel);
     }
   }
 
   async unsubscribe(channel: string): Promise<void> {
     if (!this.handlers.delete(channel)) return;
+    this.listening.delete(channel);
+    this.pending.delete(channel);
+    this.generation.set(channel, (this.generation.get(channel) ?? 0) + 1);
+    // Refused while the connection is down: nothing to undo, the reconnect subscribes only what is wanted.
     await this.subscriber.unsubscribe(channel);
   }
 
   onReconnect(listener: () => void): void {
-    const confirm = (): void => {
-      this.subscriber.ping().then(listener, () => {
-        // Refused or timed out on a live connection (a busy Redis): ask again shortly. Lost
-        // again: a 'ready' follows.
-        if (this.subscriber.status === 'ready') setTimeout(confirm, PING_RETRY_MS).unref();
-      });
-    };
-    this.subscriber.on('ready', () => {
-      // 'ready' comes just before ioredis subscribes again; a ping sent after those commands is
-      // answered after them, once every channel is listened to again.
-      void Promise.resolve().then(confirm);
+    this.reconnectListeners.push(listener);
+  }
+
+  /** After a reconnect: every wanted channel at once, then the listeners (what was published meanwhile was missed). */
+  private async listenAgain(): Promise<void> {
+    if (this.closed) return;
+    const channels = [...this.handlers.keys()];
+    const generations = channels.map((channel) => this.generation.get(channel) ?? 0);
+    try {
+      if (channels.length > 0) await this.subscriber.subscribe(...channels);
+    } catch {
+      // Lost again (a 'ready' follows) or Redis too slow to answer: ask again shortly.
+      if (this.subscriber.status === 'ready') setTimeout(() => void this.listenAgain(), RESUBSCRIBE_RETRY_MS).unref();
+      return;
+    }
+    channels.forEach((channel, index) => {
+      if (this.handlers.has(channel) && (this.generation.get(channel) ?? 0) === generations[index]) this.listening.add(channel);
     });
+    for (const listener of this.reconnectListeners) listener();
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.handlers.clear();
     await Promise.all([closeRedis(this.subscriber), closeRedis(this.publisher)]);
   }
