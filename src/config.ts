@@ -11,6 +11,19 @@ function int(name: string, fallback: number, env: NodeJS.ProcessEnv, min = 0, ma
   return value;
 }
 
+/** Node's timers take at most this many milliseconds; a longer delay fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration in milliseconds: `min` or more, and no longer than a timer can wait. */
+function ms(name: string, fallback: number, env: NodeJS.ProcessEnv, min = 0): number {
+  return int(name, fallback, env, min, MAX_TIMER_MS);
+}
+
+/** A size in bytes, a count or a rate: 1 or more (0 would refuse everything, or switch a limit off). */
+function positive(name: string, fallback: number, env: NodeJS.ProcessEnv, max = MAX_TIMER_MS): number {
+  return int(name, fallback, env, 1, max);
+}
+
 function rangeText(min: number, max: number | undefined): string {
   if (max !== undefined) return `an integer from ${min} to ${max}`;
   return min === 0 ? 'a non-negative integer' : `an integer of at least ${min}`;
@@ -109,8 +122,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((redisUrl === undefined) !== (databaseUrl === undefined)) {
     throw new Error('Scaled mode needs both REDIS_URL and DATABASE_URL; set both, or neither for embedded mode.');
   }
-  const heartbeatIntervalMs = int('CINDER_HEARTBEAT_INTERVAL_MS', 1000, env, 1);
-  const workerTimeoutMs = int('CINDER_WORKER_TIMEOUT_MS', 5000, env, 1);
+  const heartbeatIntervalMs = ms('CINDER_HEARTBEAT_INTERVAL_MS', 1000, env, 1);
+  const workerTimeoutMs = ms('CINDER_WORKER_TIMEOUT_MS', 5000, env, 1);
   checkHeartbeat(heartbeatIntervalMs, workerTimeoutMs);
   return {
     redisUrl,
@@ -123,31 +136,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokenTtlSeconds: int('CINDER_TOKEN_TTL_SECONDS', 24 * 3600, env, 1),
     adminToken: env.CINDER_ADMIN_TOKEN || undefined,
     metricsToken: env.CINDER_METRICS_TOKEN || undefined,
-    syncIntervalMs: int('CINDER_SYNC_INTERVAL_MS', 5000, env),
-    cleanupIntervalMs: int('CINDER_CLEANUP_INTERVAL_MS', 30_000, env),
-    disconnectLingerMs: int('CINDER_DISCONNECT_LINGER_MS', 3600_000, env),
-    maxMessageBytes: int('CINDER_MAX_MESSAGE_BYTES', 16 * 1024, env),
-    maxFrameBytes: int('CINDER_MAX_FRAME_BYTES', 2 * 1024 * 1024, env),
-    maxSendBufferBytes: int('CINDER_MAX_SEND_BUFFER_BYTES', 1024 * 1024, env, 1),
-    clientPingIntervalMs: int('CINDER_CLIENT_PING_INTERVAL_MS', 30_000, env),
-    sessionAuditIntervalMs: int('CINDER_SESSION_AUDIT_INTERVAL_MS', 30_000, env),
+    syncIntervalMs: ms('CINDER_SYNC_INTERVAL_MS', 5000, env),
+    cleanupIntervalMs: ms('CINDER_CLEANUP_INTERVAL_MS', 30_000, env),
+    disconnectLingerMs: ms('CINDER_DISCONNECT_LINGER_MS', 3600_000, env),
+    maxMessageBytes: positive('CINDER_MAX_MESSAGE_BYTES', 16 * 1024, env),
+    maxFrameBytes: positive('CINDER_MAX_FRAME_BYTES', 2 * 1024 * 1024, env),
+    maxSendBufferBytes: positive('CINDER_MAX_SEND_BUFFER_BYTES', 1024 * 1024, env),
+    clientPingIntervalMs: ms('CINDER_CLIENT_PING_INTERVAL_MS', 30_000, env),
+    sessionAuditIntervalMs: ms('CINDER_SESSION_AUDIT_INTERVAL_MS', 30_000, env),
     maxConnectionsPerAddress: int('CINDER_MAX_CONNECTIONS_PER_ADDRESS', 100, env, 1),
-    authTimeoutMs: int('CINDER_AUTH_TIMEOUT_MS', 10_000, env),
-    requestTimeoutMs: int('CINDER_REQUEST_TIMEOUT_MS', 30_000, env, 1),
-    actionBurst: int('CINDER_ACTION_BURST', 40, env),
-    actionsPerSecond: int('CINDER_ACTIONS_PER_SECOND', 20, env),
-    loginAttempts: int('CINDER_LOGIN_ATTEMPTS', 10, env),
-    loginWindowMs: int('CINDER_LOGIN_WINDOW_MS', 60_000, env),
+    authTimeoutMs: ms('CINDER_AUTH_TIMEOUT_MS', 10_000, env),
+    requestTimeoutMs: ms('CINDER_REQUEST_TIMEOUT_MS', 30_000, env, 1),
+    actionBurst: positive('CINDER_ACTION_BURST', 40, env),
+    actionsPerSecond: positive('CINDER_ACTIONS_PER_SECOND', 20, env),
+    loginAttempts: positive('CINDER_LOGIN_ATTEMPTS', 10, env),
+    loginWindowMs: ms('CINDER_LOGIN_WINDOW_MS', 60_000, env, 1),
     logLevel: logLevel(env.LOG_LEVEL),
     heartbeatIntervalMs,
     workerTimeoutMs,
-    deadWorkerCleanupIntervalMs: int('CINDER_DEAD_WORKER_CLEANUP_INTERVAL_MS', 2000, env),
-    databasePoolSize: int('CINDER_DATABASE_POOL_SIZE', 4, env),
-    databaseConnectTimeoutMs: int('CINDER_DATABASE_CONNECT_TIMEOUT_MS', 5000, env, 1),
-    databaseQueryTimeoutMs: int('CINDER_DATABASE_QUERY_TIMEOUT_MS', 5000, env, 1),
-    shutdownSyncTimeoutMs: int('CINDER_SHUTDOWN_SYNC_TIMEOUT_MS', 10_000, env, 1),
-    shutdownCloseTimeoutMs: int('CINDER_SHUTDOWN_CLOSE_TIMEOUT_MS', 3000, env, 1),
-    shutdownTimeoutMs: int('CINDER_SHUTDOWN_TIMEOUT_MS', 60_000, env),
+    deadWorkerCleanupIntervalMs: ms('CINDER_DEAD_WORKER_CLEANUP_INTERVAL_MS', 2000, env),
+    databasePoolSize: positive('CINDER_DATABASE_POOL_SIZE', 4, env, 1000),
+    databaseConnectTimeoutMs: ms('CINDER_DATABASE_CONNECT_TIMEOUT_MS', 5000, env, 1),
+    databaseQueryTimeoutMs: ms('CINDER_DATABASE_QUERY_TIMEOUT_MS', 5000, env, 1),
+    shutdownSyncTimeoutMs: ms('CINDER_SHUTDOWN_SYNC_TIMEOUT_MS', 10_000, env, 1),
+    shutdownCloseTimeoutMs: ms('CINDER_SHUTDOWN_CLOSE_TIMEOUT_MS', 3000, env, 1),
+    shutdownTimeoutMs: ms('CINDER_SHUTDOWN_TIMEOUT_MS', 60_000, env),
     trustProxy: list('CINDER_TRUST_PROXY', env),
   };
 }
