@@ -4,7 +4,7 @@
 import { Backoff, type BackoffOptions } from './jobs/Backoff.ts';
 
 export interface WorkerRestartOptions {
-  /** A death this long after the previous one counts as a one-off again. */
+  /** A worker that lived this long (from its start, not from the previous death) died a one-off. */
   calmMs: number;
   /** Delays while the deaths keep coming. */
   backoff: BackoffOptions;
@@ -16,7 +16,8 @@ export const WORKER_RESTARTS: WorkerRestartOptions = { calmMs: 60_000, backoff: 
 /** The restart history of one worker slot: each replacement inherits the slot of the one it replaces. */
 export class WorkerRestarts {
   private readonly backoff: Backoff;
-  private lastDeathAt: number | undefined;
+  /** When the replacement of the last death starts (that death plus its wait). */
+  private lastStartAt: number | undefined;
 
   constructor(private readonly options: WorkerRestartOptions = WORKER_RESTARTS) {
     this.backoff = new Backoff(options.backoff);
@@ -24,12 +25,10 @@ export class WorkerRestarts {
 
   /** Records a death at `now`; returns how long to wait before starting the replacement. */
   died(now: number): number {
-    const oneOff = this.lastDeathAt === undefined || now - this.lastDeathAt >= this.options.calmMs;
-    this.lastDeathAt = now;
-    if (oneOff) {
-      this.backoff.reset();
-      return 0;
-    }
-    return this.backoff.nextDelay();
+    const oneOff = this.lastStartAt === undefined || now - this.lastStartAt >= this.options.calmMs;
+    if (oneOff) this.backoff.reset();
+    const delay = oneOff ? 0 : this.backoff.nextDelay();
+    this.lastStartAt = now + delay;
+    return delay;
   }
 }

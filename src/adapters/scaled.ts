@@ -31,9 +31,17 @@ export async function openScaledAdapters({ redisUrl, databaseUrl, poolSize, conn
     log.warn({ err: error }, 'Redis unreachable; actions answer E_DEGRADED until it returns');
   };
   const options = { onError: onRedisError };
+  // Only the hot store's connection says whether actions work, and only its 'ready' says Redis is
+  // back: an error of the bus's or the locks' connections alone must not leave the line above
+  // standing (a pub/sub connection cut by Redis, a lock connection reconnecting late).
+  const sideOptions = {
+    onError: (error: Error) => {
+      if (started) log.debug({ err: error }, 'a Redis connection of the bus or the locks failed; it reconnects by itself');
+    },
+  };
   const { hot, bus, locks } = await startupStep(`Cannot connect to Redis at REDIS_URL=${redactUrl(redisUrl)}`, async () => {
     const hot = await RedisHotStore.connect(redisUrl, options);
-    return { hot, bus: await RedisBus.connect(redisUrl, options), locks: await RedisLocks.connect(redisUrl, options) };
+    return { hot, bus: await RedisBus.connect(redisUrl, sideOptions), locks: await RedisLocks.connect(redisUrl, sideOptions) };
   });
   started = true;
   hot.onReady(() => {

@@ -26,8 +26,22 @@ describe('WorkerRestarts', () => {
     const restarts = new WorkerRestarts();
     restarts.died(T0);
     expect(restarts.died(T0 + 100)).toBe(1_000);
-    expect(restarts.died(T0 + 200)).toBe(2_000);
-    expect(restarts.died(T0 + 200 + WORKER_RESTARTS.calmMs)).toBe(0);
-    expect(restarts.died(T0 + 300 + WORKER_RESTARTS.calmMs)).toBe(1_000);
+    // That replacement starts at T0 + 1,100 and dies at once; the next starts at T0 + 3,200.
+    expect(restarts.died(T0 + 1_200)).toBe(2_000);
+    expect(restarts.died(T0 + 3_200 + WORKER_RESTARTS.calmMs)).toBe(0);
+    expect(restarts.died(T0 + 3_300 + WORKER_RESTARTS.calmMs)).toBe(1_000);
+  });
+
+  it('counts the minute from the start of the replacement, not from the death before it', () => {
+    const restarts = new WorkerRestarts();
+    let now = T0;
+    const delays: number[] = [];
+    // Each replacement lives 31 s: with the 30 s wait, 61 s pass between two deaths.
+    for (let death = 0; death < 9; death++) {
+      const delay = restarts.died(now);
+      delays.push(delay);
+      now += delay + 31_000;
+    }
+    expect(delays).toEqual([0, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
   });
 });
