@@ -39,6 +39,8 @@ export interface ServerOptions {
   rng?: Rng;
   /** The game's clock (regeneration, cooldowns); tests move it on instead of waiting. */
   now?: () => number;
+  /** The monotonic clock of each connection's action budget; tests hold it still. */
+  actionClock?: () => number;
 }
 
 export interface CinderServer {
@@ -154,6 +156,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     authTimeoutMs: config.authTimeoutMs,
     isShuttingDown: () => shuttingDown,
     failureOf: adapters.failureOf,
+    ...(options.actionClock ? { actionClock: options.actionClock } : {}),
   };
   // Per-address limits count an IPv6 client by its /64 (limitKey).
   const addressOf = (request: IncomingMessage) => limitKey(clientAddress(request, trust));

@@ -35,6 +35,8 @@ export interface ConnectionDeps {
   authTimeoutMs: number;
   isShuttingDown: () => boolean;
   failureOf: (error: unknown) => StoreFailure;
+  /** The action budget's clock: monotonic (performance.now) unless a test holds it still. */
+  actionClock?: () => number;
 }
 
 /** What the connection needs of a socket (a `ws` WebSocket in production). */
@@ -97,7 +99,7 @@ export class PlayerConnection implements Recipient {
     private readonly deps: ConnectionDeps,
     private readonly remoteAddress: string,
   ) {
-    this.bucket = new TokenBucket(deps.actionBurst, deps.actionsPerSecond);
+    this.bucket = new TokenBucket(deps.actionBurst, deps.actionsPerSecond, deps.actionClock);
     if (deps.authTimeoutMs > 0) {
       this.authDeadline = setTimeout(() => {
         this.authOverdue = true;

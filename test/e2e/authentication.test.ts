@@ -17,10 +17,15 @@ let server: InProcessServer;
 const clients: GameClient[] = [];
 
 beforeAll(async () => {
-  server = await startInProcessServer({ CINDER_ADMIN_TOKEN: ADMIN_TOKEN }, undefined, undefined, (adapters) => ({
-    ...adapters,
-    failureOf: (error) => (error instanceof Error && error.message === BLIP ? 'hot' : adapters.failureOf(error)),
-  }));
+  server = await startInProcessServer(
+    { CINDER_ADMIN_TOKEN: ADMIN_TOKEN },
+    {
+      adapt: (adapters) => ({
+        ...adapters,
+        failureOf: (error) => (error instanceof Error && error.message === BLIP ? 'hot' : adapters.failureOf(error)),
+      }),
+    },
+  );
 }, 60_000);
 
 afterAll(async () => {

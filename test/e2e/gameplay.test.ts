@@ -18,7 +18,7 @@ async function joined(token: string): Promise<{ client: GameClient; view: PlayVi
 beforeAll(async () => {
   // The game's clock stands still: a cooldown the tests expect cannot run out while a busy machine answers.
   const frozen = Date.now();
-  server = await startInProcessServer({ CINDER_DISCONNECT_LINGER_MS: '0', CINDER_CLEANUP_INTERVAL_MS: '0' }, undefined, () => frozen);
+  server = await startInProcessServer({ CINDER_DISCONNECT_LINGER_MS: '0', CINDER_CLEANUP_INTERVAL_MS: '0' }, { now: () => frozen });
 }, 60_000);
 
 afterAll(async () => {

@@ -85,7 +85,7 @@ describe('shutdown', () => {
 
   it('cuts a socket whose client does not answer the close, and ends', async () => {
     const logs: Record<string, unknown>[] = [];
-    const s = (server = await startInProcessServer({ CINDER_SHUTDOWN_CLOSE_TIMEOUT_MS: '200' }, logs));
+    const s = (server = await startInProcessServer({ CINDER_SHUTDOWN_CLOSE_TIMEOUT_MS: '200' }, { logs }));
     const polite = await GameClient.connect(s.wsUrl);
     const silent = await silentClient(s.wsUrl);
     const silentClosed = once(silent, 'close');

@@ -9,7 +9,7 @@ let server: InProcessServer;
 let client: GameClient;
 
 beforeAll(async () => {
-  server = await startInProcessServer({ CINDER_ACTION_BURST: '1000', CINDER_ACTIONS_PER_SECOND: '1000' }, undefined, () => clock);
+  server = await startInProcessServer({ CINDER_ACTION_BURST: '1000', CINDER_ACTIONS_PER_SECOND: '1000' }, { now: () => clock });
   ({ client } = await newPlayerOn(server));
 }, 60_000);
 

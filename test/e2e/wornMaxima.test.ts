@@ -16,7 +16,7 @@ beforeAll(async () => {
   await editFile(content, 'world.json', ({ rules }) => {
     rules.startingItems.push({ item: 'dog-tags', qty: 1 });
   });
-  server = await startInProcessServer({ CINDER_CONTENT_DIR: content }, undefined, () => clock);
+  server = await startInProcessServer({ CINDER_CONTENT_DIR: content }, { now: () => clock });
   ({ client } = await newPlayerOn(server));
 }, 60_000);
 

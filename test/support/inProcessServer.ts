@@ -17,18 +17,19 @@ export interface InProcessServer {
   stop(): Promise<void>;
 }
 
-/**
- * `logs`, when given, receives every log line the server writes (as parsed JSON, level debug and
- * up); otherwise only warnings and errors are logged, to stderr.
- */
-export async function startInProcessServer(
-  env: Record<string, string> = {},
-  logs?: Record<string, unknown>[],
+export interface InProcessOptions {
+  /** Receives every log line the server writes (parsed, level debug and up); without it only warnings and errors go to stderr. */
+  logs?: Record<string, unknown>[];
   /** The game's clock, for a test that moves time on rather than waiting. */
-  now?: () => number,
+  now?: () => number;
+  /** The clock of each connection's action budget (monotonic), for a test that must not see it refill. */
+  actionClock?: () => number;
   /** Changes the embedded adapters before the server gets them (e.g. which errors count as a store failure). */
-  adapt: (adapters: Adapters) => Adapters = (adapters) => adapters,
-): Promise<InProcessServer> {
+  adapt?: (adapters: Adapters) => Adapters;
+}
+
+export async function startInProcessServer(env: Record<string, string> = {}, options: InProcessOptions = {}): Promise<InProcessServer> {
+  const { logs, now, actionClock, adapt = (adapters: Adapters) => adapters } = options;
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', CINDER_LOGIN_ATTEMPTS: '1000', CINDER_SYNC_INTERVAL_MS: '0', ...env });
   const catalog = await loadContent(config.contentDir);
   const adapters = adapt(await openEmbeddedAdapters(undefined));
@@ -40,6 +41,7 @@ export async function startInProcessServer(
     tokenSecret: 'test-secret-test-secret-test-secret',
     rng: seededRng(42),
     ...(now ? { now } : {}),
+    ...(actionClock ? { actionClock } : {}),
   });
   const port = await server.listen();
   return {

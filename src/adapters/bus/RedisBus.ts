@@ -31,13 +31,15 @@ export class RedisBus implements Bus {
   /** Bumped by each unsubscribe of a channel: a SUBSCRIBE answered after one does not count. */
   private readonly generation = new Map<string, number>();
   private readonly reconnectListeners: (() => void)[] = [];
+  /** Bumped by each lost connection: a resubscription retry scheduled on an older one is dropped. */
+  private connection = 0;
   private closed = false;
 
   /** The bus owns both clients: close() quits them. `subscriber` must not be used for anything else. */
   constructor(
     private readonly publisher: Redis,
     private readonly subscriber: Redis,
-    onHandlerError: (error: unknown, channel: string) => void = rethrowLater,
+    private readonly onHandlerError: (error: unknown, channel: string) => void = rethrowLater,
   ) {
     subscriber.options.autoResubscribe = false;
     subscriber.on('message', (channel: string, message: string) => {
@@ -50,6 +52,7 @@ export class RedisBus implements Bus {
       }
     });
     subscriber.on('close', () => {
+      this.connection += 1;
       this.listening.clear();
       this.pending.clear();
     });
@@ -109,22 +112,38 @@ export class RedisBus implements Bus {
     this.reconnectListeners.push(listener);
   }
 
+  // Read through a method: TypeScript would otherwise keep the narrowing of `closed` across awaits.
+  private isClosed(): boolean {
+    return this.closed;
+  }
+
   /** After a reconnect: every wanted channel at once, then the listeners (what was published meanwhile was missed). */
   private async listenAgain(): Promise<void> {
     if (this.closed) return;
+    const connection = this.connection;
     const channels = [...this.handlers.keys()];
     const generations = channels.map((channel) => this.generation.get(channel) ?? 0);
     try {
       if (channels.length > 0) await this.subscriber.subscribe(...channels);
     } catch {
-      // Lost again (a 'ready' follows) or Redis too slow to answer: ask again shortly.
-      if (this.subscriber.status === 'ready') setTimeout(() => void this.listenAgain(), RESUBSCRIBE_RETRY_MS).unref();
+      // Redis too slow to answer: ask again shortly, on this connection only (a lost one brings
+      // its own 'ready').
+      setTimeout(() => {
+        if (this.connection === connection && this.subscriber.status === 'ready') void this.listenAgain();
+      }, RESUBSCRIBE_RETRY_MS).unref();
       return;
     }
+    if (this.isClosed() || this.connection !== connection) return;
     channels.forEach((channel, index) => {
       if (this.handlers.has(channel) && (this.generation.get(channel) ?? 0) === generations[index]) this.listening.add(channel);
     });
-    for (const listener of this.reconnectListeners) listener();
+    for (const listener of this.reconnectListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.onHandlerError(error, 'reconnect');
+      }
+    }
   }
 
   async close(): Promise<void> {
