@@ -3,7 +3,7 @@
 // the character leaves the world in front of the players there, and the name is free again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../src/adapters/keys.ts';
-import { post, registerPlayer } from '../support/accounts.ts';
+import { adminPost, post, registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { deferred } from '../support/hookedDurable.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
@@ -30,13 +30,8 @@ async function playing(token: string): Promise<{ client: GameClient; view: PlayV
   return { client, view: await client.ok<PlayView>('auth', { token }) };
 }
 
-async function admin(path: string, body: unknown): Promise<{ status: number; json: unknown }> {
-  const response = await fetch(new URL(path, server.baseUrl), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, json: await response.json() };
+function admin(path: string, body: unknown): Promise<{ status: number; json: unknown }> {
+  return adminPost(server.baseUrl, ADMIN_TOKEN, path, body);
 }
 
 type Left = { player: { id: number; name: string }; reason: string };

@@ -123,21 +123,22 @@ describe('an auth that fails half-way', () => {
   });
 });
 
+/** Holds the next view read (an auth's last read, or a look) until `release`; `reached` resolves when it waits. */
+function holdNextView(): { reached: Promise<void>; release: () => void } {
+  const hot = server.adapters.hot;
+  const readView = hot.readView.bind(hot);
+  const reached = deferred();
+  const held = deferred();
+  hot.readView = async (view) => {
+    hot.readView = readView;
+    reached.resolve();
+    await held.promise;
+    return readView(view);
+  };
+  return { reached: reached.promise, release: held.resolve };
+}
+
 describe('while an auth is under way', () => {
-  /** Holds the auth's last read (its view) until `release`; `reached` resolves when it waits. */
-  function holdNextView(): { reached: Promise<void>; release: () => void } {
-    const hot = server.adapters.hot;
-    const readView = hot.readView.bind(hot);
-    const reached = deferred();
-    const held = deferred();
-    hot.readView = async (view) => {
-      hot.readView = readView;
-      reached.resolve();
-      await held.promise;
-      return readView(view);
-    };
-    return { reached: reached.promise, release: held.resolve };
-  }
 
   it('what the location says reaches the connection only after the auth reply', async () => {
     const speaker = await watching();
@@ -181,22 +182,13 @@ describe('a replaced connection', () => {
     const old = await connected();
     await old.ok('auth', { token: player.token });
     // The first of ten looks is held while another connection takes the character.
-    const hot = server.adapters.hot;
-    const readView = hot.readView.bind(hot);
-    const reached = deferred();
-    const held = deferred();
-    hot.readView = async (view) => {
-      hot.readView = readView;
-      reached.resolve();
-      await held.promise;
-      return readView(view);
-    };
+    const { reached, release } = holdNextView();
     const looks = Array.from({ length: 10 }, () => old.request('look'));
-    await reached.promise;
+    await reached;
     const newer = await connected();
     await newer.ok('auth', { token: player.token });
     await old.event('session_replaced');
-    held.resolve();
+    release();
     const replies = await Promise.all(looks);
     expect(replies.slice(1).map((reply) => reply.data)).toEqual(
       Array.from({ length: 9 }, () => ({ code: 'E_SESSION_REPLACED', message: 'This character connected from somewhere else.' })),

@@ -1,7 +1,7 @@
 // A password change and a ban end what the old credentials opened: the open session is signed
 // out (close 4004), every token issued before is refused, and the character is kept as it was.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { post, registerPlayer } from '../support/accounts.ts';
+import { adminPost, post, registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import type { PlayView } from '../support/views.ts';
@@ -27,13 +27,8 @@ async function playing(token: string): Promise<{ client: GameClient; view: PlayV
   return { client, view: await client.ok<PlayView>('auth', { token }) };
 }
 
-async function admin(path: string, body: unknown): Promise<{ status: number; json: unknown }> {
-  const response = await fetch(new URL(path, server.baseUrl), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, json: await response.json() };
+function admin(path: string, body: unknown): Promise<{ status: number; json: unknown }> {
+  return adminPost(server.baseUrl, ADMIN_TOKEN, path, body);
 }
 
 describe('changing a password', () => {

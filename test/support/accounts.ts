@@ -22,3 +22,13 @@ export async function registerPlayer(baseUrl: string, username = uniqueName(), p
   const character = json.character as { id: number };
   return { token: String(json.token), id: character.id, username, password };
 }
+
+/** A POST to an operator route (/api/admin/...) with the admin bearer token. */
+export async function adminPost(baseUrl: string, token: string, path: string, body: unknown): Promise<{ status: number; json: unknown }> {
+  const response = await fetch(new URL(path, baseUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, json: await response.json() };
+}
