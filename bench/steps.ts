@@ -141,12 +141,13 @@ export interface StepSearch {
 }
 
 function passes(report: PhaseReport, p99BoundMs: number): boolean {
-  return report.latency.p99 <= p99BoundMs && report.achieved >= 0.95 * report.offered;
+  // An error reply is quick and counts as served; a step with any is not a step served well.
+  return report.latency.p99 <= p99BoundMs && report.achieved >= 0.95 * report.offered && report.errorReplies === 0;
 }
 
 /**
  * Offers each rate of the ladder in turn, upwards, until two steps in a row fail (p99 above the
- * bound, or fewer than 95% of the offered actions completed): one failure alone may be a single
+ * bound, fewer than 95% of the offered actions completed, or any error reply): one failure alone may be a single
  * long GC pause landing in a short step. Then, when the ladder left a gap of 1,000/s or more
  * between the best pass and the step above it, tries once halfway.
  */

@@ -181,7 +181,8 @@ function onSaid(bot: Bot, data: Buffer, now: number): void {
 
 // ── building frames ───────────────────────────────────────────────────────────
 
-function frame(bot: Bot, kind: ActionKind, seq: number): string {
+/** `scheduledUs`: when the action was due; a `say` carries it, so a broadcast's delivery counts from then too. */
+function frame(bot: Bot, kind: ActionKind, seq: number, scheduledUs: number): string {
   switch (kind) {
     case 'look':
       return `{"type":"look","seq":${seq}}`;
@@ -190,7 +191,7 @@ function frame(bot: Bot, kind: ActionKind, seq: number): string {
     case 'ping':
       return `{"type":"ping","seq":${seq}}`;
     case 'say':
-      return `{"type":"say","seq":${seq},"data":{"text":"b:${bot.spec.server}:${nowUs().toFixed(1)}"}}`;
+      return `{"type":"say","seq":${seq},"data":{"text":"b:${bot.spec.server}:${scheduledUs.toFixed(1)}"}}`;
     case 'move':
       return `{"type":"move","seq":${seq},"data":{"direction":"${bot.outward ? bot.spec.outbound : bot.spec.inbound}"}}`;
     case 'equip':
@@ -228,7 +229,12 @@ function inFlight(bot: Bot, seq: number): boolean {
   return seq > 0 && (sentAt[slot] ?? -1) >= 0 && botAt[slot] === bot.spec.index;
 }
 
-function sendAction(bot: Bot, cycle: number[]): void {
+/**
+ * Latency counts from `scheduledUs`, when the open loop meant the action to leave, not from when
+ * this process got round to it: a generator held up (by a full machine, or by the replies it
+ * reads) would otherwise hide that wait, and the server's share of it, from the figures.
+ */
+function sendAction(bot: Bot, cycle: number[], scheduledUs: number): void {
   const socket = bot.socket;
   if (socket?.readyState !== WebSocket.OPEN) return;
   let kind = cycle[(bot.sent + bot.spec.index) % cycle.length] ?? 0;
@@ -242,8 +248,8 @@ function sendAction(bot: Bot, cycle: number[]): void {
   if ((sentAt[slot] ?? -1) >= 0) stats.latency.addMissing();
   kindAt[slot] = kind;
   botAt[slot] = bot.spec.index;
-  const text = frame(bot, ACTION_KINDS[kind] ?? 'ping', seq);
-  sentAt[slot] = nowUs();
+  const text = frame(bot, ACTION_KINDS[kind] ?? 'ping', seq, scheduledUs);
+  sentAt[slot] = scheduledUs;
   socket.send(text);
 }
 
@@ -287,7 +293,7 @@ async function runPhase(phase: PhaseSpec): Promise<PhaseResult> {
         }
         const bot = members[next] as Bot;
         next = (next + 1) % members.length;
-        sendAction(bot, cycle);
+        sendAction(bot, cycle, scheduled);
         sentInPhase++;
       }
     };
