@@ -119,7 +119,8 @@ export function runPrimary(workers: number, log: Log, { shutdownTimeoutMs, env =
       stop(1);
       return;
     }
-    const delay = restarts[state.slot]?.died(Date.now()) ?? 0;
+    // Monotonic: a wall clock stepped back would make a long-lived worker look like a crash loop.
+    const delay = restarts[state.slot]?.died(performance.now()) ?? 0;
     log.warn({ pid, code, signal, restartInMs: delay, ...(state.startupFailure ? { reason: state.startupFailure } : {}) }, 'worker died; starting a new one');
     const timer = setTimeout(() => {
       pendingRestarts.delete(timer);

@@ -138,7 +138,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: env.CINDER_METRICS_TOKEN || undefined,
     syncIntervalMs: ms('CINDER_SYNC_INTERVAL_MS', 5000, env),
     cleanupIntervalMs: ms('CINDER_CLEANUP_INTERVAL_MS', 30_000, env),
-    disconnectLingerMs: ms('CINDER_DISCONNECT_LINGER_MS', 3600_000, env),
+    // Compared with timestamps, never waited on: no timer limit.
+    disconnectLingerMs: int('CINDER_DISCONNECT_LINGER_MS', 3600_000, env),
     maxMessageBytes: positive('CINDER_MAX_MESSAGE_BYTES', 16 * 1024, env),
     maxFrameBytes: positive('CINDER_MAX_FRAME_BYTES', 2 * 1024 * 1024, env),
     maxSendBufferBytes: positive('CINDER_MAX_SEND_BUFFER_BYTES', 1024 * 1024, env),
@@ -150,7 +151,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     actionBurst: positive('CINDER_ACTION_BURST', 40, env),
     actionsPerSecond: positive('CINDER_ACTIONS_PER_SECOND', 20, env),
     loginAttempts: positive('CINDER_LOGIN_ATTEMPTS', 10, env),
-    loginWindowMs: ms('CINDER_LOGIN_WINDOW_MS', 60_000, env, 1),
+    // A Redis expiry, not a timer.
+    loginWindowMs: int('CINDER_LOGIN_WINDOW_MS', 60_000, env, 1),
     logLevel: logLevel(env.LOG_LEVEL),
     heartbeatIntervalMs,
     workerTimeoutMs,

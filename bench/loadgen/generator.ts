@@ -277,12 +277,11 @@ async function runPhase(phase: PhaseSpec): Promise<PhaseResult> {
   await new Promise<void>((resolve) => {
     const tick = () => {
       const now = nowUs();
-      if (now >= windowEndUs || sentInPhase >= maxActions) {
-        clearInterval(timer);
-        resolve();
-        return;
-      }
-      const due = Math.min(maxActions, Math.floor((now - startUs) / intervalUs) + 1);
+      const over = now >= windowEndUs;
+      // What fell due before the window closed is still sent (late, and timed from when it was
+      // due), so that a stall across the window's end shows rather than drops the slowest actions.
+      const dueBy = over ? windowEndUs - 1 : now;
+      const due = Math.min(maxActions, Math.max(0, Math.floor((dueBy - startUs) / intervalUs) + 1));
       while (sentInPhase < due) {
         const scheduled = startUs + sentInPhase * intervalUs;
         const measured = scheduled >= windowStartUs;
@@ -295,6 +294,10 @@ async function runPhase(phase: PhaseSpec): Promise<PhaseResult> {
         next = (next + 1) % members.length;
         sendAction(bot, cycle, scheduled);
         sentInPhase++;
+      }
+      if (over || sentInPhase >= maxActions) {
+        clearInterval(timer);
+        resolve();
       }
     };
     const timer = setInterval(tick, 1);

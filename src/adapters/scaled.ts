@@ -34,9 +34,16 @@ export async function openScaledAdapters({ redisUrl, databaseUrl, poolSize, conn
   // Only the hot store's connection says whether actions work, and only its 'ready' says Redis is
   // back: an error of the bus's or the locks' connections alone must not leave the line above
   // standing (a pub/sub connection cut by Redis, a lock connection reconnecting late).
+  let sideWarnedAt = Number.NEGATIVE_INFINITY;
   const sideOptions = {
     onError: (error: Error) => {
-      if (started) log.debug({ err: error }, 'a Redis connection of the bus or the locks failed; it reconnects by itself');
+      if (!started) return;
+      // Said at most once a minute (ioredis reports every failed reconnect): while the bus's
+      // connection is down, other workers' events do not reach this worker's players.
+      const now = performance.now();
+      if (now - sideWarnedAt < 60_000) return;
+      sideWarnedAt = now;
+      log.warn({ err: error }, 'a Redis connection of the bus or the locks failed; it reconnects by itself (meanwhile other workers\' events may not reach this worker\'s players)');
     },
   };
   const { hot, bus, locks } = await startupStep(`Cannot connect to Redis at REDIS_URL=${redactUrl(redisUrl)}`, async () => {

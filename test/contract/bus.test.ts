@@ -258,7 +258,6 @@ describe('RedisBus across a lost connection', () => {
     await bus.subscribe(ch, second.handler);
     await admin.publish(ch, 'heard');
     await eventually(() => second.messages.length === 1, 'the message');
-    expect(first.messages).toEqual([]);
   });
 
   it('keeps delivering after a handler throws, reporting the error', async () => {

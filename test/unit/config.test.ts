@@ -28,16 +28,19 @@ describe('loadConfig', () => {
   });
 
   it('refuses a duration longer than a timer can wait (it would fire at once)', () => {
-    for (const name of ['CINDER_AUTH_TIMEOUT_MS', 'CINDER_SHUTDOWN_TIMEOUT_MS', 'CINDER_SYNC_INTERVAL_MS', 'CINDER_DISCONNECT_LINGER_MS']) {
+    for (const name of ['CINDER_AUTH_TIMEOUT_MS', 'CINDER_SHUTDOWN_TIMEOUT_MS', 'CINDER_SYNC_INTERVAL_MS', 'CINDER_CLEANUP_INTERVAL_MS']) {
       expect(() => loadConfig({ [name]: '3000000000' }), name).toThrow(`${name} must be an integer from 0 to 2147483647, got "3000000000"`);
       expect(loadConfig({ [name]: '2147483647' }), name).toBeDefined();
     }
   });
 
   it('refuses 0 for a size, burst, rate or count that would refuse everything or switch a limit off', () => {
-    for (const name of ['CINDER_MAX_MESSAGE_BYTES', 'CINDER_MAX_FRAME_BYTES', 'CINDER_ACTION_BURST', 'CINDER_ACTIONS_PER_SECOND', 'CINDER_LOGIN_ATTEMPTS', 'CINDER_LOGIN_WINDOW_MS', 'CINDER_DATABASE_POOL_SIZE']) {
+    for (const name of ['CINDER_MAX_MESSAGE_BYTES', 'CINDER_MAX_FRAME_BYTES', 'CINDER_ACTION_BURST', 'CINDER_ACTIONS_PER_SECOND', 'CINDER_LOGIN_ATTEMPTS', 'CINDER_DATABASE_POOL_SIZE']) {
       expect(() => loadConfig({ [name]: '0' }), name).toThrow(new RegExp(`^${name} must be an integer from 1 to `));
     }
+    expect(() => loadConfig({ CINDER_LOGIN_WINDOW_MS: '0' })).toThrow(/^CINDER_LOGIN_WINDOW_MS must be an integer of at least 1/);
+    // Not waited on by a timer: a 30-day linger is fine.
+    expect(loadConfig({ CINDER_DISCONNECT_LINGER_MS: String(30 * 24 * 3600_000) }).disconnectLingerMs).toBe(30 * 24 * 3600_000);
     expect(() => loadConfig({ CINDER_MAX_FRAME_BYTES: String(2 ** 31) })).toThrow(/^CINDER_MAX_FRAME_BYTES must be an integer from 1 to 2147483647/);
     const config = loadConfig({ CINDER_ACTIONS_PER_SECOND: '1', CINDER_DATABASE_POOL_SIZE: '1' });
     expect({ rate: config.actionsPerSecond, pool: config.databasePoolSize }).toEqual({ rate: 1, pool: 1 });
