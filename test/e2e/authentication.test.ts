@@ -4,7 +4,7 @@
 // scaled mode (the embedded store never fails by itself).
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { HotTransaction } from '../../src/adapters/hot/transaction.ts';
-import { post, registerPlayer } from '../support/accounts.ts';
+import { adminPost, post, registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { deferred } from '../support/hookedDurable.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
@@ -140,14 +140,20 @@ function holdNextView(): { reached: Promise<void>; release: () => void } {
 
 describe('while an auth is under way', () => {
 
-  it('what the location says reaches the connection only after the auth reply', async () => {
+  /** An auth held at its last read while someone in the location speaks; `release` lets it finish. */
+  async function authWhileSpoken(text: string) {
     const speaker = await watching();
     const player = await registerPlayer(server.baseUrl);
     const client = await connected();
     const { reached, release } = holdNextView();
     const auth = client.request('auth', { token: player.token });
     await reached;
-    await speaker.ok('say', { text: 'said during the auth' });
+    await speaker.ok('say', { text });
+    return { player, client, auth, release };
+  }
+
+  it('what the location says reaches the connection only after the auth reply', async () => {
+    const { client, auth, release } = await authWhileSpoken('said during the auth');
     release();
     expect(await auth).toMatchObject({ type: 'ok' });
     await client.event<{ text: string }>('said', (said) => said.text === 'said during the auth');
@@ -156,18 +162,8 @@ describe('while an auth is under way', () => {
   });
 
   it('a connection whose auth then fails hears nothing of the game', async () => {
-    const speaker = await watching();
-    const player = await registerPlayer(server.baseUrl);
-    const client = await connected();
-    const { reached, release } = holdNextView();
-    const auth = client.request('auth', { token: player.token });
-    await reached;
-    await speaker.ok('say', { text: 'not for the banned' });
-    const ban = await fetch(new URL('/api/admin/ban', server.baseUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
-      body: JSON.stringify({ username: player.username }),
-    });
+    const { player, client, auth, release } = await authWhileSpoken('not for the banned');
+    const ban = await adminPost(server.baseUrl, ADMIN_TOKEN, '/api/admin/ban', { username: player.username });
     expect(ban.status).toBe(200);
     release();
     expect(await auth).toMatchObject({ type: 'error', data: { code: 'E_BAD_TOKEN' } });
