@@ -13,7 +13,7 @@ import { GameError, TOKEN_REVOKED } from '../errors.ts';
 import * as change from './atomicChanges.ts';
 import { decodeCharacter, decodeGround, decodeUniqueItem, encodeCharacter, encodeEntry, encodeEquipped, encodeGround, encodeUniqueItem } from './codec.ts';
 import { toPlayerRead, type PlayerRead } from './playerRead.ts';
-import { DirtySync, type ForcedSaveReport, type SyncReport } from './dirtySync.ts';
+import { DirtySync, SYNC_BATCH_PLAYERS, type ForcedSaveReport, type SyncReport } from './dirtySync.ts';
 
 export interface GroundRead {
   item: GroundItem;
@@ -60,8 +60,10 @@ export class GameStateManager {
     onForcedSave?: (report: ForcedSaveReport) => void,
     /** How long a session token lives (CINDER_TOKEN_TTL_SECONDS): a revocation need not be kept longer. */
     private readonly tokenTtlMs = DEFAULT_TOKEN_TTL_MS,
+    /** Players per transaction of a batch sync (tests make it small to see a sync written in parts). */
+    syncBatchPlayers = SYNC_BATCH_PLAYERS,
   ) {
-    this.sync = new DirtySync(hot, durable, onForcedSave);
+    this.sync = new DirtySync(hot, durable, onForcedSave, syncBatchPlayers);
   }
 
   // ── accounts: immediate durable writes ──────────────────────────────────────────

@@ -21,6 +21,13 @@ export interface SyncReport {
 
 type Claimed = Record<DirtyKind, string[]>;
 
+/**
+ * Players per transaction of a batch sync. Large enough that a part's fixed costs (a handful of
+ * statements, a commit) stay small beside its rows; small enough that reading one part from the
+ * hot store overlaps writing the previous one for most of a large sync.
+ */
+export const SYNC_BATCH_PLAYERS = 2000;
+
 /** One transaction of forced saves: how many players it held, how long it took, whether it was written. */
 export interface ForcedSaveReport {
   players: number;
@@ -37,12 +44,19 @@ export class DirtySync {
     private readonly hot: HotStore,
     private readonly durable: DurableStore,
     private readonly onForcedSave: (report: ForcedSaveReport) => void = () => undefined,
+    /** Players per part of a batch sync (see syncDirty). */
+    private readonly batchPlayers = SYNC_BATCH_PLAYERS,
   ) {}
 
   /**
    * A run settles exactly the ids it claimed: written, they leave the claim; failed, they go back
    * to the dirty set. Never the whole claim key: a run that overlaps this one (its lease ran out
    * while it waited on the durable store) may have claimed more into it, and those are its own.
+   *
+   * A large claim is written in parts of at most `batchPlayers` players, one transaction each,
+   * and the next part is read from the hot store while the last one is written: the sync then
+   * takes about as long as the slower of the two stores rather than both together. Each part
+   * settles on its own; when one fails, it and the parts after it go back to the dirty sets.
    */
   async syncDirty(): Promise<SyncReport> {
     const claimed = {} as Claimed;
@@ -51,15 +65,28 @@ export class DirtySync {
     for (const kind of DIRTY_KINDS) {
       claimed[kind] = kind === 'ground' && !groundReady ? [] : await this.hot.claimSet(keys.dirty(kind), keys.dirtyClaim(kind));
     }
-    try {
-      const batch = await this.collect(claimed);
-      const written = await this.durable.writeBatch(batch);
-      for (const kind of DIRTY_KINDS) await this.hot.srem(keys.dirtyClaim(kind), claimed[kind]);
-      return { ...report(batch), ...written };
-    } catch (error) {
-      for (const kind of DIRTY_KINDS) await this.hot.returnClaim(keys.dirty(kind), keys.dirtyClaim(kind), claimed[kind]);
-      throw error;
+    const parts = splitClaim(claimed, this.batchPlayers);
+    const total: SyncReport = { characters: 0, inventories: 0, equipment: 0, ground: 0, uniqueItems: 0, skippedCharacters: 0, skippedLocations: 0 };
+    let reading = quietly(this.collect(parts[0] ?? claimed));
+    for (const [index, part] of parts.entries()) {
+      let batch: SyncBatch;
+      try {
+        batch = await reading;
+        const next = parts[index + 1];
+        if (next) reading = quietly(this.collect(next));
+        const written = await this.durable.writeBatch(batch);
+        for (const kind of DIRTY_KINDS) await this.hot.srem(keys.dirtyClaim(kind), part[kind]);
+        addTo(total, { ...report(batch), ...written });
+      } catch (error) {
+        // The part read meanwhile (if any) is let finish, so nothing reads after the claims go back.
+        await reading.catch(() => undefined);
+        for (const unwritten of parts.slice(index)) {
+          for (const kind of DIRTY_KINDS) await this.hot.returnClaim(keys.dirty(kind), keys.dirtyClaim(kind), unwritten[kind]);
+        }
+        throw error;
+      }
     }
+    return total;
   }
 
   /** How many ids of each kind the durable store has not seen yet, claimed by a sync or not. */
@@ -180,6 +207,33 @@ export class DirtySync {
     });
     return batch;
   }
+}
+
+/**
+ * A claim cut into parts of at most `players` players: a player's position, inventory and
+ * equipment ids stay in one part. The ground goes with the last part (one part when there is
+ * nothing else), so a claim that fits in one part is written exactly as before.
+ */
+export function splitClaim(claimed: Claimed, players: number): Claimed[] {
+  const ids = [...new Set([...claimed.position, ...claimed.inventory, ...claimed.equipment])];
+  const parts: Claimed[] = [];
+  for (let start = 0; start === 0 || start < ids.length; start += players) {
+    const chunk = new Set(ids.slice(start, start + players));
+    const of = (members: string[]) => members.filter((id) => chunk.has(id));
+    parts.push({ position: of(claimed.position), inventory: of(claimed.inventory), equipment: of(claimed.equipment), ground: [] });
+  }
+  (parts[parts.length - 1] as Claimed).ground = claimed.ground;
+  return parts;
+}
+
+/** A promise whose rejection is handled now (by nobody) and again by whoever awaits it later. */
+function quietly<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+function addTo(total: SyncReport, part: SyncReport): void {
+  for (const field of Object.keys(total) as (keyof SyncReport)[]) total[field] += part[field];
 }
 
 function report(batch: SyncBatch): Omit<SyncReport, keyof BatchWritten> {
