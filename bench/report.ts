@@ -6,6 +6,7 @@ import type { HeapSampleSummary } from './heapSample.ts';
 import { formatHeap, type HeapSummary } from './heapSnapshot.ts';
 import type { ProfileSummary } from './profile.ts';
 import { round } from './snapshots.ts';
+import type { SavedRows } from './staleRows.ts';
 import type { PhaseReport, StepSearch } from './steps.ts';
 
 export interface BenchResult {
@@ -31,7 +32,7 @@ export interface BenchResult {
     /** The syncs that ran while those actions were being served (the job's 5 s schedule). */
     underPlay: SyncFigures;
     /** Every player marked dirty at once, then one manual save, the workers otherwise idle. */
-    alone: SyncFigures & { adminSaveMs: number; adminSaveReport: unknown };
+    alone: SyncFigures & { adminSaveMs: number; adminSaveReport: unknown; rewritten: RewrittenRows };
   };
   cinder: StepSearch;
   cinderBroadcast: PhaseReport;
@@ -47,6 +48,15 @@ export interface BenchResult {
   /** With --heap-sample: per worker, what only a mark-compact collected during the steps, by allocation stack. */
   heapSamples: HeapSampleSummary[];
   targets: TargetRow[];
+}
+
+/** PostgreSQL rows the sync alone rewrote: every saved row was made stale before it (bench/staleRows.ts). */
+export interface RewrittenRows extends SavedRows {
+  total: number;
+  /** total ÷ the sync's duration. */
+  perSecond: number;
+  /** Equipment rows still stale after the save: 0 when it rewrote every row. */
+  staleLeft: number;
 }
 
 export interface SyncFigures {
@@ -138,10 +148,12 @@ export function targets(result: Omit<BenchResult, 'targets'>): TargetRow[] {
   });
   const alone = result.sync.alone;
   rows.push({
-    figure: 'batch sync to PostgreSQL (dirty rows per second of sync time; every player dirty, one save)',
+    figure: 'batch sync to PostgreSQL (dirty rows per second of sync time; every player dirty and every saved row stale, one save)',
     target: '≥ 50,000/s',
-    measured: `${alone.rowsPerSecond}/s (${alone.rows} rows in ${alone.syncs} sync${alone.syncs === 1 ? '' : 's'}, ${fmt(alone.seconds, 3)} s, of which ${fmt(alone.sqlSeconds, 3)} s SQL)`,
-    met: alone.rowsPerSecond >= 50_000,
+    measured:
+      `${alone.rowsPerSecond}/s (${alone.rows} rows in ${alone.syncs} sync${alone.syncs === 1 ? '' : 's'}, ${fmt(alone.seconds, 3)} s, of which ${fmt(alone.sqlSeconds, 3)} s SQL; ` +
+      `${alone.rewritten.total} PostgreSQL rows rewritten, ${alone.rewritten.perSecond}/s, ${alone.rewritten.staleLeft} left stale)`,
+    met: alone.rowsPerSecond >= 50_000 && alone.rewritten.staleLeft === 0,
     ...(alone.rowsPerSecond >= 50_000 ? {} : { miss: `${50_000 - alone.rowsPerSecond}/s short (${round((alone.rowsPerSecond / 50_000) * 100, 0)}% of target)` }),
   });
   return rows;
@@ -199,9 +211,14 @@ export function humanSummary(result: BenchResult): string {
   }
   const syncLine = (label: string, f: SyncFigures) =>
     `${label}: ${f.rows} dirty rows ${JSON.stringify(f.rowsByKind)} by ${f.syncs} syncs in ${fmt(f.seconds, 3)} s → ${f.rowsPerSecond} rows/s; ` +
-    `${f.statementsPerSync} SQL statements per sync, ${fmt(f.sqlSeconds, 3)} s waiting on SQL ${JSON.stringify(f.sqlSecondsByStatement)}, the rest claiming and reading Redis`;
+    `${f.statementsPerSync} SQL statements per sync, ${fmt(f.sqlSeconds, 3)} s waiting on SQL ${JSON.stringify(f.sqlSecondsByStatement)}; the rest is claiming, the first read from Redis (the next part's read overlaps each write) and building the statements' parameters`;
   out.push(syncLine('sync under play', result.sync.underPlay));
-  out.push(syncLine('sync alone', result.sync.alone) + ` (manual save answered in ${result.sync.alone.adminSaveMs} ms)`);
+  const rewritten = result.sync.alone.rewritten;
+  out.push(
+    syncLine('sync alone', result.sync.alone) +
+      ` (manual save answered in ${result.sync.alone.adminSaveMs} ms); every saved row was stale: ${rewritten.total} PostgreSQL rows rewritten ` +
+      `(characters ${rewritten.characters}, inventory slots ${rewritten.inventory}, equipment ${rewritten.equipment}, unique items ${rewritten.unique_items}) → ${rewritten.perSecond} rows/s, ${rewritten.staleLeft} left stale`,
+  );
   out.push('');
   out.push(`Cinder, ${flags.active} active players, mix ${JSON.stringify(flags.mix)} (open loop, ${flags.duration} s per step after ${flags.warmup} s warm-up):`);
   out.push(...stepTable(result.cinder));

@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
+import { openPostgres } from '../src/adapters/durable/pgClient.ts';
 import { DIRTY_KINDS, keys } from '../src/adapters/keys.ts';
 import { startRelays, stopRelays, type RelayProcess } from './baseline/relayProcesses.ts';
 import { nowUs, sleep } from './clock.ts';
@@ -23,6 +24,7 @@ import { sum } from './promText.ts';
 import { humanSummary, jsonSummary, stringify, targets, type BenchResult, type SyncFigures } from './report.ts';
 import { seedBots } from './seed.ts';
 import { startServices } from './services.ts';
+import { makeSavedRowsStale, staleRowsLeft } from './staleRows.ts';
 import { delta, deltaBy, redisCommands, round, Snapshots, type Snapshot } from './snapshots.ts';
 import { measure, slowReplyLines, stepSearch, type PhaseReport } from './steps.ts';
 import { formatHeapSample, summariseHeapSample, type HeapSampleSummary } from './heapSample.ts';
@@ -178,6 +180,9 @@ async function main(): Promise<void> {
     log(`[bench] ${walkedHome.okReplies} players walked home (${walkedHome.errorReplies} refused)`);
     await waitForCleanDirtySets(services.admin, 30_000);
 
+    // Every saved slot made to differ from the hot state, so the save rewrites every row.
+    const sql = await openPostgres(services.databaseUrl, { max: 1 });
+    const savedRows = await makeSavedRowsStale(sql);
     await waitForQuietMachine(cpu, 60_000);
     before = await snapshots.take();
     await markDirty(services.admin, seeded.map((bot) => bot.characterId));
@@ -186,10 +191,15 @@ async function main(): Promise<void> {
     const adminSaveMs = Math.round(performance.now() - started);
     await waitForCleanDirtySets(services.admin, 30_000);
     after = await snapshots.take();
+    const staleLeft = await staleRowsLeft(sql);
+    await sql.close();
     const alone = syncFigures(before, after);
+    const postgresRows = savedRows.characters + savedRows.inventory + savedRows.equipment + savedRows.unique_items;
+    const rewritten = { ...savedRows, total: postgresRows, perSecond: round(postgresRows / Math.max(1e-9, alone.seconds), 0), staleLeft };
     const syncWindow = { fromUs: before.atUs, toUs: after.atUs };
-    const sync = { actions: syncActions.report, underPlay, alone: { ...alone, adminSaveMs, adminSaveReport: saveReport } };
+    const sync = { actions: syncActions.report, underPlay, alone: { ...alone, adminSaveMs, adminSaveReport: saveReport, rewritten } };
     log(`[bench] sync alone: ${alone.rows} rows in ${alone.syncs} syncs, ${alone.seconds} s → ${alone.rowsPerSecond} rows/s (manual save ${adminSaveMs} ms: ${JSON.stringify(saveReport)})`);
+    log(`[bench] sync alone rewrote ${postgresRows} PostgreSQL rows ${JSON.stringify(savedRows)} → ${rewritten.perSecond} rows/s; ${staleLeft} left stale`);
 
     // ── throughput steps and broadcast, with the active players ──
     const cinderPhase = (name: string, rate: number, seconds: number): PhaseSpec => ({
