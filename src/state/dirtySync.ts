@@ -22,9 +22,9 @@ export interface SyncReport {
 type Claimed = Record<DirtyKind, string[]>;
 
 /**
- * Players per transaction of a batch sync. Large enough that a part's fixed costs (a handful of
- * statements, a commit) stay small beside its rows; small enough that reading one part from the
- * hot store overlaps writing the previous one for most of a large sync.
+ * Players per part of a batch sync. Large enough that a part's fixed cost (a handful of
+ * statements) stays small beside its rows; small enough that reading one part from the hot store
+ * overlaps writing the previous one for most of a large sync.
  */
 export const SYNC_BATCH_PLAYERS = 2000;
 
@@ -53,10 +53,10 @@ export class DirtySync {
    * to the dirty set. Never the whole claim key: a run that overlaps this one (its lease ran out
    * while it waited on the durable store) may have claimed more into it, and those are its own.
    *
-   * A large claim is written in parts of at most `batchPlayers` players, one transaction each,
-   * and the next part is read from the hot store while the last one is written: the sync then
-   * takes about as long as the slower of the two stores rather than both together. Each part
-   * settles on its own; when one fails, it and the parts after it go back to the dirty sets.
+   * A large claim is read in parts of at most `batchPlayers` players, and each part is read from
+   * the hot store while the one before is written: the sync then takes about as long as the
+   * slower of the two stores rather than both together. The parts still go in one transaction,
+   * so the durable store never holds half a sync (an item in a bag written, the ground it left not).
    */
   async syncDirty(): Promise<SyncReport> {
     const claimed = {} as Claimed;
@@ -66,27 +66,40 @@ export class DirtySync {
       claimed[kind] = kind === 'ground' && !groundReady ? [] : await this.hot.claimSet(keys.dirty(kind), keys.dirtyClaim(kind));
     }
     const parts = splitClaim(claimed, this.batchPlayers);
-    const total: SyncReport = { characters: 0, inventories: 0, equipment: 0, ground: 0, uniqueItems: 0, skippedCharacters: 0, skippedLocations: 0 };
-    let reading = quietly(this.collect(parts[0] ?? claimed));
-    for (const [index, part] of parts.entries()) {
-      let batch: SyncBatch;
-      try {
-        batch = await reading;
+    const batches: SyncBatch[] = [];
+    try {
+      let written: BatchWritten;
+      if (parts.length === 1) {
+        // Any steady-state sync: one batch, and no transaction at all when it is empty.
+        const batch = await this.collect(claimed);
+        batches.push(batch);
+        written = await this.durable.writeBatch(batch);
+      } else {
+        written = await this.durable.writeBatches(this.readParts(parts, batches));
+      }
+      for (const kind of DIRTY_KINDS) await this.hot.srem(keys.dirtyClaim(kind), claimed[kind]);
+      return { ...report(batches), ...written };
+    } catch (error) {
+      for (const kind of DIRTY_KINDS) await this.hot.returnClaim(keys.dirty(kind), keys.dirtyClaim(kind), claimed[kind]);
+      throw error;
+    }
+  }
+
+  /** Each part's batch as the durable store asks for it, the next one already being read. */
+  private async *readParts(parts: readonly Claimed[], read: SyncBatch[]): AsyncGenerator<SyncBatch> {
+    let reading = quietly(this.collect(parts[0] as Claimed));
+    try {
+      for (const [index] of parts.entries()) {
+        const batch = await reading;
         const next = parts[index + 1];
         if (next) reading = quietly(this.collect(next));
-        const written = await this.durable.writeBatch(batch);
-        for (const kind of DIRTY_KINDS) await this.hot.srem(keys.dirtyClaim(kind), part[kind]);
-        addTo(total, { ...report(batch), ...written });
-      } catch (error) {
-        // The part read meanwhile (if any) is let finish, so nothing reads after the claims go back.
-        await reading.catch(() => undefined);
-        for (const unwritten of parts.slice(index)) {
-          for (const kind of DIRTY_KINDS) await this.hot.returnClaim(keys.dirty(kind), keys.dirtyClaim(kind), unwritten[kind]);
-        }
-        throw error;
+        read.push(batch);
+        yield batch;
       }
+    } finally {
+      // A write that failed lets the read under way finish, so nothing reads after the claims go back.
+      await reading.catch(() => undefined);
     }
-    return total;
   }
 
   /** How many ids of each kind the durable store has not seen yet, claimed by a sync or not. */
@@ -212,7 +225,7 @@ export class DirtySync {
 /**
  * A claim cut into parts of at most `players` players: a player's position, inventory and
  * equipment ids stay in one part. The ground goes with the last part (one part when there is
- * nothing else), so a claim that fits in one part is written exactly as before.
+ * nothing else).
  */
 export function splitClaim(claimed: Claimed, players: number): Claimed[] {
   const ids = [...new Set([...claimed.position, ...claimed.inventory, ...claimed.equipment])];
@@ -232,16 +245,13 @@ function quietly<T>(promise: Promise<T>): Promise<T> {
   return promise;
 }
 
-function addTo(total: SyncReport, part: SyncReport): void {
-  for (const field of Object.keys(total) as (keyof SyncReport)[]) total[field] += part[field];
-}
-
-function report(batch: SyncBatch): Omit<SyncReport, keyof BatchWritten> {
+function report(batches: readonly SyncBatch[]): Omit<SyncReport, keyof BatchWritten> {
+  const count = (rows: (batch: SyncBatch) => readonly unknown[]) => batches.reduce((sum, batch) => sum + rows(batch).length, 0);
   return {
-    characters: batch.characters.length,
-    inventories: batch.inventories.length,
-    equipment: batch.equipment.length,
-    ground: batch.ground.length,
-    uniqueItems: batch.uniqueItems.length,
+    characters: count((batch) => batch.characters),
+    inventories: count((batch) => batch.inventories),
+    equipment: count((batch) => batch.equipment),
+    ground: count((batch) => batch.ground),
+    uniqueItems: count((batch) => batch.uniqueItems),
   };
 }

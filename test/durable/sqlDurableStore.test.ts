@@ -542,6 +542,31 @@ describe.each([
       expect(uniques.rows).toEqual([{ id: knife.id, durability: 9 }]);
     });
 
+    it('writes the batches of a source in one transaction, or none of them when the source fails', async () => {
+      const [first, second] = [await register(), await register()];
+      const moved = (hero: Character, locationId: string): SyncBatch => ({ ...emptyBatch(), characters: [{ ...hero, locationId, version: 1 }] });
+      let pulled = 0;
+      function* failing(): Generator<SyncBatch> {
+        pulled += 1;
+        yield moved(first, 'cinder-road');
+        throw new Error('the hot store went away');
+      }
+      await expect(store.writeBatches(failing())).rejects.toThrow('the hot store went away');
+      expect(pulled).toBe(1);
+      expect((await store.loadCharacter(first.id))?.character.locationId).toBe(first.locationId);
+
+      function* both(): Generator<SyncBatch> {
+        yield moved(first, 'cinder-road');
+        yield moved(second, 'ash-gate');
+      }
+      const counted = counting(client);
+      expect(await new SqlDurableStore(counted.client).writeBatches(both())).toEqual({ skippedCharacters: 0, skippedLocations: 0 });
+      // One UPDATE_CHARACTERS per batch (the driver's BEGIN and COMMIT are not counted here).
+      expect(counted.statements()).toBe(2);
+      expect((await store.loadCharacter(first.id))?.character.locationId).toBe('cinder-road');
+      expect((await store.loadCharacter(second.id))?.character.locationId).toBe('ash-gate');
+    });
+
     it('uses as many statements for 500 characters as for 5', async () => {
       const heroes: Character[] = [];
       for (let i = 0; i < 500; i++) heroes.push(await register());

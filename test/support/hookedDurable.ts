@@ -65,6 +65,20 @@ export class HookedDurable implements DurableStore {
     return this.inner.writeBatch(batch);
   }
 
+  /** Each batch pulled from the source counts as a write and runs the hook first (inside the transaction). */
+  writeBatches(batches: AsyncIterable<SyncBatch> | Iterable<SyncBatch>): Promise<BatchWritten> {
+    const hooked = async function* (this: HookedDurable): AsyncGenerator<SyncBatch> {
+      for await (const batch of batches) {
+        this.writes += 1;
+        const hook = this.beforeWrite;
+        this.beforeWrite = null;
+        if (hook) await hook();
+        yield batch;
+      }
+    };
+    return this.inner.writeBatches(hooked.call(this));
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }

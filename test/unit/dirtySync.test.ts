@@ -295,34 +295,34 @@ describe('syncDirty', () => {
 });
 
 describe('a batch sync larger than one part', () => {
-  it('keeps the parts it wrote when a later part fails; the rest go back to the dirty sets', async () => {
+  it('writes all its parts in one transaction: a part that fails leaves nothing of the sync written', async () => {
     gsm = new GameStateManager(hot, durable, catalog, () => now, undefined, undefined, 2);
     const players = [];
     for (let i = 0; i < 5; i += 1) players.push(await newPlayer());
     await gsm.syncDirty();
     for (const player of players) await move(player.id, placeA);
-    const groundId = await drop(players[4]?.id ?? 0, 0, 1);
+    const dropper = players[4]?.id ?? 0;
+    const groundId = await drop(dropper, 0, 1);
     const writesBefore = durable.writes;
 
-    // Parts of two players: the first is written, the second fails, the third (with the ground) is never written.
+    // Parts of two players: the first is written, the second fails, the third (with the ground) is never read into the store.
     durable.beforeWrite = () => {
       durable.failNextWrite();
       return Promise.resolve();
     };
     await expect(gsm.syncDirty()).rejects.toThrow('database unreachable');
     expect(durable.writes - writesBefore).toBe(2);
-    const placed = await Promise.all(players.map(async (player) => (await saved(player.id)).character.locationId));
-    const written = players.filter((_, index) => placed[index] === placeA).map((player) => String(player.id));
-    const unwritten = players.filter((_, index) => placed[index] === start).map((player) => String(player.id));
-    expect([written.length, unwritten.length]).toEqual([2, 3]);
-    expect((await dirtyMembers()).position).toEqual(unwritten.sort());
-    expect((await dirtyMembers()).ground).toEqual([placeA]);
+    for (const player of players) expect((await saved(player.id)).character.locationId).toBe(start);
+    expect(slots(await saved(dropper))[0]).toEqual([0, 'bandage', 5]);
+    expect(await groundSaved(placeA, groundId)).toBeUndefined();
+    expect(await dirtyMembers()).toEqual({ position: players.map((p) => String(p.id)).sort(), inventory: [String(dropper)], equipment: [], ground: [placeA] });
     for (const kind of DIRTY_KINDS) expect(await hot.exists(keys.dirtyClaim(kind))).toBe(false);
 
     const report = await gsm.syncDirty();
-    expect(report).toMatchObject({ characters: 3, ground: 1 });
+    expect(report).toMatchObject({ characters: 5, inventories: 1, ground: 1 });
+    expect(durable.writes - writesBefore).toBe(5);
     for (const player of players) expect((await saved(player.id)).character.locationId).toBe(placeA);
-    expect(slots(await saved(players[4]?.id ?? 0))[0]).toEqual([0, 'bandage', 4]);
+    expect(slots(await saved(dropper))[0]).toEqual([0, 'bandage', 4]);
     expect(await groundSaved(placeA, groundId)).toMatchObject({ itemId: 'bandage', qty: 1 });
     expect(await dirtyMembers()).toEqual({ position: [], inventory: [], equipment: [], ground: [] });
   });

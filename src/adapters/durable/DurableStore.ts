@@ -27,7 +27,7 @@ export interface StartingKit {
   uniqueItems: UniqueItem[];
 }
 
-/** Dirty hot state taken by one sync run, written in one transaction. */
+/** Dirty hot state taken by one sync run (or a part of it), written in one transaction. */
 export interface SyncBatch {
   /**
    * Every character the batch touches. A character whose stored version is newer is
@@ -96,5 +96,11 @@ export interface DurableStore {
   recordOnce(key: string, value: string): Promise<string>;
   /** One transaction; a fixed number of statements whatever the batch size. */
   writeBatch(batch: SyncBatch): Promise<BatchWritten>;
+  /**
+   * Every batch `batches` yields, in one transaction, each as writeBatch writes it. They are
+   * pulled one at a time, so the source may read its next batch while this one is written. All
+   * or nothing: when the source throws, nothing of it is written.
+   */
+  writeBatches(batches: AsyncIterable<SyncBatch> | Iterable<SyncBatch>): Promise<BatchWritten>;
   close(): Promise<void>;
 }

@@ -224,6 +224,25 @@ export class SqlDurableStore implements DurableStore {
     });
   }
 
+  /**
+   * A sync's parts in one transaction. The transaction stays open while the source reads its next
+   * part: each part locks its characters before their unique items, as everything else does, but
+   * a later part's characters only after an earlier part's items, so a forced save racing an item
+   * passed between two parts' players can deadlock with it. PostgreSQL then fails one of them,
+   * and both are retried (a sync puts its claims back; see DirtySync).
+   */
+  async writeBatches(batches: AsyncIterable<SyncBatch> | Iterable<SyncBatch>): Promise<BatchWritten> {
+    return this.client.transaction(async (tx) => {
+      const total: BatchWritten = { skippedCharacters: 0, skippedLocations: 0 };
+      for await (const batch of batches) {
+        const written = await this.writeBatch(batch, tx);
+        total.skippedCharacters += written.skippedCharacters;
+        total.skippedLocations += written.skippedLocations;
+      }
+      return total;
+    });
+  }
+
   close(): Promise<void> {
     return this.client.close();
   }
