@@ -50,12 +50,13 @@ export interface BenchResult {
   targets: TargetRow[];
 }
 
-/** PostgreSQL rows the sync alone rewrote: every saved row was made stale before it (bench/staleRows.ts). */
+/** The sync alone's PostgreSQL rows: every saved row was made stale before it (bench/staleRows.ts); by table, the rows there were. */
 export interface RewrittenRows extends SavedRows {
+  /** Rows the save rewrote: those there were, less those still stale. */
   total: number;
   /** total ÷ the sync's duration. */
   perSecond: number;
-  /** Equipment rows still stale after the save: 0 when it rewrote every row. */
+  /** Rows still stale after the save: 0 when it rewrote every row. */
   staleLeft: number;
 }
 
@@ -154,7 +155,11 @@ export function targets(result: Omit<BenchResult, 'targets'>): TargetRow[] {
       `${alone.rowsPerSecond}/s (${alone.rows} rows in ${alone.syncs} sync${alone.syncs === 1 ? '' : 's'}, ${fmt(alone.seconds, 3)} s, of which ${fmt(alone.sqlSeconds, 3)} s SQL; ` +
       `${alone.rewritten.total} PostgreSQL rows rewritten, ${alone.rewritten.perSecond}/s, ${alone.rewritten.staleLeft} left stale)`,
     met: alone.rowsPerSecond >= 50_000 && alone.rewritten.staleLeft === 0,
-    ...(alone.rowsPerSecond >= 50_000 ? {} : { miss: `${50_000 - alone.rowsPerSecond}/s short (${round((alone.rowsPerSecond / 50_000) * 100, 0)}% of target)` }),
+    ...(alone.rowsPerSecond >= 50_000
+      ? alone.rewritten.staleLeft === 0
+        ? {}
+        : { miss: `${alone.rewritten.staleLeft} rows left unwritten` }
+      : { miss: `${50_000 - alone.rowsPerSecond}/s short (${round((alone.rowsPerSecond / 50_000) * 100, 0)}% of target)` }),
   });
   return rows;
 }
@@ -217,7 +222,7 @@ export function humanSummary(result: BenchResult): string {
   out.push(
     syncLine('sync alone', result.sync.alone) +
       ` (manual save answered in ${result.sync.alone.adminSaveMs} ms); every saved row was stale: ${rewritten.total} PostgreSQL rows rewritten ` +
-      `(characters ${rewritten.characters}, inventory slots ${rewritten.inventory}, equipment ${rewritten.equipment}, unique items ${rewritten.unique_items}) → ${rewritten.perSecond} rows/s, ${rewritten.staleLeft} left stale`,
+      `of ${rewritten.characters + rewritten.inventory + rewritten.equipment + rewritten.unique_items} (characters ${rewritten.characters}, inventory slots ${rewritten.inventory}, equipment ${rewritten.equipment}, unique items ${rewritten.unique_items}) → ${rewritten.perSecond} rows/s, ${rewritten.staleLeft} left stale`,
   );
   out.push('');
   out.push(`Cinder, ${flags.active} active players, mix ${JSON.stringify(flags.mix)} (open loop, ${flags.duration} s per step after ${flags.warmup} s warm-up):`);

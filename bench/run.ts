@@ -24,7 +24,7 @@ import { sum } from './promText.ts';
 import { humanSummary, jsonSummary, stringify, targets, type BenchResult, type SyncFigures } from './report.ts';
 import { seedBots } from './seed.ts';
 import { startServices } from './services.ts';
-import { makeSavedRowsStale, staleRowsLeft } from './staleRows.ts';
+import { makeSavedRowsStale, staleRowsLeft, totalRows } from './staleRows.ts';
 import { delta, deltaBy, redisCommands, round, Snapshots, type Snapshot } from './snapshots.ts';
 import { measure, slowReplyLines, stepSearch, type PhaseReport } from './steps.ts';
 import { formatHeapSample, summariseHeapSample, type HeapSampleSummary } from './heapSample.ts';
@@ -191,15 +191,16 @@ async function main(): Promise<void> {
     const adminSaveMs = Math.round(performance.now() - started);
     await waitForCleanDirtySets(services.admin, 30_000);
     after = await snapshots.take();
-    const staleLeft = await staleRowsLeft(sql);
+    const left = await staleRowsLeft(sql);
     await sql.close();
     const alone = syncFigures(before, after);
-    const postgresRows = savedRows.characters + savedRows.inventory + savedRows.equipment + savedRows.unique_items;
+    const staleLeft = totalRows(left);
+    const postgresRows = totalRows(savedRows) - staleLeft;
     const rewritten = { ...savedRows, total: postgresRows, perSecond: round(postgresRows / Math.max(1e-9, alone.seconds), 0), staleLeft };
     const syncWindow = { fromUs: before.atUs, toUs: after.atUs };
     const sync = { actions: syncActions.report, underPlay, alone: { ...alone, adminSaveMs, adminSaveReport: saveReport, rewritten } };
     log(`[bench] sync alone: ${alone.rows} rows in ${alone.syncs} syncs, ${alone.seconds} s → ${alone.rowsPerSecond} rows/s (manual save ${adminSaveMs} ms: ${JSON.stringify(saveReport)})`);
-    log(`[bench] sync alone rewrote ${postgresRows} PostgreSQL rows ${JSON.stringify(savedRows)} → ${rewritten.perSecond} rows/s; ${staleLeft} left stale`);
+    log(`[bench] sync alone rewrote ${postgresRows} of ${totalRows(savedRows)} PostgreSQL rows ${JSON.stringify(savedRows)} → ${rewritten.perSecond} rows/s; left stale: ${JSON.stringify(left)}`);
 
     // ── throughput steps and broadcast, with the active players ──
     const cinderPhase = (name: string, rate: number, seconds: number): PhaseSpec => ({

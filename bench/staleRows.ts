@@ -1,7 +1,7 @@
-// For the batch sync *alone*: makes every saved inventory and equipment row differ from the hot
-// state, so that the save after it rewrites every row instead of comparing most of them with
-// identical stored values and leaving them be (characters and unique items are rewritten anyway).
-// The save's rows/s then counts rows PostgreSQL actually wrote; afterwards no row may be stale.
+// For the batch sync *alone*: makes every saved row the save writes differ from the hot state, so
+// that it must rewrite every row rather than compare most slots with identical stored values and
+// leave them be. Each row gets a marked text column that no play produces and that the save
+// overwrites; afterwards the marks still there count the rows the save did not rewrite.
 import type { SqlClient } from '../src/adapters/durable/SqlClient.ts';
 
 /** The rows a save of every player writes, by table. */
@@ -12,25 +12,31 @@ export interface SavedRows {
   unique_items: number;
 }
 
-const STALE_MARK = '~stale';
+const MARK = '~stale';
+/** Each table with the column that carries the mark. */
+const MARKED: Record<keyof SavedRows, string> = { characters: 'location_id', inventory: 'item_id', equipment: 'item_id', unique_items: 'item_id' };
+const TABLES = Object.keys(MARKED) as (keyof SavedRows)[];
 
+/** Marks every row of the tables a save writes; answers how many there are of each. */
 export async function makeSavedRowsStale(client: SqlClient): Promise<SavedRows> {
-  // A quantity one higher, an item id with a mark: values no play produces, both undone by a save.
-  await client.query('UPDATE inventory SET qty = qty + 1');
-  await client.query(`UPDATE equipment SET item_id = item_id || '${STALE_MARK}'`);
-  const row = (await client.query(`
-    SELECT (SELECT count(*) FROM characters) AS characters, (SELECT count(*) FROM inventory) AS inventory,
-           (SELECT count(*) FROM equipment) AS equipment, (SELECT count(*) FROM unique_items) AS unique_items`)).rows[0];
-  return {
-    characters: Number(row?.characters),
-    inventory: Number(row?.inventory),
-    equipment: Number(row?.equipment),
-    unique_items: Number(row?.unique_items),
-  };
+  for (const table of TABLES) await client.query(`UPDATE ${table} SET ${MARKED[table]} = ${MARKED[table]} || '${MARK}'`);
+  return countRows(client, '');
 }
 
-/** Equipment rows a save left stale (0 when it rewrote them all). */
-export async function staleRowsLeft(client: SqlClient): Promise<number> {
-  const row = (await client.query(`SELECT count(*) AS left FROM equipment WHERE item_id LIKE '%${STALE_MARK}'`)).rows[0];
-  return Number(row?.left);
+/** The rows a save left marked, by table: all 0 when it rewrote every row. */
+export function staleRowsLeft(client: SqlClient): Promise<SavedRows> {
+  return countRows(client, (table) => `WHERE ${MARKED[table]} LIKE '%${MARK}'`);
+}
+
+async function countRows(client: SqlClient, where: '' | ((table: keyof SavedRows) => string)): Promise<SavedRows> {
+  const counts = {} as SavedRows;
+  for (const table of TABLES) {
+    const row = (await client.query(`SELECT count(*) AS n FROM ${table} ${where === '' ? '' : where(table)}`)).rows[0];
+    counts[table] = Number(row?.n);
+  }
+  return counts;
+}
+
+export function totalRows(rows: SavedRows): number {
+  return rows.characters + rows.inventory + rows.equipment + rows.unique_items;
 }
