@@ -161,6 +161,24 @@ describe('while an auth is under way', () => {
     expect(types.indexOf('ok')).toBeLessThan(types.indexOf('said'));
   });
 
+  it('keeps the newest 1,000 events heard meanwhile, the oldest dropped', async () => {
+    const player = await registerPlayer(server.baseUrl);
+    const client = await connected();
+    const { reached, release } = holdNextView();
+    const auth = client.request('auth', { token: player.token });
+    await reached;
+    for (let n = 1; n <= 1005; n += 1) {
+      expect((await adminPost(server.baseUrl, ADMIN_TOKEN, '/api/admin/announce', { text: `notice ${String(n)}` })).status).toBe(202);
+    }
+    release();
+    expect(await auth).toMatchObject({ type: 'ok' });
+    await client.event<{ text: string }>('announcement', (notice) => notice.text === 'notice 1005');
+    const heard = client.events('announcement') as { text: string }[];
+    expect(heard).toHaveLength(1000);
+    expect(heard[0]?.text).toBe('notice 6');
+    expect(client.received[0]?.type).toBe('ok');
+  });
+
   it('a connection whose auth then fails hears nothing of the game', async () => {
     const { player, client, auth, release } = await authWhileSpoken('not for the banned');
     const ban = await adminPost(server.baseUrl, ADMIN_TOKEN, '/api/admin/ban', { username: player.username });
@@ -184,12 +202,19 @@ describe('a replaced connection', () => {
     const newer = await connected();
     await newer.ok('auth', { token: player.token });
     await old.event('session_replaced');
+    // The game goes on while the old connection answers what it had queued (the held look, then
+    // E_SESSION_REPLACED): it hears none of it.
+    const speaker = await watching();
+    await speaker.ok('say', { text: 'after the replacement' });
+    await newer.event<{ text: string }>('said', (said) => said.text === 'after the replacement');
     release();
     const replies = await Promise.all(looks);
     expect(replies.slice(1).map((reply) => reply.data)).toEqual(
       Array.from({ length: 9 }, () => ({ code: 'E_SESSION_REPLACED', message: 'This character connected from somewhere else.' })),
     );
     expect((await old.whenClosed()).code).toBe(4001);
+    const afterReplaced = old.received.slice(old.received.findIndex((message) => message.type === 'session_replaced') + 1);
+    expect(new Set(afterReplaced.map((message) => message.type))).toEqual(new Set(['ok', 'error']));
     await newer.ok('look');
     expect((await post(server.baseUrl, '/api/auth/login', { username: player.username, password: player.password })).status).toBe(200);
   });

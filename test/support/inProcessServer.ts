@@ -1,5 +1,6 @@
-// A Cinder worker inside the test process (embedded adapters, in-memory PGlite), listening on a
-// free port: faster to start than a child process, same gateway and services.
+// A Cinder worker inside the test process (embedded adapters, in-memory PGlite, unless told
+// otherwise), listening on a free port: faster to start than a child process, same gateway and
+// services, and its stores can be hooked.
 import { pino } from 'pino';
 import { afterEach } from 'vitest';
 import { openEmbeddedAdapters } from '../../src/adapters/embedded.ts';
@@ -26,13 +27,15 @@ export interface InProcessOptions {
   actionClock?: () => number;
   /** Changes the embedded adapters before the server gets them (e.g. which errors count as a store failure). */
   adapt?: (adapters: Adapters) => Adapters;
+  /** Opens the stores the server runs on instead of the embedded ones (e.g. scaled ones on a test's Redis and PostgreSQL). */
+  open?: () => Promise<Adapters>;
 }
 
 export async function startInProcessServer(env: Record<string, string> = {}, options: InProcessOptions = {}): Promise<InProcessServer> {
-  const { logs, now, actionClock, adapt = (adapters: Adapters) => adapters } = options;
+  const { logs, now, actionClock, adapt = (adapters: Adapters) => adapters, open = () => openEmbeddedAdapters(undefined) } = options;
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', CINDER_LOGIN_ATTEMPTS: '1000', CINDER_SYNC_INTERVAL_MS: '0', ...env });
   const catalog = await loadContent(config.contentDir);
-  const adapters = adapt(await openEmbeddedAdapters(undefined));
+  const adapters = adapt(await open());
   const server = await createServer({
     config,
     catalog,
