@@ -209,6 +209,16 @@ describe('Redis stopped and restarted mid-session', () => {
         expect(other.connected, `${other.name} as ${player.label} sees them`).toBe(true);
       }
     }
+
+    // Each worker told its operator once that Redis went away and once that it is back, in that
+    // order: the bus's and the locks' connections, reconnecting on their own schedule, leave no
+    // "unreachable" standing after the "back".
+    const upDown = (worker: number) =>
+      world.worker(worker).logs.flatMap((line) => (line.includes('Redis unreachable') ? ['down'] : line.includes('Redis is back') ? ['up'] : []));
+    for (const worker of [0, 1]) {
+      await until(() => upDown(worker).includes('up'), `worker ${String(worker)} to log that Redis is back`);
+      expect(upDown(worker), `worker ${String(worker)}'s Redis log lines`).toEqual(['down', 'up']);
+    }
   }, 90_000);
 });
 
