@@ -144,13 +144,27 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
     if (!isUsername(username)) throw new GameError('E_BAD_CREDENTIALS');
     // The address first: a request refused for its address counts against no name.
     await limited('login', `ip:${address}`, deps.loginAttempts * 5);
-    // Read before the slow hash check.
-    const name = `name:${username.toLowerCase()}`;
-    if ((await ctx.gsm.attemptsSoFar('login', name, deps.loginWindowMs)) >= deps.loginAttempts) throw tooMany();
-    return proving().catch(async (error: unknown) => {
-      if (error instanceof GameError && error.code === 'E_BAD_CREDENTIALS') await ctx.gsm.countAttempt('login', name, deps.loginWindowMs);
+    // Counted before the slow hash check, so that guesses sent all at once cannot all pass a
+    // count none of them has added to yet; given back unless it turns out a wrong password.
+    const attempt = await ctx.gsm.reserveAttempt('login', `name:${username.toLowerCase()}`, deps.loginWindowMs);
+    const giveBack = () =>
+      attempt.giveBack().catch((error: unknown) => {
+        // The store went away: the attempt stays counted, which only ever errs on the safe side.
+        app.log.warn({ err: error }, 'could not give back a login attempt');
+      });
+    if (attempt.count > deps.loginAttempts) {
+      await giveBack();
+      throw tooMany();
+    }
+    let account: AccountRecord;
+    try {
+      account = await proving();
+    } catch (error) {
+      if (!(error instanceof GameError && error.code === 'E_BAD_CREDENTIALS')) await giveBack();
       throw error;
-    });
+    }
+    await giveBack();
+    return account;
   };
 
   app.post('/api/auth/register', async (request, reply) => {

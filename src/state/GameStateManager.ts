@@ -189,9 +189,21 @@ export class GameStateManager {
     }
   }
 
-  /** The attempts counted so far in the current window, without counting one. */
-  attemptsSoFar(scope: string, subject: string, windowMs: number): Promise<number> {
-    return this.hot.readCounter(keys.rateLimit(scope, subject, Math.floor(this.now() / windowMs)));
+  /**
+   * Counts one attempt now, to be given back later if it turns out not to count (e.g. it proved
+   * the password). Counted before the attempt is made, not after: of many made at once, only as
+   * many as the limit allows see a count within it.
+   */
+  async reserveAttempt(scope: string, subject: string, windowMs: number): Promise<{ count: number; giveBack: () => Promise<void> }> {
+    // The window of the count: given back to the same one, even if the next has begun meanwhile.
+    const key = keys.rateLimit(scope, subject, Math.floor(this.now() / windowMs));
+    const count = await this.hot.incrWindow(key, windowMs);
+    return {
+      count,
+      giveBack: async () => {
+        await this.hot.incrWindow(key, windowMs, -1);
+      },
+    };
   }
 
   /** Counts one attempt in a fixed window shared by every worker; returns the count so far. */

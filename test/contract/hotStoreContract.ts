@@ -274,6 +274,16 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
         expect(await store.exists(k('rate'))).toBe(false);
       });
 
+      it('gives a count back within the window, without moving its end', async () => {
+        expect(await store.incrWindow(k('rate'), WINDOW_MS)).toBe(1);
+        expect(await store.incrWindow(k('rate'), WINDOW_MS)).toBe(2);
+        await advance(WINDOW_MS * 0.6);
+        expect(await store.incrWindow(k('rate'), WINDOW_MS, -1)).toBe(1);
+        await advance(WINDOW_MS * 0.6);
+        expect(await store.exists(k('rate'))).toBe(false);
+        await expect(store.incrWindow(k('rate'), WINDOW_MS, 2 as 1)).rejects.toThrow(RangeError);
+      });
+
       it('keeps separate counters per key', async () => {
         await store.incrWindow(k('a'), 1000);
         await store.incrWindow(k('a'), 1000);

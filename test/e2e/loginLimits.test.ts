@@ -44,6 +44,22 @@ describe('login limits per name', () => {
     expect(await loginFrom('192.0.2.10', player.username, player.password)).toEqual({ status: 429, code: 'E_RATE_LIMITED' });
   });
 
+  it('check no more passwords than the limit when the guesses are sent all at once', async () => {
+    // Registered from an address of its own: registrations are limited per address too.
+    const player = { username: uniqueName(), password: 'ash-and-embers' };
+    const registered = await fetch(`${server.baseUrl}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.200' },
+      body: JSON.stringify(player),
+    });
+    expect(registered.status).toBe(201);
+    // From as many addresses, so that no address limit gets in the way.
+    const guesses = await Promise.all(Array.from({ length: 12 }, (_, i) => loginFrom(`198.51.100.${String(i + 1)}`, player.username, `guess ${String(i)}`)));
+    const codes = guesses.map((guess) => guess.code).sort();
+    expect(codes).toEqual([...Array<string>(LIMIT).fill('E_BAD_CREDENTIALS'), ...Array<string>(12 - LIMIT).fill('E_RATE_LIMITED')]);
+    expect(await loginFrom('198.51.100.99', player.username, player.password)).toEqual({ status: 429, code: 'E_RATE_LIMITED' });
+  });
+
   it('count nothing against a name for a request refused for its address', async () => {
     const victim = await registerPlayer(server.baseUrl);
     const attacker = '192.0.2.66';

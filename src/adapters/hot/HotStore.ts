@@ -25,8 +25,11 @@ export interface HotStore {
   sadd(key: string, members: readonly string[]): Promise<number>;
   srem(key: string, members: readonly string[]): Promise<void>;
   smembers(key: string): Promise<string[]>;
-  /** Increments a counter, starting its expiry when it is created (fixed-window rate limits). */
-  incrWindow(key: string, windowMs: number): Promise<number>;
+  /**
+   * Adds `by` (1, or -1 to give a count back) to a counter, starting its expiry when it is created
+   * (fixed-window rate limits); resolves with the new count.
+   */
+  incrWindow(key: string, windowMs: number, by?: 1 | -1): Promise<number>;
   /** A counter's value, without counting: 0 when it does not exist (e.g. no window is running). */
   readCounter(key: string): Promise<number>;
   /** Raises a counter to `value` unless it is higher already, and (re)starts its expiry; answers its value. */

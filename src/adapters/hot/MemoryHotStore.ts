@@ -161,8 +161,8 @@ export class MemoryHotStore implements HotStore {
     });
   }
 
-  incrWindow(key: string, windowMs: number): Promise<number> {
-    return this.run(() => incrWindowOp.memory(this.data, this.sweptNow(), key, windowMs));
+  incrWindow(key: string, windowMs: number, by: 1 | -1 = 1): Promise<number> {
+    return this.run(() => incrWindowOp.memory(this.data, this.sweptNow(), key, windowMs, by));
   }
 
   raiseCounter(key: string, value: number, ttlMs: number): Promise<number> {

@@ -253,8 +253,8 @@ export class RedisHotStore implements HotStore {
     return this.client.smembers(key);
   }
 
-  async incrWindow(key: string, windowMs: number): Promise<number> {
-    return incrWindowOp.decode(await this.incrWindowScript(incrWindowOp.encode(key, windowMs)));
+  async incrWindow(key: string, windowMs: number, by: 1 | -1 = 1): Promise<number> {
+    return incrWindowOp.decode(await this.incrWindowScript(incrWindowOp.encode(key, windowMs, by)));
   }
 
   async raiseCounter(key: string, value: number, ttlMs: number): Promise<number> {

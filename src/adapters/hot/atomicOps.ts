@@ -327,18 +327,20 @@ function checkWindow(windowMs: number, op = 'incrWindow'): void {
 export const incrWindowOp = {
   name: 'cinderIncrWindow',
   /**
-   * KEYS: the counter; ARGV: window in ms. The expiry is set only when none is running (a new
-   * counter), so counting never pushes the window's end back.
+   * KEYS: the counter; ARGV: window in ms, then how much to add (1 to count; -1 gives a count
+   * back). The expiry is set only when none is running (a new counter), so counting never pushes
+   * the window's end back.
    */
   lua: `
-local count = redis.call('INCR', KEYS[1])
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
 if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count
 `,
 
-  encode(key: string, windowMs: number): ScriptCall {
+  encode(key: string, windowMs: number, by = 1): ScriptCall {
     checkWindow(windowMs);
-    return { keys: [key], argv: [String(windowMs)] };
+    if (by !== 1 && by !== -1) throw new RangeError(`incrWindow: adds 1 or -1, not ${String(by)}`);
+    return { keys: [key], argv: [String(windowMs), String(by)] };
   },
 
   decode(reply: unknown): number {
@@ -346,11 +348,11 @@ return count
     return reply;
   },
 
-  memory(data: MemoryData, now: number, key: string, windowMs: number): number {
-    checkWindow(windowMs);
+  memory(data: MemoryData, now: number, key: string, windowMs: number, by = 1): number {
+    incrWindowOp.encode(key, windowMs, by); // the same refusals as Redis
     assertKind(data, key, 'counter', now);
     const counter = liveCounter(data, key, now) ?? { value: 0, expiresAt: now + windowMs };
-    counter.value += 1;
+    counter.value += by;
     data.counters.set(key, counter);
     return counter.value;
   },
