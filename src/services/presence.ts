@@ -62,14 +62,17 @@ export async function disconnect(ctx: GameContext, characterId: number, session:
   await ctx.gsm.syncPlayer(characterId);
 }
 
-/** Workers whose heartbeat stopped: their players are shown as disconnected and saved. */
+/**
+ * Workers whose heartbeat stopped: their players are shown as disconnected (each told as soon as
+ * released, whatever becomes of the saves that follow) and saved.
+ */
 export async function releaseDeadWorkers(ctx: GameContext, self: string, graceMs: number): Promise<number> {
   let released = 0;
   for (const workerId of await ctx.gsm.deadWorkers(self, graceMs)) {
-    for (const { id, name, locationId } of await ctx.gsm.releaseDeadWorker(workerId)) {
+    await ctx.gsm.releaseDeadWorker(workerId, ({ id, name, locationId }) => {
       ctx.events.toLocation(locationId, 'player_disconnected', { player: { id, name, connected: false } });
       released++;
-    }
+    });
   }
   return released;
 }

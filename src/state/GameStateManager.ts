@@ -472,7 +472,14 @@ export class GameStateManager {
    * Marks the characters a dead worker held as disconnected (unless they already connected
    * elsewhere), syncs them, and forgets the worker. Returns who was released.
    */
-  async releaseDeadWorker(workerId: string): Promise<{ id: number; name: string; locationId: string }[]> {
+  async releaseDeadWorker(
+    workerId: string,
+    /**
+     * Told of each player as soon as they are released, before they are saved: the next run skips
+     * them (no longer connected), so what it is told must not wait on saves that may fail.
+     */
+    onReleased: (player: { id: number; name: string; locationId: string }) => void = () => undefined,
+  ): Promise<{ id: number; name: string; locationId: string }[]> {
     // Unlisted first: should the worker resume meanwhile, its next heartbeat finds itself gone and
     // closes the sessions released so far (and deregisterWorker unlists it again at the end).
     // Listed as releasing meanwhile, so that a release cut short is taken up again by the next run.
@@ -505,12 +512,33 @@ export class GameStateManager {
         });
         if (!result.ok) continue;
         const player = await this.readPlayer(id);
-        if (player) released.push({ id, name: player.character.name, locationId: player.character.locationId });
+        if (player) {
+          const one = { id, name: player.character.name, locationId: player.character.locationId };
+          released.push(one);
+          onReleased(one);
+        }
         saves.push(this.syncPlayer(id));
       }
     });
-    await this.deregisterWorker(workerId);
+    await this.forgetDeadWorker(workerId);
     return released;
+  }
+
+  /**
+   * The end of a release: the worker's listing and player set go, unless it came back meanwhile
+   * (its beat wrote its key again). Then the set holds the sessions it took since, which a later
+   * release must find should it die for good.
+   */
+  private async forgetDeadWorker(workerId: string): Promise<void> {
+    await this.hot.transact({
+      expect: [{ key: keys.worker(workerId), field: 'heartbeat_at', value: null }],
+      hdel: [{ key: keys.workersSuspected(), field: workerId }],
+      srem: [
+        { key: keys.workers(), member: workerId },
+        { key: keys.workersReleasing(), member: workerId },
+      ],
+      del: [keys.workerPlayers(workerId)],
+    });
   }
 
   /** The epoch of the character's newest session (see enterWorld), 0 when none was taken. */

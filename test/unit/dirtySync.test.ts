@@ -625,6 +625,56 @@ describe('leaveWorld', () => {
     expect((await read(first.id)).fields.connected).toBe('1');
   });
 
+  it('keeps the sessions a worker took after coming back during its release, for the release should it die again', async () => {
+    const before = await newPlayer();
+    const after = await newPlayer();
+    await gsm.enterWorld(before.id, { workerId: 'stalled', sessionId: 's-before' });
+    await gsm.heartbeat('stalled', {}, 1_000);
+    now += 3_000;
+    await gsm.deadWorkers('live', 500);
+    now += 1_000;
+    expect(await gsm.deadWorkers('live', 500)).toEqual(['stalled']);
+
+    // While the release saves the first player, the worker beats again and takes a new session.
+    const syncPlayer = gsm.syncPlayer.bind(gsm);
+    gsm.syncPlayer = async (id) => {
+      gsm.syncPlayer = syncPlayer;
+      await gsm.heartbeat('stalled', {}, 1_000);
+      await gsm.enterWorld(after.id, { workerId: 'stalled', sessionId: 's-after' });
+      return syncPlayer(id);
+    };
+    expect((await gsm.releaseDeadWorker('stalled')).map((player) => player.id)).toEqual([before.id]);
+    expect(await hot.smembers(keys.workerPlayers('stalled'))).toContain(String(after.id));
+    expect(await hot.smembers(keys.workers())).toContain('stalled');
+
+    // It dies for good: the next release finds the session it took.
+    now += 3_000;
+    await gsm.deadWorkers('live', 500);
+    now += 1_000;
+    expect(await gsm.deadWorkers('live', 500)).toEqual(['stalled']);
+    expect((await gsm.releaseDeadWorker('stalled')).map((player) => player.id)).toEqual([after.id]);
+    expect((await read(after.id)).fields.connected).toBe('0');
+    expect(await hot.smembers(keys.workers())).not.toContain('stalled');
+    expect(await hot.exists(keys.workerPlayers('stalled'))).toBe(false);
+  });
+
+  it('tells of each player released even when their save then fails', async () => {
+    const player = await newPlayer();
+    await gsm.enterWorld(player.id, { workerId: 'crashed', sessionId: 's-crashed' });
+    await gsm.heartbeat('crashed', {}, 1_000);
+    now += 3_000;
+    await gsm.deadWorkers('live', 500);
+    now += 1_000;
+    expect(await gsm.deadWorkers('live', 500)).toEqual(['crashed']);
+    durable.failNextWrite();
+    const told: number[] = [];
+    await expect(gsm.releaseDeadWorker('crashed', ({ id }) => told.push(id))).rejects.toThrow('database unreachable');
+    expect(told).toEqual([player.id]);
+    // Still saved later: the release marked them dirty.
+    expect((await read(player.id)).fields.connected).toBe('0');
+    expect((await dirtyMembers()).position).toContain(String(player.id));
+  });
+
   it('does not take a worker for dead while its first beat after a release cut short is under way', async () => {
     const player = await newPlayer();
     await gsm.enterWorld(player.id, { workerId: 'back', sessionId: 's-back' });
