@@ -65,7 +65,8 @@ export const CLOSE_RELEASED = 4002;
 export const CLOSE_AUTH_TIMEOUT = 4003;
 /** The account refused the session's token (a password change, a ban): the client must log in again. */
 export const CLOSE_SIGNED_OUT = 4004;
-const DISCONNECT_ATTEMPTS = 30;
+/** The longest wait between two tries to record a disconnect while a store is unreachable. */
+const DISCONNECT_RETRY_MAX_MS = 30_000;
 /** More events than an auth's few reads can see go by; beyond it the oldest are dropped (the view has them). */
 const MAX_HELD_EVENTS = 1000;
 const DISCONNECT_RETRY_MS = 1000;
@@ -266,10 +267,11 @@ export class PlayerConnection implements Recipient {
       this.held = [];
       let taking = false;
       try {
+        // Only failures stay counted: a wave of players reconnecting from behind one address
+        // (after a worker crash or a release) must not lock the later ones out.
         const { limit, windowMs } = this.deps.authAttempts;
-        if ((await ctx.gsm.countAttempt('ws-auth', this.remoteAddress, windowMs)) > limit) {
-          throw new GameError('E_RATE_LIMITED', 'Too many authentication attempts; wait a minute.');
-        }
+        const attempt = await ctx.gsm.reserveAttempt('ws-auth', this.remoteAddress, windowMs);
+        if (attempt.count > limit) throw new GameError('E_RATE_LIMITED', 'Too many authentication attempts; wait a minute.');
         const claims = await this.deps.tokens.verify(action.data.token);
         // Before taking the character: a revoked token must not even unseat its current session.
         if (await tokenRevoked(ctx, claims.characterId, claims.generation)) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
@@ -288,6 +290,9 @@ export class PlayerConnection implements Recipient {
         if (this.heardSignOut()) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
         this.state = 'playing';
         clearTimeout(this.authDeadline);
+        await attempt.giveBack().catch((error: unknown) => {
+          this.deps.log.debug({ err: error }, 'could not give back an auth attempt');
+        });
         return view;
       } catch (error) {
         this.held = null;
@@ -350,16 +355,21 @@ export class PlayerConnection implements Recipient {
 
   /**
    * Records the disconnect (and its forced sync). While a store is unreachable this retries in
-   * the background, so the character is not left shown as connected once it returns; a shutdown
-   * waits only for the first attempt.
+   * the background for as long as the worker runs, however long the outage: nothing else would
+   * mark the character disconnected while this worker lives, and they would stay shown connected.
+   * A shutdown waits only for the first attempt (other workers release what a stopped one held).
    */
   private async markDisconnected(characterId: number, session: Session, attempt: number): Promise<void> {
     try {
       await disconnect(this.deps.ctx, characterId, session);
     } catch (error) {
-      const retry = attempt < DISCONNECT_ATTEMPTS && this.deps.failureOf(error) !== null;
-      this.deps.log.warn({ err: error, characterId, attempt, retry }, 'disconnect not recorded');
-      if (retry) setTimeout(() => void this.markDisconnected(characterId, session, attempt + 1), DISCONNECT_RETRY_MS * attempt).unref();
+      const retry = this.deps.failureOf(error) !== null;
+      // Logged on the first failures, then seldom: an outage of hours must not flood the log.
+      if (attempt <= 3 || attempt % 100 === 0) this.deps.log.warn({ err: error, characterId, attempt, retry }, 'disconnect not recorded');
+      if (retry) {
+        const delay = Math.min(DISCONNECT_RETRY_MS * attempt, DISCONNECT_RETRY_MAX_MS);
+        setTimeout(() => void this.markDisconnected(characterId, session, attempt + 1), delay).unref();
+      }
     }
   }
 
