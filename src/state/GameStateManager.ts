@@ -602,6 +602,9 @@ export class GameStateManager {
         expect: [
           { key: keys.player(id), field: 'connected', value: '0' },
           { key: keys.player(id), field: 'disconnected_at', value: disconnectedAt ?? null },
+          // Nothing changed since the save above read them (a late action of a closed socket):
+          // else that change would go unsaved. They go at the next run, after its save.
+          { key: keys.player(id), field: 'version', value: String(character.version) },
         ],
         srem: [
           { key: keys.locationPlayers(character.locationId), member: String(id) },

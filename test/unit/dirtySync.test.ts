@@ -840,6 +840,22 @@ describe('evictLingering', () => {
     expect(slots(await saved(player.id))).toEqual([[0, 'bandage', 4], [1, 'rusty-pipe', 1], [2, 'scrap-metal', 6]]);
   });
 
+  it('leaves a player who changed after their save for the next run, which saves the change first', async () => {
+    const player = await newPlayer();
+    expect(await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' })).toBe(true);
+    // A late action (of the closed socket) lands between the eviction's save and its removal.
+    const syncPlayer = gsm.syncPlayer.bind(gsm);
+    gsm.syncPlayer = async (id) => {
+      gsm.syncPlayer = syncPlayer;
+      await syncPlayer(id);
+      await move(id, placeA);
+    };
+    expect(await gsm.evictLingering(0)).toEqual([]);
+    expect((await read(player.id)).character.locationId).toBe(placeA);
+    expect((await gsm.evictLingering(0)).map((evicted) => evicted.id)).toEqual([player.id]);
+    expect((await saved(player.id)).character.locationId).toBe(placeA);
+  });
+
   it('leaves connected and reconnected players alone', async () => {
     const stays = await newPlayer();
     const returns = await newPlayer();
