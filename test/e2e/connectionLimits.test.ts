@@ -76,16 +76,16 @@ describe('a WebSocket that does not authenticate', () => {
     const { token } = await registerPlayer(baseUrl);
     // Both auths wait at their first step (the attempt count) until the deadline has passed.
     const { gsm } = cinder.ctx;
-    const countAttempt = gsm.countAttempt.bind(gsm);
+    const reserveAttempt = gsm.reserveAttempt.bind(gsm);
     let resume = () => {};
     const held = new Promise<void>((resolve) => (resume = resolve));
     let waiting = 0;
     let bothWaiting = () => {};
     const bothHeld = new Promise<void>((resolve) => (bothWaiting = resolve));
-    const hold = vi.spyOn(gsm, 'countAttempt').mockImplementation(async (...args) => {
+    const hold = vi.spyOn(gsm, 'reserveAttempt').mockImplementation(async (...args) => {
       if (++waiting === 2) bothWaiting();
       await held;
-      return countAttempt(...args);
+      return reserveAttempt(...args);
     });
     try {
       const entering = await GameClient.connect(wsUrl);
