@@ -21,6 +21,7 @@ export const ERRORS = {
   E_NOT_ENOUGH: 'You do not have that many.',
   E_INVENTORY_FULL: 'Your inventory is full.',
   E_TOO_HEAVY: 'That would be too heavy to carry.',
+  E_GROUND_FULL: 'There is no room left on the ground here.',
   E_NOT_EQUIPPABLE: 'That cannot be equipped.',
   E_NOT_USABLE: 'That cannot be used.',
   E_NOTHING_EQUIPPED: 'Nothing is equipped in that slot.',

@@ -152,6 +152,11 @@ export const rulesSchema = z
     maxStamina: z.number().int().positive().max(LIMIT),
     inventorySlots: z.number().int().positive().max(200),
     carryWeight: z.number().positive(),
+    /**
+     * Items a location's ground holds at most: a drop (or a search's spill) onto a fuller ground is
+     * refused. Every look reads the whole ground, so it must stay small.
+     */
+    groundItemsPerLocation: z.number().int().positive().max(10_000).default(200),
     moveStaminaCost: count,
     moveCooldownMs: count,
     staminaRegenPerMinute: count,

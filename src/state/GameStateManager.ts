@@ -708,8 +708,9 @@ export class GameStateManager {
     return this.changeGround(change.pickupGroundItem(player, ground.item, ground.raw, writes));
   }
 
+  /** Throws E_GROUND_FULL when the ground where the player stands holds as many items as the rules allow. */
   dropItem(player: PlayerRead, slot: number, remaining: InventoryEntry | null, dropped: GroundItem): Promise<ChangeResult> {
-    return this.changeGround(change.dropItem(player, slot, remaining, dropped));
+    return this.changeGround(change.dropItem(player, slot, remaining, dropped), player.character.locationId);
   }
 
   equipItem(player: PlayerRead, slot: number, equipSlot: EquipSlot, worn: EquippedItem, previous: EquippedItem | null, vitals: change.Vitals): Promise<ChangeResult> {
@@ -733,7 +734,7 @@ export class GameStateManager {
     created: readonly UniqueItem[],
   ): Promise<ChangeResult> {
     const loot = change.takeLoot(player, cooldown, vitals, writes, spilled, created);
-    return spilled.length > 0 ? this.changeGround(loot) : this.hot.transact(loot);
+    return spilled.length > 0 ? this.changeGround(loot, player.character.locationId) : this.hot.transact(loot);
   }
 
   /**
@@ -742,11 +743,17 @@ export class GameStateManager {
    * lying there again), and a sync of a ground half loaded would delete the rest from the durable
    * store. Until then it answers E_DEGRADED, once it has tried the load itself (the hot store lost
    * its data, and no sync has loaded it yet; a load another worker has under way is left to it).
+   *
+   * A change that adds to the ground of `filling` needs room there: fewer items than the rules'
+   * groundItemsPerLocation (a search's spill may take it past, by what that search found). Every
+   * look reads the whole ground, so a player dropping one unit at a time must not make it huge.
    */
-  private async changeGround(tx: HotTransaction): Promise<ChangeResult> {
+  private async changeGround(tx: HotTransaction, filling?: string): Promise<ChangeResult> {
     const guard = tx.expect.length;
-    const result = await this.hot.transact({ ...tx, expect: [...tx.expect, { key: keys.world(), field: GROUND_READY, value: '1' }] });
-    if (result.ok || result.failed !== guard) return result;
+    const room = filling === undefined ? [] : [{ key: keys.ground(filling), below: this.catalog.rules.groundItemsPerLocation }];
+    const result = await this.hot.transact({ ...tx, expect: [...tx.expect, { key: keys.world(), field: GROUND_READY, value: '1' }], room });
+    if (result.ok || result.failed < guard) return result;
+    if (result.failed > guard) throw new GameError('E_GROUND_FULL');
     await this.loadWorld().catch(() => undefined);
     throw new GameError('E_DEGRADED', 'The world is still loading; try again in a moment.');
   }

@@ -452,6 +452,24 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
         expect(await store.exists(k('old'))).toBe(false);
       });
 
+      it('adds to a hash only while it holds fewer fields than its room allows, naming the room after the expectations', async () => {
+        await store.hset(k('ground'), { a: '1', b: '2' });
+        await store.hset(k('bag'), { slot: 'x' });
+        const drop = (field: string, below: number) =>
+          store.transact({
+            expect: [{ key: k('bag'), field: 'slot', value: 'x' }],
+            room: [{ key: k('other'), below: 1 }, { key: k('ground'), below }],
+            hset: [{ key: k('ground'), field, value: 'new' }],
+          });
+        expect(await drop('c', 3)).toEqual({ ok: true });
+        expect(await drop('d', 3)).toEqual({ ok: false, failed: 2 });
+        expect(await store.hgetall(k('ground'))).toEqual({ a: '1', b: '2', c: 'new' });
+        // The expectations come first, and an absent hash has room for anything.
+        await store.hset(k('bag'), { slot: 'y' });
+        expect(await drop('d', 3)).toEqual({ ok: false, failed: 0 });
+        await expect(drop('d', 0)).rejects.toThrow(RangeError);
+      });
+
       it('writes nothing at all when one expectation fails, and names the first that failed', async () => {
         await store.hset(k('a'), { f: '1' });
         await store.hset(k('b'), { f: '2' });

@@ -123,7 +123,10 @@ interface KeyRoles {
 function keyRoles(tx: HotTransaction): KeyRoles {
   const hashKeys = new Set<string>();
   const setKeys = new Set<string>();
-  for (const list of [tx.expect, tx.hset ?? [], tx.hdel ?? [], tx.hincrby ?? []]) for (const { key } of list) hashKeys.add(key);
+  for (const list of [tx.expect, tx.room ?? [], tx.hset ?? [], tx.hdel ?? [], tx.hincrby ?? []]) for (const { key } of list) hashKeys.add(key);
+  for (const { below } of tx.room ?? []) {
+    if (!Number.isSafeInteger(below) || below < 1) throw new RangeError(`room below ${String(below)}: not a positive integer`);
+  }
   for (const list of [tx.sadd ?? [], tx.srem ?? []]) for (const { key } of list) setKeys.add(key);
   for (const key of setKeys) if (hashKeys.has(key)) throw new Error(hotStoreErrors.wrongType);
   for (const { by } of tx.hincrby ?? []) {
@@ -139,7 +142,7 @@ export const transactOp = {
   name: 'cinderTransact',
   /**
    * ARGV[1] is JSON naming keys by their 1-based index in KEYS, so the script touches only
-   * declared keys. Order: kinds, expectations, increments; then every write, as in `memory`.
+   * declared keys. Order: kinds, expectations, room, increments; then every write, as in `memory`.
    * Returns the 0-based index of the first failed expectation, or -1 once all is applied.
    */
   lua: `
@@ -159,6 +162,9 @@ for n, e in ipairs(spec.expect) do
   -- cjson decodes JSON null as cjson.null; HGET answers false for an absent field.
   if wanted == cjson.null or wanted == nil then wanted = false end
   if redis.call('HGET', KEYS[e[1]], e[2]) ~= wanted then return n - 1 end
+end
+for n, r in ipairs(spec.room) do
+  if redis.call('HLEN', KEYS[r[1]]) >= r[2] then return #spec.expect + n - 1 end
 end
 local pending = {}
 for _, c in ipairs(spec.hset) do pending[c[1] .. ' ' .. c[2]] = c[3] end
@@ -203,6 +209,7 @@ return -1
       hashKeys: hashKeys.map(at),
       setKeys: setKeys.map(at),
       expect: tx.expect.map((e) => [at(e.key), e.field, e.value]),
+      room: (tx.room ?? []).map((r) => [at(r.key), r.below]),
       hset: (tx.hset ?? []).map((c) => [at(c.key), c.field, c.value]),
       hdel: (tx.hdel ?? []).map((c) => [at(c.key), c.field]),
       hincrby: (tx.hincrby ?? []).map((c) => [at(c.key), c.field, String(c.by)]),
@@ -224,6 +231,8 @@ return -1
     for (const key of setKeys) assertKind(data, key, 'set', now);
     const failed = tx.expect.findIndex(({ key, field, value }) => (hashOf(data, key)?.get(field) ?? null) !== value);
     if (failed !== -1) return { ok: false, failed };
+    const full = (tx.room ?? []).findIndex(({ key, below }) => (hashOf(data, key)?.size ?? 0) >= below);
+    if (full !== -1) return { ok: false, failed: tx.expect.length + full };
     const pending = new Map<string, string | undefined>();
     for (const { key, field, value } of tx.hset ?? []) pending.set(slotId(key, field), value);
     for (const { key, field } of tx.hdel ?? []) pending.set(slotId(key, field), undefined);

@@ -10,8 +10,16 @@ export interface FieldExpectation {
   value: string | null;
 }
 
+/** A hash that must hold fewer than `below` fields before the change: a bound on what piles up there. */
+export interface RoomExpectation {
+  key: string;
+  below: number;
+}
+
 export interface HotTransaction {
   expect: readonly FieldExpectation[];
+  /** Checked after `expect`: a failure here is reported as `expect.length` + its index. */
+  room?: readonly RoomExpectation[];
   hset?: readonly { key: string; field: string; value: string }[];
   hdel?: readonly { key: string; field: string }[];
   sadd?: readonly { key: string; member: string }[];
@@ -21,13 +29,13 @@ export interface HotTransaction {
   del?: readonly string[];
 }
 
-/** On failure, `failed` is the index in `expect` of the first value that did not match. */
+/** On failure, `failed` is the index in `expect` of the first value that did not match (or `expect.length` + the index in `room`). */
 export type HotTransactionResult = { ok: true } | { ok: false; failed: number };
 
 /** Every key a transaction touches: a Redis script must declare them (and a Cluster co-locate them). */
 export function transactionKeys(tx: HotTransaction): string[] {
   const keys = new Set<string>();
-  for (const list of [tx.expect, tx.hset ?? [], tx.hdel ?? [], tx.hincrby ?? [], tx.sadd ?? [], tx.srem ?? []]) {
+  for (const list of [tx.expect, tx.room ?? [], tx.hset ?? [], tx.hdel ?? [], tx.hincrby ?? [], tx.sadd ?? [], tx.srem ?? []]) {
     for (const change of list) keys.add(change.key);
   }
   for (const key of tx.del ?? []) keys.add(key);

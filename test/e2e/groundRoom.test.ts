@@ -1,0 +1,66 @@
+// A location's ground holds at most the rules' groundItemsPerLocation items: every look reads it
+// whole. A world whose square holds two, whose characters start with every slot taken, and whose
+// donation crate always gives five bandages (two fit on the stack, three would spill).
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { registerPlayer } from '../support/accounts.ts';
+import { GameClient } from '../support/GameClient.ts';
+import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
+import { slotOf, type PlayView } from '../support/views.ts';
+import { byId, copyAshlands, editFile, removeCopies } from '../content/contentCopy.ts';
+
+let server: InProcessServer;
+const clients: GameClient[] = [];
+
+beforeAll(async () => {
+  const dir = await copyAshlands();
+  await editFile(dir, 'loot-tables.json', ({ lootTables }) => {
+    byId(lootTables, 'donation-crate').entries = [{ item: 'bandage', weight: 1, qty: { min: 5, max: 5 } }];
+  });
+  await editFile(dir, 'world.json', ({ rules }) => {
+    rules.inventorySlots = 3;
+    rules.groundItemsPerLocation = 2;
+    rules.startingItems = [{ item: 'bandage', qty: 18 }, { item: 'rusty-pipe', qty: 1 }, { item: 'canned-beans', qty: 1 }];
+  });
+  server = await startInProcessServer({ CINDER_CONTENT_DIR: dir });
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  await server.stop();
+  await removeCopies();
+});
+
+async function playing(): Promise<GameClient> {
+  const client = await GameClient.connect(server.wsUrl);
+  clients.push(client);
+  await client.ok('auth', { token: (await registerPlayer(server.baseUrl)).token });
+  return client;
+}
+
+it('refuses a drop or a spill onto a full ground, changing nothing, until someone picks something up', async () => {
+  const dropper = await playing();
+  const searcher = await playing();
+  const kit = await dropper.ok<PlayView>('inventory');
+  await dropper.ok('drop', { slot: slotOf(kit.inventory.items, 'canned-beans').slot });
+  const { dropped: pipe } = await dropper.ok<{ dropped: { id: string } }>('drop', { slot: slotOf(kit.inventory.items, 'rusty-pipe').slot });
+
+  expect(await dropper.request('drop', { slot: slotOf(kit.inventory.items, 'bandage').slot, qty: 1 })).toMatchObject({
+    type: 'error',
+    data: { code: 'E_GROUND_FULL', message: 'There is no room left on the ground here.' },
+  });
+  expect(slotOf((await dropper.ok<PlayView>('inventory')).inventory.items, 'bandage').qty).toBe(18);
+
+  // Three of the five bandages found would have to fall: the search is refused whole, and costs
+  // neither stamina nor the crate's cooldown.
+  const before = await searcher.ok<PlayView>('inventory');
+  expect(await searcher.request('interact', { interactableId: 'donation-crate' })).toMatchObject({ type: 'error', data: { code: 'E_GROUND_FULL' } });
+  const after = await searcher.ok<PlayView>('inventory');
+  expect(after.inventory.items).toEqual(before.inventory.items);
+  expect(after.self.stamina).toBe(before.self.stamina);
+  expect((await searcher.ok<PlayView>('look')).location.ground).toHaveLength(2);
+
+  await dropper.ok('pickup', { groundItemId: pipe.id });
+  const found = await searcher.ok<{ spilled: { itemId: string; qty: number }[] }>('interact', { interactableId: 'donation-crate' });
+  expect(found.spilled).toMatchObject([{ itemId: 'bandage', qty: 3 }]);
+  expect((await searcher.ok<PlayView>('look')).location.ground).toHaveLength(2);
+});
