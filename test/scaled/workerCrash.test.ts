@@ -312,7 +312,8 @@ describe('a worker killed with SIGKILL during play', () => {
     const online = new Set(await redis.smembers('presence:online'));
     for (const player of vanishing) expect(online.has(String(player.id)), `${player.label} in presence:online`).toBe(false);
     for (const player of [...returning, ...survivors, inSquare, inMarket]) expect(online.has(String(player.id)), `${player.label} in presence:online`).toBe(true);
-    expect(await redis.exists(`worker:${deadWorkerId}:players`)).toBe(0);
+    // The release ends once their saves are written (each was announced before).
+    await until(async () => (await redis.exists(`worker:${deadWorkerId}:players`)) === 0, "the dead worker's player set to go", 5_000);
 
     // A new worker (the killed one is not restarted) joins and works alongside worker 1.
     const w2 = await world.startWorker();
