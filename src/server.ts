@@ -27,6 +27,7 @@ import { Backoff, SYNC_BACKOFF } from './jobs/Backoff.ts';
 import { JobScheduler, LeaseBusyError, type JobDefinition } from './jobs/JobScheduler.ts';
 import type { GameContext } from './services/context.ts';
 import { evictLingering, releaseDeadWorkers } from './services/presence.ts';
+import { despawnGround } from './services/despawn.ts';
 import { GameStateManager } from './state/GameStateManager.ts';
 import { meteredJob, meteredSocket, meteredSync, metricsText, recordForcedSave } from './metrics.ts';
 
@@ -48,7 +49,7 @@ export interface CinderServer {
   ctx: GameContext;
   scheduler: JobScheduler;
   /** The background jobs by name, so an operator tool or a test can run one now. */
-  jobs: { sync: JobDefinition; cleanup: JobDefinition; deadWorkers: JobDefinition };
+  jobs: { sync: JobDefinition; cleanup: JobDefinition; deadWorkers: JobDefinition; despawn: JobDefinition };
   workerId: string;
   /** Resolves with the port actually bound (PORT=0 picks a free one). */
   listen(): Promise<number>;
@@ -207,9 +208,15 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     intervalMs: config.deadWorkerCleanupIntervalMs,
     run: () => releaseDeadWorkers(ctx, workerId, config.workerTimeoutMs),
   };
+  const despawnJob: JobDefinition = {
+    name: 'ground-despawn',
+    intervalMs: config.despawnIntervalMs,
+    run: () => despawnGround(ctx),
+  };
   scheduler.start(meteredJob(syncJob));
   scheduler.start(meteredJob(cleanupJob));
   scheduler.start(meteredJob(deadWorkersJob));
+  scheduler.start(meteredJob(despawnJob));
 
   // Each worker proves it is alive; when it stops (or is killed) its key expires and the
   // dead-worker job releases its players. It registers once it listens: a worker that cannot
@@ -249,7 +256,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     app,
     ctx,
     scheduler,
-    jobs: { sync: syncJob, cleanup: cleanupJob, deadWorkers: deadWorkersJob },
+    jobs: { sync: syncJob, cleanup: cleanupJob, deadWorkers: deadWorkersJob, despawn: despawnJob },
     workerId,
     async listen() {
       await app.listen({ port: config.port, host: config.host });

@@ -40,6 +40,8 @@ export const keys = {
   dirtyClaim: (kind: DirtyKind) => `dirty:${kind}:syncing`,
   /** Flags about the world as a whole, e.g. whether ground items were loaded from the durable store. */
   world: () => 'world:meta',
+  /** Locations whose ground holds items with a despawn time: all the despawn job reads. */
+  despawning: () => 'world:despawning',
   /** A background job's lease: holds the holder's random token, expires with the lease. */
   lock: (name: string) => `lock:${name}`,
   rateLimit: (scope: string, subject: string, window: number) => `ratelimit:${scope}:${subject}:${window}`,

@@ -157,6 +157,8 @@ export const rulesSchema = z
      * refused. Every look reads the whole ground, so it must stay small.
      */
     groundItemsPerLocation: z.number().int().positive().max(10_000).default(200),
+    /** How long what players drop (and a search's spill) lies on the ground before it despawns; 0 keeps it forever. */
+    groundDespawnSeconds: count.default(1800),
     moveStaminaCost: count,
     moveCooldownMs: count,
     staminaRegenPerMinute: count,

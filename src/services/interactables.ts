@@ -10,6 +10,7 @@ import { publicPlayer, requireBelongings, requirePlayer } from './players.ts';
 import { withRetry } from './retry.ts';
 import { belongingsView, cooldownField, groundView, selfView } from './views.ts';
 import { currentVitals, exhausted } from './vitals.ts';
+import { despawnTime } from './despawn.ts';
 
 export function interact(ctx: GameContext, characterId: number, interactableId: string) {
   return withRetry(async () => {
@@ -40,7 +41,7 @@ export function interact(ctx: GameContext, characterId: number, interactableId: 
         inventory.set(slot, written);
         writes.set(slot, written);
       }
-      if (placed < entry.qty) spilled.push({ id: ctx.newId(), ...entry, qty: entry.qty - placed, droppedBy: null, despawnAt: null });
+      if (placed < entry.qty) spilled.push({ id: ctx.newId(), ...entry, qty: entry.qty - placed, droppedBy: null, despawnAt: despawnTime(ctx, now) });
     }
     const readyAt = now + thing.cooldownSeconds * 1000;
     const result = await ctx.gsm.takeLoot(

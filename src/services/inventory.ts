@@ -5,6 +5,7 @@ import { GameError } from '../errors.ts';
 import type { GameContext } from './context.ts';
 import { publicPlayer, refuse, requireBelongings, requirePlayer } from './players.ts';
 import { withRetry } from './retry.ts';
+import { despawnTime } from './despawn.ts';
 import { belongingsView, groundView, selfView } from './views.ts';
 
 export async function showInventory(ctx: GameContext, characterId: number) {
@@ -49,7 +50,7 @@ export function drop(ctx: GameContext, characterId: number, slot: number, qty?: 
       qty: count,
       uniqueItemId: entry.uniqueItemId,
       droppedBy: characterId,
-      despawnAt: null,
+      despawnAt: despawnTime(ctx, ctx.now()),
     };
     const { locationId } = player.character;
     const result = await ctx.gsm.dropItem(player, slot, remaining, dropped);

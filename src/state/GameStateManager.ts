@@ -270,6 +270,11 @@ export class GameStateManager {
         { key: world, field: 'ground_loaded', value: String(this.now()) },
         { key: world, field: GROUND_READY, value: '1' },
       ],
+      // What was to despawn still is: the job finds it again.
+      sadd: [...new Set(items.filter((item) => item.despawnAt !== null).map((item) => item.locationId))].map((locationId) => ({
+        key: keys.despawning(),
+        member: locationId,
+      })),
       hdel: [
         { key: world, field: 'loading' },
         { key: world, field: 'loading_until' },
@@ -678,6 +683,28 @@ export class GameStateManager {
 
   async groundAt(locationId: string): Promise<Map<string, GroundRead>> {
     return groundReads(await this.hot.hgetall(keys.ground(locationId)));
+  }
+
+  // ── despawn ───────────────────────────────────────────────────────────────────
+
+  /** Locations whose ground holds items with a despawn time. */
+  despawningLocations(): Promise<string[]> {
+    return this.hot.smembers(keys.despawning());
+  }
+
+  /**
+   * Takes the items of a location whose despawn time is at or before `now` off its ground, and
+   * answers them; null when the ground changed while they were read (the next run tries again).
+   */
+  async despawnExpired(locationId: string, now: number): Promise<GroundItem[] | null> {
+    // The version first: a change after it, and before the items are read, fails the guard.
+    const version = await this.hot.hget(keys.groundVersion(locationId), 'version');
+    const items = [...(await this.groundAt(locationId)).values()].map((read) => read.item);
+    const expired = items.filter((item) => item.despawnAt !== null && item.despawnAt <= now);
+    const stillListed = items.some((item) => item.despawnAt !== null && item.despawnAt > now);
+    if (expired.length === 0 && stillListed) return [];
+    const result = await this.changeGround(change.despawnGroundItems(locationId, version, expired, stillListed));
+    return result.ok ? expired : null;
   }
 
   async uniqueItems(ids: readonly string[]): Promise<Map<string, UniqueItem>> {

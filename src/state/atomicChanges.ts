@@ -71,6 +71,28 @@ function dirtyGround(locationId: string) {
   return { key: keys.dirty('ground'), member: locationId };
 }
 
+/** A location where items that will despawn now lie is listed for the despawn job. */
+function despawning(locationId: string, items: readonly GroundItem[]) {
+  return items.some((item) => item.despawnAt !== null) ? [{ key: keys.despawning(), member: locationId }] : [];
+}
+
+/**
+ * Takes `expired` off a location's ground for good (their unique items with them), as long as the
+ * ground is still at `version`, the one read before them: a pickup, drop or spill since may have
+ * changed what is due. The location stays listed while items with a despawn time remain.
+ */
+export function despawnGroundItems(locationId: string, version: string | null, expired: readonly GroundItem[], stillListed: boolean): HotTransaction {
+  const removes = expired.length > 0;
+  return {
+    expect: [{ key: keys.groundVersion(locationId), field: 'version', value: version }],
+    hdel: expired.map((item) => ({ key: keys.ground(locationId), field: item.id })),
+    hincrby: removes ? [bumpGround(locationId)] : [],
+    sadd: removes ? [dirtyGround(locationId)] : [],
+    srem: stillListed ? [] : [{ key: keys.despawning(), member: locationId }],
+    del: expired.flatMap((item) => (item.uniqueItemId === undefined ? [] : [keys.uniqueItem(item.uniqueItemId)])),
+  };
+}
+
 /** Every change to a location's ground bumps its version, which the durable store compares. */
 function bumpGround(locationId: string) {
   return { key: keys.groundVersion(locationId), field: 'version', by: 1 };
@@ -117,7 +139,7 @@ export function dropItem(player: PlayerRead, slot: number, remaining: InventoryE
     hset: [...(slots.hset ?? []), { key: keys.ground(locationId), field: dropped.id, value: encodeGround(dropped) }],
     hdel: slots.hdel ?? [],
     hincrby: [...bump(player), bumpGround(locationId)],
-    sadd: [dirty('inventory', player), dirtyGround(locationId)],
+    sadd: [dirty('inventory', player), dirtyGround(locationId), ...despawning(locationId, [dropped])],
   };
 }
 
@@ -214,6 +236,7 @@ export function takeLoot(
       dirty('inventory', player),
       dirty('position', player),
       ...(spilled.length > 0 ? [dirtyGround(locationId)] : []),
+      ...despawning(locationId, spilled),
     ],
   };
 }

@@ -328,6 +328,81 @@ describe('a batch sync larger than one part', () => {
   });
 });
 
+describe('despawn', () => {
+  /** Drops `qty` from `slot` to despawn at `despawnAt`; returns the ground item's id. */
+  async function dropExpiring(id: number, slot: number, qty: number, despawnAt: number): Promise<string> {
+    const player = await read(id);
+    const entry = player.inventory.get(slot);
+    if (!entry) throw new Error(`slot ${String(slot)} is empty`);
+    nextGroundId += 1;
+    const groundId = `expiring-${String(process.pid)}-${String(nextGroundId)}`;
+    const remaining: InventoryEntry | null = qty === entry.qty ? null : { ...entry, qty: entry.qty - qty };
+    const dropped: GroundItem = { id: groundId, itemId: entry.itemId, qty, uniqueItemId: entry.uniqueItemId, droppedBy: id, despawnAt };
+    expect(await gsm.dropItem(player, slot, remaining, dropped)).toEqual({ ok: true });
+    return groundId;
+  }
+
+  it('takes items past their time off the ground, keeps the rest, and the sync saves the ground without them', async () => {
+    const player = await newPlayer();
+    const soon = await dropExpiring(player.id, 0, 1, now + 1_000);
+    const later = await dropExpiring(player.id, 0, 1, now + 5_000);
+    const kept = await drop(player.id, 2, 1);
+    await gsm.syncDirty();
+    expect(await gsm.despawningLocations()).toEqual([start]);
+    expect(await gsm.despawnExpired(start, now)).toEqual([]);
+
+    now += 1_000;
+    expect((await gsm.despawnExpired(start, now))?.map((item) => item.id)).toEqual([soon]);
+    expect([...(await gsm.groundAt(start)).keys()]).toEqual(expect.arrayContaining([later, kept]));
+    expect((await gsm.groundAt(start)).has(soon)).toBe(false);
+    expect(await gsm.despawningLocations()).toEqual([start]);
+
+    now += 4_000;
+    expect((await gsm.despawnExpired(start, now))?.map((item) => item.id)).toEqual([later]);
+    // Nothing left there that will despawn: the job no longer reads this ground.
+    expect(await gsm.despawningLocations()).toEqual([]);
+    await gsm.syncDirty();
+    expect(await groundSaved(start, soon)).toBeUndefined();
+    expect(await groundSaved(start, later)).toBeUndefined();
+    expect(await groundSaved(start, kept)).toMatchObject({ itemId: 'scrap-metal', qty: 1 });
+  });
+
+  it('leaves a ground that changed while it was read for the next run', async () => {
+    const player = await newPlayer();
+    const due = await dropExpiring(player.id, 0, 1, now);
+    const hgetall = hot.hgetall.bind(hot);
+    hot.hgetall = async (key) => {
+      hot.hgetall = hgetall;
+      const read = await hgetall(key);
+      await drop(player.id, 2, 1);
+      return read;
+    };
+    expect(await gsm.despawnExpired(start, now)).toBeNull();
+    expect((await gsm.groundAt(start)).has(due)).toBe(true);
+    expect((await gsm.despawnExpired(start, now))?.map((item) => item.id)).toEqual([due]);
+  });
+
+  it('takes a unique item out of the hot store with it', async () => {
+    const player = await newPlayer();
+    await dropExpiring(player.id, 1, 1, now);
+    expect(await hot.exists(keys.uniqueItem(player.pipeId))).toBe(true);
+    expect(await gsm.despawnExpired(start, now)).toHaveLength(1);
+    expect(await hot.exists(keys.uniqueItem(player.pipeId))).toBe(false);
+  });
+
+  it('lists again, in a hot store loaded from the durable store, the grounds with items still to despawn', async () => {
+    const player = await newPlayer();
+    const due = await dropExpiring(player.id, 0, 1, now + 60_000);
+    await gsm.syncDirty();
+    hot = new MemoryHotStore(() => now);
+    gsm = new GameStateManager(hot, durable, catalog, () => now);
+    await gsm.loadWorld();
+    expect(await gsm.despawningLocations()).toEqual([start]);
+    now += 60_000;
+    expect((await gsm.despawnExpired(start, now))?.map((item) => item.id)).toEqual([due]);
+  });
+});
+
 describe('ground versions', () => {
   it('a forced save that read the ground before a pickup never puts the item back', async () => {
     const dropper = await newPlayer();
