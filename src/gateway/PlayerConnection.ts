@@ -266,11 +266,12 @@ export class PlayerConnection implements Recipient {
       this.sessionId = randomUUID();
       this.held = [];
       let taking = false;
+      let attempt: { count: number; giveBack: () => Promise<void> } | undefined;
       try {
-        // Only failures stay counted: a wave of players reconnecting from behind one address
-        // (after a worker crash or a release) must not lock the later ones out.
+        // Only refused tokens stay counted: a wave of players reconnecting at once from behind one
+        // address (after a worker crash or a release) must not lock the later ones out.
         const { limit, windowMs } = this.deps.authAttempts;
-        const attempt = await ctx.gsm.reserveAttempt('ws-auth', this.remoteAddress, windowMs);
+        attempt = await ctx.gsm.reserveAttempt('ws-auth', this.remoteAddress, windowMs);
         if (attempt.count > limit) throw new GameError('E_RATE_LIMITED', 'Too many authentication attempts; wait a minute.');
         const claims = await this.deps.tokens.verify(action.data.token);
         // Before taking the character: a revoked token must not even unseat its current session.
@@ -288,14 +289,14 @@ export class PlayerConnection implements Recipient {
         if (await tokenRevoked(ctx, claims.characterId, claims.generation)) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
         const view = await look(ctx, claims.characterId);
         if (this.heardSignOut()) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
+        // Before the state changes: events are still held meanwhile, and nothing can end the session between the two.
+        await this.giveBack(attempt);
         this.state = 'playing';
         clearTimeout(this.authDeadline);
-        await attempt.giveBack().catch((error: unknown) => {
-          this.deps.log.debug({ err: error }, 'could not give back an auth attempt');
-        });
         return view;
       } catch (error) {
         this.held = null;
+        if (!(error instanceof GameError && error.code === 'E_BAD_TOKEN')) await this.giveBack(attempt);
         if (this.isAuthenticating()) {
           this.state = 'anonymous';
           // The character may have been taken for this session: leave it as a disconnect would
@@ -363,7 +364,8 @@ export class PlayerConnection implements Recipient {
     try {
       await disconnect(this.deps.ctx, characterId, session);
     } catch (error) {
-      const retry = this.deps.failureOf(error) !== null;
+      // Not once the server is going down: its stores close, and other workers release what it held.
+      const retry = this.deps.failureOf(error) !== null && !this.deps.isShuttingDown();
       // Logged on the first failures, then seldom: an outage of hours must not flood the log.
       if (attempt <= 3 || attempt % 100 === 0) this.deps.log.warn({ err: error, characterId, attempt, retry }, 'disconnect not recorded');
       if (retry) {
@@ -371,6 +373,13 @@ export class PlayerConnection implements Recipient {
         setTimeout(() => void this.markDisconnected(characterId, session, attempt + 1), delay).unref();
       }
     }
+  }
+
+  /** A store that refuses leaves the attempt counted, which only ever errs on the safe side. */
+  private async giveBack(attempt: { giveBack: () => Promise<void> } | undefined): Promise<void> {
+    await attempt?.giveBack().catch((error: unknown) => {
+      this.deps.log.debug({ err: error }, 'could not give back an auth attempt');
+    });
   }
 
   private releaseHeld(): void {

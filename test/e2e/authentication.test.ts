@@ -7,6 +7,7 @@ import type { HotTransaction } from '../../src/adapters/hot/transaction.ts';
 import { adminPost, post, registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { deferred } from '../support/hookedDurable.ts';
+import { until } from '../support/heldState.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import type { PlayView } from '../support/views.ts';
 
@@ -217,5 +218,52 @@ describe('a replaced connection', () => {
     expect(new Set(afterReplaced.map((message) => message.type))).toEqual(new Set(['ok', 'error']));
     await newer.ok('look');
     expect((await post(server.baseUrl, '/api/auth/login', { username: player.username, password: player.password })).status).toBe(200);
+  });
+});
+
+describe('auths from one address at once', () => {
+  it('count only refused tokens: those that succeeded, or were refused for the address meanwhile, leave nothing counted', async () => {
+    // Five auths per address per window (five times CINDER_LOGIN_ATTEMPTS).
+    const limited = await startInProcessServer({ CINDER_LOGIN_ATTEMPTS: '1' });
+    const opened: GameClient[] = [];
+    try {
+      const player = await registerPlayer(limited.baseUrl);
+      // Every auth waits at its last read: five get that far, and three more are refused meanwhile.
+      const hot = limited.adapters.hot;
+      const readView = hot.readView.bind(hot);
+      const gate = deferred();
+      let waiting = 0;
+      let refused = 0;
+      hot.readView = async (view) => {
+        waiting += 1;
+        await gate.promise;
+        return readView(view);
+      };
+      const replies = Array.from({ length: 8 }, async () => {
+        const client = await GameClient.connect(limited.wsUrl);
+        opened.push(client);
+        const reply = await client.request('auth', { token: player.token });
+        const code = reply.type === 'ok' ? 'ok' : String(reply.data.code);
+        if (code === 'E_RATE_LIMITED') refused += 1;
+        return code;
+      });
+      await until(() => waiting === 5 && refused === 3, 'five auths under way and three refused');
+      gate.resolve();
+      const burst = await Promise.all(replies);
+      hot.readView = readView;
+      expect(burst.filter((code) => code === 'E_RATE_LIMITED')).toHaveLength(3);
+      // The five let through each took the character in turn.
+      expect(burst.filter((code) => code === 'ok')).toHaveLength(5);
+
+      // None of the eight stayed counted: the address still has its five tries at a token.
+      const guesser = await GameClient.connect(limited.wsUrl);
+      opened.push(guesser);
+      const codes: unknown[] = [];
+      for (let attempt = 0; attempt < 6; attempt++) codes.push((await guesser.request('auth', { token: 'guess' })).data.code);
+      expect(codes).toEqual([...Array<string>(5).fill('E_BAD_TOKEN'), 'E_RATE_LIMITED']);
+    } finally {
+      await Promise.all(opened.map((client) => client.close()));
+      await limited.stop();
+    }
   });
 });
