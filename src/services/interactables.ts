@@ -44,14 +44,28 @@ export function interact(ctx: GameContext, characterId: number, interactableId: 
       if (placed < entry.qty) spilled.push({ id: ctx.newId(), ...entry, qty: entry.qty - placed, droppedBy: null, despawnAt: despawnTime(ctx, now) });
     }
     const readyAt = now + thing.cooldownSeconds * 1000;
-    const result = await ctx.gsm.takeLoot(
-      player,
-      { field, raw, readyAt },
-      { hp: vitals.hp, stamina: vitals.stamina - thing.staminaCost, vitalsAt: now },
-      writes,
-      spilled,
-      created,
-    );
+    const take = (falling: GroundItem[]) =>
+      ctx.gsm.takeLoot(
+        player,
+        { field, raw, readyAt },
+        { hp: vitals.hp, stamina: vitals.stamina - thing.staminaCost, vitalsAt: now },
+        writes,
+        falling,
+        // A unique item left behind is never made.
+        created.filter((item) => !leftBehind.some((left) => left.uniqueItemId === item.id)),
+      );
+    // No room on the ground for what does not fit: the search still happens (its cost, its
+    // cooldown), and the rest stays where it was found. Refusing it instead would let a player
+    // search again and again, for free, until a roll fits.
+    let leftBehind: GroundItem[] = [];
+    let result = await take(spilled).catch((error: unknown) => {
+      if (!(error instanceof GameError && error.code === 'E_GROUND_FULL')) throw error;
+      return null;
+    });
+    if (result === null) {
+      leftBehind = spilled.splice(0);
+      result = await take(spilled);
+    }
     if (!result.ok) {
       if (result.failed === 0) throw new GameError('E_COOLDOWN');
       throw new GameError('E_CONFLICT');
@@ -66,6 +80,7 @@ export function interact(ctx: GameContext, characterId: number, interactableId: 
       ...belongingsView(ctx, after),
       found: found.map((entry) => ({ itemId: entry.itemId, name: ctx.catalog.items.get(entry.itemId)?.name ?? entry.itemId, qty: entry.qty })),
       spilled: groundView(ctx, spilled),
+      ...(leftBehind.length > 0 ? { leftBehind: leftBehind.map(({ itemId, qty }) => ({ itemId, name: ctx.catalog.items.get(itemId)?.name ?? itemId, qty })) } : {}),
       readyInMs: readyAt - now,
     };
   });
