@@ -32,6 +32,11 @@ export const keys = {
    * failed half-way): the next run of the job releases them again, until done.
    */
   workersReleasing: () => 'workers:releasing',
+  /**
+   * Field worker id → how many times it registered (again): a release that began before the
+   * worker came back must not, at its end, forget the sessions it took since.
+   */
+  workerRegistrations: () => 'workers:registrations',
   /** Registered workers seen without a heartbeat key: field worker id → when first seen so. */
   workersSuspected: () => 'workers:suspected',
   /** The characters whose session a worker holds. */

@@ -431,6 +431,7 @@ export class GameStateManager {
     // Back after being taken for dead: its release, if unfinished, must not go on to the sessions
     // it takes from now, and its old suspicion must not cut the grace it gets should it stop again.
     if (added > 0) {
+      await this.hot.transact({ expect: [], hincrby: [{ key: keys.workerRegistrations(), field: workerId, by: 1 }] });
       await this.hot.srem(keys.workersReleasing(), [workerId]);
       await this.hot.hdel(keys.workersSuspected(), [workerId]);
     }
@@ -440,6 +441,7 @@ export class GameStateManager {
   async deregisterWorker(workerId: string): Promise<void> {
     await this.hot.del([keys.worker(workerId), keys.workerPlayers(workerId)]);
     await this.hot.hdel(keys.workersSuspected(), [workerId]);
+    await this.hot.hdel(keys.workerRegistrations(), [workerId]);
     await this.hot.srem(keys.workers(), [workerId]);
     await this.hot.srem(keys.workersReleasing(), [workerId]);
   }
@@ -488,6 +490,7 @@ export class GameStateManager {
     // Unlisted first: should the worker resume meanwhile, its next heartbeat finds itself gone and
     // closes the sessions released so far (and deregisterWorker unlists it again at the end).
     // Listed as releasing meanwhile, so that a release cut short is taken up again by the next run.
+    const registrations = await this.hot.hget(keys.workerRegistrations(), workerId);
     await this.hot.transact({
       expect: [],
       srem: [{ key: keys.workers(), member: workerId }],
@@ -525,19 +528,26 @@ export class GameStateManager {
         saves.push(this.syncPlayer(id));
       }
     });
-    await this.forgetDeadWorker(workerId);
+    await this.forgetDeadWorker(workerId, registrations);
     return released;
   }
 
   /**
    * The end of a release: the worker's listing and player set go, unless it came back meanwhile
-   * (its beat wrote its key again). Then the set holds the sessions it took since, which a later
-   * release must find should it die for good.
+   * (its beat wrote its key again, or registered it again: it may have stalled once more since).
+   * Then the set holds the sessions it took since, which a later release must find should it die
+   * for good.
    */
-  private async forgetDeadWorker(workerId: string): Promise<void> {
+  private async forgetDeadWorker(workerId: string, registrations: string | null): Promise<void> {
     await this.hot.transact({
-      expect: [{ key: keys.worker(workerId), field: 'heartbeat_at', value: null }],
-      hdel: [{ key: keys.workersSuspected(), field: workerId }],
+      expect: [
+        { key: keys.worker(workerId), field: 'heartbeat_at', value: null },
+        { key: keys.workerRegistrations(), field: workerId, value: registrations },
+      ],
+      hdel: [
+        { key: keys.workersSuspected(), field: workerId },
+        { key: keys.workerRegistrations(), field: workerId },
+      ],
       srem: [
         { key: keys.workers(), member: workerId },
         { key: keys.workersReleasing(), member: workerId },
@@ -582,7 +592,7 @@ export class GameStateManager {
   async evictLingering(lingerMs: number): Promise<{ id: number; name: string; locationId: string }[]> {
     const ids = (await this.hot.smembers(keys.presenceLingering())).map(Number);
     const hashes = await this.hot.hgetallMany(ids.map((id) => keys.player(id)));
-    const due: { id: number; character: Character; disconnectedAt: string | undefined }[] = [];
+    const due: { id: number; character: Character; disconnectedAt: string | undefined; version: string | null }[] = [];
     for (const [index, id] of ids.entries()) {
       const fields = hashes[index] ?? {};
       const character = decodeCharacter(id, fields);
@@ -595,12 +605,12 @@ export class GameStateManager {
         continue;
       }
       const since = Number(fields.disconnected_at);
-      if (since && since + lingerMs <= this.now()) due.push({ id, character, disconnectedAt: fields.disconnected_at });
+      if (since && since + lingerMs <= this.now()) due.push({ id, character, disconnectedAt: fields.disconnected_at, version: fields.version ?? null });
     }
     // Saved first, together; only then removed (a failed save removes no one).
     await settled(due.map(({ id }) => this.syncPlayer(id)));
     const evicted: { id: number; name: string; locationId: string }[] = [];
-    for (const { id, character, disconnectedAt } of due) {
+    for (const { id, character, disconnectedAt, version } of due) {
       const player = await this.readPlayer(id);
       const uniqueIds = player ? uniqueIdsOf(player) : [];
       const result = await this.hot.transact({
@@ -609,7 +619,7 @@ export class GameStateManager {
           { key: keys.player(id), field: 'disconnected_at', value: disconnectedAt ?? null },
           // Nothing changed since the save above read them (a late action of a closed socket):
           // else that change would go unsaved. They go at the next run, after its save.
-          { key: keys.player(id), field: 'version', value: String(character.version) },
+          { key: keys.player(id), field: 'version', value: version },
         ],
         srem: [
           { key: keys.locationPlayers(character.locationId), member: String(id) },

@@ -55,8 +55,11 @@ export class DirtySync {
    *
    * A large claim is read in parts of at most `batchPlayers` players, and each part is read from
    * the hot store while the one before is written: the sync then takes about as long as the
-   * slower of the two stores rather than both together. The parts still go in one transaction,
-   * so the durable store never holds half a sync (an item in a bag written, the ground it left not).
+   * slower of the two stores rather than both together. The parts still go in one transaction:
+   * a sync is written whole or not at all. (Its reads are still made at different moments, part
+   * by part and 100 keys a script call, as before; what moved between two reads is written again,
+   * consistently, by the next sync.) The transaction, and the row locks of the characters written
+   * so far, last until the last part is read and written: a forced save of one of them waits.
    */
   async syncDirty(): Promise<SyncReport> {
     const claimed = {} as Claimed;

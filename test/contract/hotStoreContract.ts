@@ -247,6 +247,13 @@ export function hotStoreContract(name: string, makeFixture: () => HotStoreFixtur
         expect(await store.exists(k('beat'))).toBe(false);
         expect(await store.hgetall(k('beat'))).toEqual({});
       });
+
+      it('is absent to a transaction once expired, before anything else read it', async () => {
+        await store.hsetExpiring(k('beat'), { pid: '1' }, WINDOW_MS);
+        await advance(WINDOW_MS * 1.2);
+        expect(await store.transact({ expect: [{ key: k('beat'), field: 'pid', value: null }], hset: [{ key: k('after'), field: 'f', value: 'v' }] })).toEqual({ ok: true });
+        expect(await store.hgetall(k('after'))).toEqual({ f: 'v' });
+      });
     });
 
     describe('incrWindow', () => {

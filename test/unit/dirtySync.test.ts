@@ -733,6 +733,29 @@ describe('leaveWorld', () => {
     expect(await hot.exists(keys.workerPlayers('stalled'))).toBe(false);
   });
 
+  it('keeps them too when the worker came back and went silent again before the release ended', async () => {
+    const before = await newPlayer();
+    const after = await newPlayer();
+    await gsm.enterWorld(before.id, { workerId: 'flaky', sessionId: 's-before' });
+    await gsm.heartbeat('flaky', {}, 1_000);
+    now += 3_000;
+    await gsm.deadWorkers('live', 500);
+    now += 1_000;
+    expect(await gsm.deadWorkers('live', 500)).toEqual(['flaky']);
+    const syncPlayer = gsm.syncPlayer.bind(gsm);
+    gsm.syncPlayer = async (id) => {
+      gsm.syncPlayer = syncPlayer;
+      await gsm.heartbeat('flaky', {}, 1_000);
+      await gsm.enterWorld(after.id, { workerId: 'flaky', sessionId: 's-after' });
+      // Silent again: its heartbeat key expires before the release ends.
+      now += 2_000;
+      return syncPlayer(id);
+    };
+    await gsm.releaseDeadWorker('flaky');
+    expect(await hot.smembers(keys.workerPlayers('flaky'))).toContain(String(after.id));
+    expect(await hot.smembers(keys.workers())).toContain('flaky');
+  });
+
   it('tells of each player released even when their save then fails', async () => {
     const player = await newPlayer();
     await gsm.enterWorld(player.id, { workerId: 'crashed', sessionId: 's-crashed' });

@@ -4,7 +4,7 @@
 // twins in atomicOps.ts, next to their Lua bodies.
 import type { HotStore } from './HotStore.ts';
 import { readViewOp, type HotView, type HotViewResult } from './readView.ts';
-import type { HotTransaction, HotTransactionResult } from './transaction.ts';
+import { transactionKeys, type HotTransaction, type HotTransactionResult } from './transaction.ts';
 import {
   assertKind,
   claimSetOp,
@@ -197,7 +197,11 @@ export class MemoryHotStore implements HotStore {
   }
 
   transact(tx: HotTransaction): Promise<HotTransactionResult> {
-    return this.run(() => transactOp.memory(this.data, this.now(), tx));
+    return this.run(() => {
+      // As Redis would: a key past its expiry is absent to the guards, not stale.
+      for (const key of transactionKeys(tx)) this.expireIfDue(key);
+      return transactOp.memory(this.data, this.now(), tx);
+    });
   }
 
   ping(): Promise<void> {
