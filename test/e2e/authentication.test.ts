@@ -8,6 +8,7 @@ import { adminPost, post, registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { deferred } from '../support/hookedDurable.ts';
 import { until } from '../support/heldState.ts';
+import { holdNextView as holdViewOf } from '../support/holdView.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import type { PlayView } from '../support/views.ts';
 
@@ -124,20 +125,7 @@ describe('an auth that fails half-way', () => {
   });
 });
 
-/** Holds the next view read (an auth's last read, or a look) until `release`; `reached` resolves when it waits. */
-function holdNextView(): { reached: Promise<void>; release: () => void } {
-  const hot = server.adapters.hot;
-  const readView = hot.readView.bind(hot);
-  const reached = deferred();
-  const held = deferred();
-  hot.readView = async (view) => {
-    hot.readView = readView;
-    reached.resolve();
-    await held.promise;
-    return readView(view);
-  };
-  return { reached: reached.promise, release: held.resolve };
-}
+const holdNextView = () => holdViewOf(server.adapters.hot);
 
 describe('while an auth is under way', () => {
 

@@ -1,10 +1,10 @@
 // What players drop despawns after the world's rules.groundDespawnSeconds (1,800 in the Ashlands):
 // the despawn job takes it off the ground and tells who is there. The game's clock is the test's.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import { slotOf, type PlayView } from '../support/views.ts';
+import { playingOn } from '../support/crateWorld.ts';
 
 let clock = 1_790_000_000_000;
 let server: InProcessServer;
@@ -20,12 +20,7 @@ afterAll(async () => {
   await server.stop();
 });
 
-async function playing(): Promise<GameClient> {
-  const client = await GameClient.connect(server.wsUrl);
-  clients.push(client);
-  await client.ok('auth', { token: (await registerPlayer(server.baseUrl)).token });
-  return client;
-}
+const playing = () => playingOn(server, clients);
 
 it('takes a dropped item away once its time is up, and tells the players there', async () => {
   const dropper = await playing();

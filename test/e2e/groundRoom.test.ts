@@ -2,26 +2,17 @@
 // take it a little past): every look reads it whole. A world whose square holds two, whose characters start with every slot taken, and whose
 // donation crate always gives five bandages (two fit on the stack, three would spill).
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import { slotOf, type PlayView } from '../support/views.ts';
-import { byId, copyAshlands, editFile, removeCopies } from '../content/contentCopy.ts';
+import { removeCopies } from '../content/contentCopy.ts';
+import { crateWorld, playingOn } from '../support/crateWorld.ts';
 
 let server: InProcessServer;
 const clients: GameClient[] = [];
 
 beforeAll(async () => {
-  const dir = await copyAshlands();
-  await editFile(dir, 'loot-tables.json', ({ lootTables }) => {
-    byId(lootTables, 'donation-crate').entries = [{ item: 'bandage', weight: 1, qty: { min: 5, max: 5 } }];
-  });
-  await editFile(dir, 'world.json', ({ rules }) => {
-    rules.inventorySlots = 3;
-    rules.groundItemsPerLocation = 2;
-    rules.startingItems = [{ item: 'bandage', qty: 18 }, { item: 'rusty-pipe', qty: 1 }, { item: 'canned-beans', qty: 1 }];
-  });
-  server = await startInProcessServer({ CINDER_CONTENT_DIR: dir });
+  server = await startInProcessServer({ CINDER_CONTENT_DIR: await crateWorld({ groundItemsPerLocation: 2 }) });
 }, 60_000);
 
 afterAll(async () => {
@@ -30,12 +21,7 @@ afterAll(async () => {
   await removeCopies();
 });
 
-async function playing(): Promise<GameClient> {
-  const client = await GameClient.connect(server.wsUrl);
-  clients.push(client);
-  await client.ok('auth', { token: (await registerPlayer(server.baseUrl)).token });
-  return client;
-}
+const playing = () => playingOn(server, clients);
 
 it('refuses a drop onto a full ground, and leaves behind what a search cannot put there, until someone picks something up', async () => {
   const dropper = await playing();

@@ -2,25 +2,17 @@
 // donation crate always gives five bandages, and whose characters start with every slot taken
 // and their bandage stack two short of full.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import { slotOf, type ItemSlot, type PlayView } from '../support/views.ts';
-import { byId, copyAshlands, editFile, removeCopies } from '../content/contentCopy.ts';
+import { removeCopies } from '../content/contentCopy.ts';
+import { crateWorld, playingOn } from '../support/crateWorld.ts';
 
 let server: InProcessServer;
 const clients: GameClient[] = [];
 
 beforeAll(async () => {
-  const dir = await copyAshlands();
-  await editFile(dir, 'loot-tables.json', ({ lootTables }) => {
-    byId(lootTables, 'donation-crate').entries = [{ item: 'bandage', weight: 1, qty: { min: 5, max: 5 } }];
-  });
-  await editFile(dir, 'world.json', ({ rules }) => {
-    rules.inventorySlots = 3;
-    rules.startingItems = [{ item: 'bandage', qty: 18 }, { item: 'rusty-pipe', qty: 1 }, { item: 'canned-beans', qty: 1 }];
-  });
-  server = await startInProcessServer({ CINDER_CONTENT_DIR: dir });
+  server = await startInProcessServer({ CINDER_CONTENT_DIR: await crateWorld() });
 }, 60_000);
 
 afterAll(async () => {
@@ -29,12 +21,7 @@ afterAll(async () => {
   await removeCopies();
 });
 
-async function playing(): Promise<GameClient> {
-  const client = await GameClient.connect(server.wsUrl);
-  clients.push(client);
-  await client.ok('auth', { token: (await registerPlayer(server.baseUrl)).token });
-  return client;
-}
+const playing = () => playingOn(server, clients);
 
 type Searched = PlayView & { found: { itemId: string; qty: number }[]; spilled: { id: string; itemId: string; qty: number }[] };
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openScaledAdapters } from '../../src/adapters/scaled.ts';
 import { registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
-import { deferred } from '../support/hookedDurable.ts';
+import { holdNextView } from '../support/holdView.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import { ownScaledEnv, type Cleanups } from '../support/scaledEnv.ts';
 
@@ -48,25 +48,16 @@ it('an old connection replaced from another worker hears nothing of the game whi
   const old = await connect(oldWorker, player.token);
 
   // The first of three looks is held on the old worker while the character connects on the other.
-  const hot = oldWorker.adapters.hot;
-  const readView = hot.readView.bind(hot);
-  const reached = deferred();
-  const held = deferred();
-  hot.readView = async (view) => {
-    hot.readView = readView;
-    reached.resolve();
-    await held.promise;
-    return readView(view);
-  };
+  const { reached, release } = holdNextView(oldWorker.adapters.hot);
   const looks = [old.request('look'), old.request('look'), old.request('look')];
-  await reached.promise;
+  await reached;
   const newer = await connect(newWorker, player.token);
   await old.event('session_replaced');
 
   // Said on the old worker, to the location where the old socket is still indexed.
   await speaker.ok('say', { text: 'after the replacement' });
   await newer.event<{ text: string }>('said', (said) => said.text === 'after the replacement');
-  held.resolve();
+  release();
   const replies = await Promise.all(looks);
   expect(replies.map((reply) => reply.type)).toEqual(['ok', 'error', 'error']);
   expect((await old.whenClosed()).code).toBe(4001);
