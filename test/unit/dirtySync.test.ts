@@ -134,6 +134,15 @@ async function dirtyMembers(): Promise<Record<string, string[]>> {
   return sets;
 }
 
+/** A worker that beat once, then went silent long enough for the dead-worker job to find it dead. */
+async function takenForDead(workerId: string): Promise<void> {
+  await gsm.heartbeat(workerId, {}, 1_000);
+  now += 3_000;
+  await gsm.deadWorkers('live', 500);
+  now += 1_000;
+  expect(await gsm.deadWorkers('live', 500)).toEqual([workerId]);
+}
+
 describe('syncDirty', () => {
   it('writes a change made after its claims in the next batch, at the version it already wrote', async () => {
     const player = await newPlayer();
@@ -704,11 +713,7 @@ describe('leaveWorld', () => {
     const before = await newPlayer();
     const after = await newPlayer();
     await gsm.enterWorld(before.id, { workerId: 'stalled', sessionId: 's-before' });
-    await gsm.heartbeat('stalled', {}, 1_000);
-    now += 3_000;
-    await gsm.deadWorkers('live', 500);
-    now += 1_000;
-    expect(await gsm.deadWorkers('live', 500)).toEqual(['stalled']);
+    await takenForDead('stalled');
 
     // While the release saves the first player, the worker beats again and takes a new session.
     const syncPlayer = gsm.syncPlayer.bind(gsm);
@@ -737,11 +742,7 @@ describe('leaveWorld', () => {
     const before = await newPlayer();
     const after = await newPlayer();
     await gsm.enterWorld(before.id, { workerId: 'flaky', sessionId: 's-before' });
-    await gsm.heartbeat('flaky', {}, 1_000);
-    now += 3_000;
-    await gsm.deadWorkers('live', 500);
-    now += 1_000;
-    expect(await gsm.deadWorkers('live', 500)).toEqual(['flaky']);
+    await takenForDead('flaky');
     const syncPlayer = gsm.syncPlayer.bind(gsm);
     gsm.syncPlayer = async (id) => {
       gsm.syncPlayer = syncPlayer;
@@ -759,11 +760,7 @@ describe('leaveWorld', () => {
   it('tells of each player released even when their save then fails', async () => {
     const player = await newPlayer();
     await gsm.enterWorld(player.id, { workerId: 'crashed', sessionId: 's-crashed' });
-    await gsm.heartbeat('crashed', {}, 1_000);
-    now += 3_000;
-    await gsm.deadWorkers('live', 500);
-    now += 1_000;
-    expect(await gsm.deadWorkers('live', 500)).toEqual(['crashed']);
+    await takenForDead('crashed');
     durable.failNextWrite();
     const told: number[] = [];
     await expect(gsm.releaseDeadWorker('crashed', ({ id }) => told.push(id))).rejects.toThrow('database unreachable');
