@@ -28,14 +28,11 @@ function placeGuard(player: PlayerRead): FieldExpectation {
 /**
  * The whole player as read: an addition's weight was checked against everything carried, which
  * another change (a second session's, in the moment one replaces the other) could have added to
- * in slots this one does not write.
+ * in slots this one does not write; and vitals are worked out from the hp, stamina and time read,
+ * which a clock value alone would not guard (two changes in one millisecond stamp the same time).
  */
 function versionGuard(player: PlayerRead): FieldExpectation {
   return { key: keys.player(player.character.id), field: 'version', value: player.fields.version ?? null };
-}
-
-function vitalsGuard(player: PlayerRead): FieldExpectation {
-  return { key: keys.player(player.character.id), field: 'vitals_at', value: player.fields.vitals_at ?? null };
 }
 
 function slotChanges(player: PlayerRead, writes: Writes): Pick<HotTransaction, 'hset' | 'hdel'> {
@@ -101,7 +98,7 @@ function bumpGround(locationId: string) {
 export function moveCharacter(player: PlayerRead, to: string, vitals: Vitals, moveReadyAt: number): HotTransaction {
   const { id, locationId } = player.character;
   return {
-    expect: [placeGuard(player), vitalsGuard(player)],
+    expect: [placeGuard(player), versionGuard(player)],
     hset: [
       { key: keys.player(id), field: 'location_id', value: to },
       { key: keys.player(id), field: 'move_ready_at', value: String(moveReadyAt) },
@@ -162,7 +159,7 @@ export function equipItem(
     expect: [
       slotGuard(player, slot),
       { key: keys.equipment(id), field: equipSlot, value: player.equipmentRaw.get(equipSlot) ?? null },
-      vitalsGuard(player),
+      versionGuard(player),
     ],
     hset: [...(slots.hset ?? []), { key: keys.equipment(id), field: equipSlot, value: encodeEquipped(worn) }, ...vitalsFields(player, vitals)],
     hdel: slots.hdel ?? [],
@@ -179,7 +176,7 @@ export function unequipItem(player: PlayerRead, equipSlot: EquipSlot, slot: numb
     expect: [
       { key: keys.equipment(id), field: equipSlot, value: player.equipmentRaw.get(equipSlot) ?? null },
       slotGuard(player, slot),
-      vitalsGuard(player),
+      versionGuard(player),
     ],
     hset: [{ key: keys.inventory(id), field: String(slot), value: encodeEntry({ ...worn, qty: 1 }) }, ...vitalsFields(player, vitals)],
     hdel: [{ key: keys.equipment(id), field: equipSlot }],
@@ -191,7 +188,7 @@ export function unequipItem(player: PlayerRead, equipSlot: EquipSlot, slot: numb
 export function consumeItem(player: PlayerRead, slot: number, remaining: InventoryEntry | null, vitals: Vitals): HotTransaction {
   const slots = slotChanges(player, new Map([[slot, remaining]]));
   return {
-    expect: [slotGuard(player, slot), vitalsGuard(player)],
+    expect: [slotGuard(player, slot), versionGuard(player)],
     hset: [...(slots.hset ?? []), ...vitalsFields(player, vitals)],
     hdel: slots.hdel ?? [],
     hincrby: bump(player),
@@ -217,7 +214,6 @@ export function takeLoot(
     expect: [
       { key: keys.cooldowns(id), field: cooldown.field, value: cooldown.raw },
       placeGuard(player),
-      vitalsGuard(player),
       versionGuard(player),
       ...[...writes.keys()].map((slot) => slotGuard(player, slot)),
     ],

@@ -546,6 +546,21 @@ describe('additions planned from one read', () => {
   });
 });
 
+describe('vitals planned from one read', () => {
+  it('land one at a time, even when the first wrote the same vitals time the second read', async () => {
+    const player = await newPlayer();
+    // Two sessions read the player in the same millisecond the last change stamped their vitals.
+    const seen = await read(player.id);
+    const { hp, stamina } = seen.character;
+    expect(await gsm.moveCharacter(seen, placeA, { hp, stamina: stamina - 2, vitalsAt: now }, now + 400)).toEqual({ ok: true });
+    // A bandage used from the same read would undo the move's stamina cost.
+    const bandages = seen.inventory.get(0);
+    if (!bandages) throw new Error('no bandages');
+    expect((await gsm.consumeItem(seen, 0, { ...bandages, qty: bandages.qty - 1 }, { hp: hp + 10, stamina, vitalsAt: now })).ok).toBe(false);
+    expect((await read(player.id)).character.stamina).toBe(stamina - 2);
+  });
+});
+
 describe('a ground still loading', () => {
   it('takes no change and is written by no sync, until it is loaded', async () => {
     const player = await newPlayer();
