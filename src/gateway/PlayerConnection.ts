@@ -287,10 +287,14 @@ export class PlayerConnection implements Recipient {
         if (this.isAuthenticating() && (await sessionEpoch(ctx, claims.characterId)) > epoch) this.replaced();
         if (this.isReplaced()) throw new GameError('E_SESSION_REPLACED');
         if (await tokenRevoked(ctx, claims.characterId, claims.generation)) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
-        const view = await look(ctx, claims.characterId);
-        if (this.heardSignOut()) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
-        // Before the state changes: events are still held meanwhile, and nothing can end the session between the two.
+        // The token proved good: its count goes back now, before the last checks, so that no wait
+        // comes between them and the session starting to play.
         await this.giveBack(attempt);
+        attempt = undefined;
+        const view = await look(ctx, claims.characterId);
+        // Replaced or signed out while the view was read: heard, but only now acted on.
+        if (this.isReplaced()) throw new GameError('E_SESSION_REPLACED');
+        if (this.heardSignOut()) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
         this.state = 'playing';
         clearTimeout(this.authDeadline);
         return view;

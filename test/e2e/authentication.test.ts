@@ -168,6 +168,20 @@ describe('while an auth is under way', () => {
     expect(client.received[0]?.type).toBe('ok');
   });
 
+  it('an auth whose character another connection takes meanwhile is answered E_SESSION_REPLACED, not ok', async () => {
+    const player = await registerPlayer(server.baseUrl);
+    const first = await connected();
+    const { reached, release } = holdNextView();
+    const auth = first.request('auth', { token: player.token });
+    await reached;
+    const second = await connected();
+    await second.ok('auth', { token: player.token });
+    release();
+    expect(await auth).toMatchObject({ type: 'error', data: { code: 'E_SESSION_REPLACED' } });
+    expect((await first.whenClosed()).code).toBe(4001);
+    expect(await second.ok('ping')).toEqual({ pong: true });
+  });
+
   it('a connection whose auth then fails hears nothing of the game', async () => {
     const { player, client, auth, release } = await authWhileSpoken('not for the banned');
     const ban = await adminPost(server.baseUrl, ADMIN_TOKEN, '/api/admin/ban', { username: player.username });
@@ -216,16 +230,17 @@ describe('auths from one address at once', () => {
     const opened: GameClient[] = [];
     try {
       const player = await registerPlayer(limited.baseUrl);
-      // Every auth waits at its last read: five get that far, and three more are refused meanwhile.
+      // Every auth waits at its first check of the token's standing (before a token proven good
+      // gives its count back): five get that far, and three more are refused meanwhile.
       const hot = limited.adapters.hot;
-      const readView = hot.readView.bind(hot);
+      const readCounter = hot.readCounter.bind(hot);
       const gate = deferred();
       let waiting = 0;
       let refused = 0;
-      hot.readView = async (view) => {
+      hot.readCounter = async (key) => {
         waiting += 1;
         await gate.promise;
-        return readView(view);
+        return readCounter(key);
       };
       const replies = Array.from({ length: 8 }, async () => {
         const client = await GameClient.connect(limited.wsUrl);
@@ -238,7 +253,7 @@ describe('auths from one address at once', () => {
       await until(() => waiting === 5 && refused === 3, 'five auths under way and three refused');
       gate.resolve();
       const burst = await Promise.all(replies);
-      hot.readView = readView;
+      hot.readCounter = readCounter;
       expect(burst.filter((code) => code === 'E_RATE_LIMITED')).toHaveLength(3);
       // The five let through each took the character in turn.
       expect(burst.filter((code) => code === 'ok')).toHaveLength(5);
