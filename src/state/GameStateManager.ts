@@ -704,17 +704,18 @@ export class GameStateManager {
 
   /**
    * Takes the items of a location whose despawn time is at or before `now` off its ground, and
-   * answers them; null when the ground changed while they were read (the next run tries again).
+   * answers them; null when one of them, or the ground it would unlist, changed while read (the
+   * next run tries again).
    */
   async despawnExpired(locationId: string, now: number): Promise<GroundItem[] | null> {
     // The version first: a change after it, and before the items are read, fails the guard.
     const version = await this.hot.hget(keys.groundVersion(locationId), 'version');
-    const items = [...(await this.groundAt(locationId)).values()].map((read) => read.item);
-    const expired = items.filter((item) => item.despawnAt !== null && item.despawnAt <= now);
-    const stillListed = items.some((item) => item.despawnAt !== null && item.despawnAt > now);
+    const reads = [...(await this.groundAt(locationId)).values()];
+    const expired = reads.filter(({ item }) => item.despawnAt !== null && item.despawnAt <= now);
+    const stillListed = reads.some(({ item }) => item.despawnAt !== null && item.despawnAt > now);
     if (expired.length === 0 && stillListed) return [];
     const result = await this.changeGround(change.despawnGroundItems(locationId, version, expired, stillListed));
-    return result.ok ? expired : null;
+    return result.ok ? expired.map(({ item }) => item) : null;
   }
 
   async uniqueItems(ids: readonly string[]): Promise<Map<string, UniqueItem>> {

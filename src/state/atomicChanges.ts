@@ -74,19 +74,29 @@ function despawning(locationId: string, items: readonly GroundItem[]) {
 }
 
 /**
- * Takes `expired` off a location's ground for good (their unique items with them), as long as the
- * ground is still at `version`, the one read before them: a pickup, drop or spill since may have
- * changed what is due. The location stays listed while items with a despawn time remain.
+ * Takes `expired` off a location's ground for good (their unique items with them), each guarded
+ * by its value as read: one picked up (or changed) since stays with whoever has it, and other
+ * changes of the ground do not get in the way. The location is unlisted (when nothing with a
+ * despawn time is left) only while the ground is still at `version`, the one read before its
+ * items: a drop since may have brought one.
  */
-export function despawnGroundItems(locationId: string, version: string | null, expired: readonly GroundItem[], stillListed: boolean): HotTransaction {
+export function despawnGroundItems(
+  locationId: string,
+  version: string | null,
+  expired: readonly { item: GroundItem; raw: string }[],
+  stillListed: boolean,
+): HotTransaction {
   const removes = expired.length > 0;
   return {
-    expect: [{ key: keys.groundVersion(locationId), field: 'version', value: version }],
-    hdel: expired.map((item) => ({ key: keys.ground(locationId), field: item.id })),
+    expect: [
+      ...expired.map(({ item, raw }) => ({ key: keys.ground(locationId), field: item.id, value: raw })),
+      ...(stillListed ? [] : [{ key: keys.groundVersion(locationId), field: 'version', value: version }]),
+    ],
+    hdel: expired.map(({ item }) => ({ key: keys.ground(locationId), field: item.id })),
     hincrby: removes ? [bumpGround(locationId)] : [],
     sadd: removes ? [dirtyGround(locationId)] : [],
     srem: stillListed ? [] : [{ key: keys.despawning(), member: locationId }],
-    del: expired.flatMap((item) => (item.uniqueItemId === undefined ? [] : [keys.uniqueItem(item.uniqueItemId)])),
+    del: expired.flatMap(({ item }) => (item.uniqueItemId === undefined ? [] : [keys.uniqueItem(item.uniqueItemId)])),
   };
 }
 

@@ -391,6 +391,22 @@ describe('despawn', () => {
     expect((await gsm.despawnExpired(start, now))?.map((item) => item.id)).toEqual([due]);
   });
 
+  it('is not put off by other changes of a busy ground while something there is still to despawn', async () => {
+    const player = await newPlayer();
+    const due = await dropExpiring(player.id, 0, 1, now);
+    const later = await dropExpiring(player.id, 0, 1, now + 60_000);
+    const hgetall = hot.hgetall.bind(hot);
+    hot.hgetall = async (key) => {
+      hot.hgetall = hgetall;
+      const read = await hgetall(key);
+      await drop(player.id, 2, 1);
+      return read;
+    };
+    expect((await gsm.despawnExpired(start, now))?.map((item) => item.id)).toEqual([due]);
+    expect((await gsm.groundAt(start)).has(later)).toBe(true);
+    expect(await gsm.despawningLocations()).toEqual([start]);
+  });
+
   it('takes a unique item out of the hot store with it', async () => {
     const player = await newPlayer();
     await dropExpiring(player.id, 1, 1, now);
