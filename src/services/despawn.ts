@@ -12,8 +12,8 @@ export function despawnTime(ctx: GameContext, now: number): number | null {
 
 /**
  * The despawn job: every listed location's expired items are taken off its ground and the
- * players there told (`item_despawned`). A location whose ground changed meanwhile is left for
- * the next run. Answers how many items despawned.
+ * players there told (`item_despawned`). An item picked up meanwhile stays with its taker; the
+ * others of that location wait for the next run. Answers how many items despawned.
  */
 export async function despawnGround(ctx: GameContext): Promise<number> {
   let despawned = 0;

@@ -708,13 +708,18 @@ export class GameStateManager {
    * next run tries again).
    */
   async despawnExpired(locationId: string, now: number): Promise<GroundItem[] | null> {
-    // The version first: a change after it, and before the items are read, fails the guard.
+    // The version first: a change after it, and before the items are read, keeps the location listed.
     const version = await this.hot.hget(keys.groundVersion(locationId), 'version');
     const reads = [...(await this.groundAt(locationId)).values()];
     const expired = reads.filter(({ item }) => item.despawnAt !== null && item.despawnAt <= now);
     const stillListed = reads.some(({ item }) => item.despawnAt !== null && item.despawnAt > now);
     if (expired.length === 0 && stillListed) return [];
-    const result = await this.changeGround(change.despawnGroundItems(locationId, version, expired, stillListed));
+    let result = await this.changeGround(change.despawnGroundItems(locationId, version, expired, stillListed));
+    // Only the unlisting's guard failed (the ground changed while read): the items go anyway, and
+    // the next run, reading the ground again, unlists the location.
+    if (!result.ok && !stillListed && result.failed === expired.length) {
+      result = await this.changeGround(change.despawnGroundItems(locationId, version, expired, true));
+    }
     return result.ok ? expired.map(({ item }) => item) : null;
   }
 

@@ -1,5 +1,5 @@
 // Every all-or-nothing game change, by name, as one hot-store transaction (DESIGN.md §4).
-// Each guards what it read: the item on the ground, the slots it writes, the player's vitals.
+// Each guards what it read: the item on the ground, the slots it writes, the player's version.
 // Each also marks shared dirty sets, and pickup, drop, move and loot touch a location's keys:
 // none would run on a Redis Cluster as they are (see docs/scaling.md).
 import type { EquipSlot } from '../content/schema.ts';

@@ -376,7 +376,7 @@ describe('despawn', () => {
     expect(await groundSaved(start, kept)).toMatchObject({ itemId: 'scrap-metal', qty: 1 });
   });
 
-  it('leaves a ground that changed while it was read for the next run', async () => {
+  it('takes its items even when the ground changed while read, and unlists the location at the next run', async () => {
     const player = await newPlayer();
     const due = await dropExpiring(player.id, 0, 1, now);
     const hgetall = hot.hgetall.bind(hot);
@@ -386,9 +386,28 @@ describe('despawn', () => {
       await drop(player.id, 2, 1);
       return read;
     };
-    expect(await gsm.despawnExpired(start, now)).toBeNull();
-    expect((await gsm.groundAt(start)).has(due)).toBe(true);
     expect((await gsm.despawnExpired(start, now))?.map((item) => item.id)).toEqual([due]);
+    expect((await gsm.groundAt(start)).has(due)).toBe(false);
+    expect(await gsm.despawningLocations()).toEqual([start]);
+    expect(await gsm.despawnExpired(start, now)).toEqual([]);
+    expect(await gsm.despawningLocations()).toEqual([]);
+  });
+
+  it('leaves an item picked up while it was read with whoever took it', async () => {
+    const player = await newPlayer();
+    const taker = await newPlayer();
+    const due = await dropExpiring(player.id, 2, 4, now);
+    const hgetall = hot.hgetall.bind(hot);
+    hot.hgetall = async (key) => {
+      hot.hgetall = hgetall;
+      const raw = await hgetall(key);
+      const item = (await gsm.groundAt(start)).get(due);
+      if (!item) throw new Error('the scrap is not on the ground');
+      expect(await gsm.pickupGroundItem(await read(taker.id), item, new Map([[3, { itemId: 'scrap-metal', qty: 4 }]]))).toEqual({ ok: true });
+      return raw;
+    };
+    expect(await gsm.despawnExpired(start, now)).toBeNull();
+    expect((await read(taker.id)).inventory.get(3)).toEqual({ itemId: 'scrap-metal', qty: 4 });
   });
 
   it('is not put off by other changes of a busy ground while something there is still to despawn', async () => {
