@@ -104,12 +104,19 @@ class Player {
 
   /** Performs one action that must succeed, tracking its state like play() does. */
   async act(type: string, data?: Record<string, unknown>): Promise<HeldReply> {
-    const reply = await this.client.request<HeldReply>(type, data);
+    const reply = await this.attempt(type, data);
     if (reply.type !== 'ok') throw new Error(`${this.label}: ${type} was refused: ${JSON.stringify(reply.data)}`);
+    return reply.data;
+  }
+
+  /** Performs one action that may be refused, tracking its state if it is not. */
+  async attempt(type: string, data?: Record<string, unknown>): Promise<{ type: 'ok'; data: HeldReply } | { type: 'error'; data: { code: string } }> {
+    const reply = await this.client.request<HeldReply>(type, data);
+    if (reply.type !== 'ok') return { type: 'error', data: reply.data as unknown as { code: string } };
     this.absorb(reply.data);
     this.acked.push({ type, data, seq: reply.seq, held: this.held });
     if (type === 'move') this.lastMoveAt = performance.now();
-    return reply.data;
+    return { type: 'ok', data: reply.data };
   }
 
   /** Acts continuously, one action at a time, until `stop()` says so or the socket dies. */
@@ -334,7 +341,13 @@ describe('a worker killed with SIGKILL during play', () => {
     const { dropped } = await newcomer.act('drop', { slot: beans.slot, qty: 1 });
     if (!dropped) throw new Error('drop did not say what was dropped');
     await inSquare.client.event<{ item: { id: string } }>('item_dropped', (event) => event.item.id === dropped.id);
-    await newcomer.act('pickup', { groundItemId: dropped.id });
+    const picked = await newcomer.attempt('pickup', { groundItemId: dropped.id });
+    if (picked.type === 'error') {
+      // A player still playing in the square saw the tin and took it first: the race any two run.
+      expect(picked.data.code).toBe('E_ITEM_GONE');
+      const taken = await inSquare.client.event<{ player: { id: number }; item: { id: string } }>('item_picked_up', (event) => event.item.id === dropped.id);
+      expect(taken.player.id).not.toBe(newcomer.id);
+    }
     await newcomer.act('move', { direction: 'east' });
     expect(newcomer.held.locationId).toBe(MARKET);
     const workers = new Set(await redis.smembers('workers'));
