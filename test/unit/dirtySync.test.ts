@@ -143,6 +143,21 @@ async function takenForDead(workerId: string): Promise<void> {
   expect(await gsm.deadWorkers('live', 500)).toEqual([workerId]);
 }
 
+/**
+ * While a release of `workerId` saves its first player, the worker beats again and takes a session
+ * for `characterId`; `silentFor` ms then pass before the save goes on.
+ */
+function backDuringRelease(workerId: string, characterId: number, silentFor = 0): void {
+  const syncPlayer = gsm.syncPlayer.bind(gsm);
+  gsm.syncPlayer = async (id) => {
+    gsm.syncPlayer = syncPlayer;
+    await gsm.heartbeat(workerId, {}, 1_000);
+    await gsm.enterWorld(characterId, { workerId, sessionId: `s-${String(characterId)}` });
+    now += silentFor;
+    return syncPlayer(id);
+  };
+}
+
 describe('syncDirty', () => {
   it('writes a change made after its claims in the next batch, at the version it already wrote', async () => {
     const player = await newPlayer();
@@ -766,13 +781,7 @@ describe('leaveWorld', () => {
     await takenForDead('stalled');
 
     // While the release saves the first player, the worker beats again and takes a new session.
-    const syncPlayer = gsm.syncPlayer.bind(gsm);
-    gsm.syncPlayer = async (id) => {
-      gsm.syncPlayer = syncPlayer;
-      await gsm.heartbeat('stalled', {}, 1_000);
-      await gsm.enterWorld(after.id, { workerId: 'stalled', sessionId: 's-after' });
-      return syncPlayer(id);
-    };
+    backDuringRelease('stalled', after.id);
     expect((await gsm.releaseDeadWorker('stalled')).map((player) => player.id)).toEqual([before.id]);
     expect(await hot.smembers(keys.workerPlayers('stalled'))).toContain(String(after.id));
     expect(await hot.smembers(keys.workers())).toContain('stalled');
@@ -793,15 +802,8 @@ describe('leaveWorld', () => {
     const after = await newPlayer();
     await gsm.enterWorld(before.id, { workerId: 'flaky', sessionId: 's-before' });
     await takenForDead('flaky');
-    const syncPlayer = gsm.syncPlayer.bind(gsm);
-    gsm.syncPlayer = async (id) => {
-      gsm.syncPlayer = syncPlayer;
-      await gsm.heartbeat('flaky', {}, 1_000);
-      await gsm.enterWorld(after.id, { workerId: 'flaky', sessionId: 's-after' });
-      // Silent again: its heartbeat key expires before the release ends.
-      now += 2_000;
-      return syncPlayer(id);
-    };
+    // Then silent again: its heartbeat key expires before the release ends.
+    backDuringRelease('flaky', after.id, 2_000);
     await gsm.releaseDeadWorker('flaky');
     expect(await hot.smembers(keys.workerPlayers('flaky'))).toContain(String(after.id));
     expect(await hot.smembers(keys.workers())).toContain('flaky');
