@@ -366,6 +366,17 @@ describe('despawn', () => {
     return groundId;
   }
 
+  /** The job's next read of a ground is answered, then `change` is made before the job goes on. */
+  function afterGroundRead(change: () => Promise<unknown>): void {
+    const hgetall = hot.hgetall.bind(hot);
+    hot.hgetall = async (key) => {
+      hot.hgetall = hgetall;
+      const read = await hgetall(key);
+      await change();
+      return read;
+    };
+  }
+
   it('takes items past their time off the ground, keeps the rest, and the sync saves the ground without them', async () => {
     const player = await newPlayer();
     const soon = await dropExpiring(player.id, 0, 1, now + 1_000);
@@ -394,13 +405,7 @@ describe('despawn', () => {
   it('takes its items even when the ground changed while read, and unlists the location at the next run', async () => {
     const player = await newPlayer();
     const due = await dropExpiring(player.id, 0, 1, now);
-    const hgetall = hot.hgetall.bind(hot);
-    hot.hgetall = async (key) => {
-      hot.hgetall = hgetall;
-      const read = await hgetall(key);
-      await drop(player.id, 2, 1);
-      return read;
-    };
+    afterGroundRead(() => drop(player.id, 2, 1));
     expect((await gsm.despawnExpired(start, now))?.map((item) => item.id)).toEqual([due]);
     expect((await gsm.groundAt(start)).has(due)).toBe(false);
     expect(await gsm.despawningLocations()).toEqual([start]);
@@ -412,15 +417,11 @@ describe('despawn', () => {
     const player = await newPlayer();
     const taker = await newPlayer();
     const due = await dropExpiring(player.id, 2, 4, now);
-    const hgetall = hot.hgetall.bind(hot);
-    hot.hgetall = async (key) => {
-      hot.hgetall = hgetall;
-      const raw = await hgetall(key);
+    afterGroundRead(async () => {
       const item = (await gsm.groundAt(start)).get(due);
       if (!item) throw new Error('the scrap is not on the ground');
       expect(await gsm.pickupGroundItem(await read(taker.id), item, new Map([[3, { itemId: 'scrap-metal', qty: 4 }]]))).toEqual({ ok: true });
-      return raw;
-    };
+    });
     expect(await gsm.despawnExpired(start, now)).toBeNull();
     expect((await read(taker.id)).inventory.get(3)).toEqual({ itemId: 'scrap-metal', qty: 4 });
   });
@@ -429,13 +430,7 @@ describe('despawn', () => {
     const player = await newPlayer();
     const due = await dropExpiring(player.id, 0, 1, now);
     const later = await dropExpiring(player.id, 0, 1, now + 60_000);
-    const hgetall = hot.hgetall.bind(hot);
-    hot.hgetall = async (key) => {
-      hot.hgetall = hgetall;
-      const read = await hgetall(key);
-      await drop(player.id, 2, 1);
-      return read;
-    };
+    afterGroundRead(() => drop(player.id, 2, 1));
     expect((await gsm.despawnExpired(start, now))?.map((item) => item.id)).toEqual([due]);
     expect((await gsm.groundAt(start)).has(later)).toBe(true);
     expect(await gsm.despawningLocations()).toEqual([start]);
