@@ -69,6 +69,8 @@ export interface Config {
   cleanupIntervalMs: number;
   /** How often ground items past their despawn time are taken away; 0 turns the job off. */
   despawnIntervalMs: number;
+  /** How often unique items nothing refers to any more (despawned) are deleted from the durable store; 0 turns the job off. */
+  uniqueSweepIntervalMs: number;
   disconnectLingerMs: number;
   /** Messages above this size are refused with E_TOO_LARGE; the connection stays open. */
   maxMessageBytes: number;
@@ -141,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     syncIntervalMs: ms('CINDER_SYNC_INTERVAL_MS', 5000, env),
     cleanupIntervalMs: ms('CINDER_CLEANUP_INTERVAL_MS', 30_000, env),
     despawnIntervalMs: ms('CINDER_DESPAWN_INTERVAL_MS', 10_000, env),
+    uniqueSweepIntervalMs: ms('CINDER_UNIQUE_SWEEP_INTERVAL_MS', 600_000, env),
     // Compared with timestamps, never waited on: no timer limit.
     disconnectLingerMs: int('CINDER_DISCONNECT_LINGER_MS', 3600_000, env),
     maxMessageBytes: positive('CINDER_MAX_MESSAGE_BYTES', 16 * 1024, env),

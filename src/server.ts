@@ -49,7 +49,7 @@ export interface CinderServer {
   ctx: GameContext;
   scheduler: JobScheduler;
   /** The background jobs by name, so an operator tool or a test can run one now. */
-  jobs: { sync: JobDefinition; cleanup: JobDefinition; deadWorkers: JobDefinition; despawn: JobDefinition };
+  jobs: { sync: JobDefinition; cleanup: JobDefinition; deadWorkers: JobDefinition; despawn: JobDefinition; uniqueSweep: JobDefinition };
   workerId: string;
   /** Resolves with the port actually bound (PORT=0 picks a free one). */
   listen(): Promise<number>;
@@ -213,10 +213,27 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     intervalMs: config.despawnIntervalMs,
     run: () => despawnGround(ctx),
   };
+  const uniqueSweepJob: JobDefinition = {
+    name: 'unique-item-sweep',
+    intervalMs: config.uniqueSweepIntervalMs,
+    // Answers how many it deleted.
+    run: async () => {
+      try {
+        const deleted = await gsm.sweepUniqueItems();
+        if (deleted > 0) log.debug({ deleted }, 'unique items nothing refers to deleted');
+        return deleted;
+      } catch (error) {
+        if (adapters.failureOf(error) !== 'durable') throw error;
+        log.warn({ err: error }, 'durable store unreachable; the unique-item sweep runs again next tick');
+        return 0;
+      }
+    },
+  };
   scheduler.start(meteredJob(syncJob));
   scheduler.start(meteredJob(cleanupJob));
   scheduler.start(meteredJob(deadWorkersJob));
   scheduler.start(meteredJob(despawnJob));
+  scheduler.start(meteredJob(uniqueSweepJob));
 
   // Each worker proves it is alive; when it stops (or is killed) its key expires and the
   // dead-worker job releases its players. It registers once it listens: a worker that cannot
@@ -256,7 +273,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     app,
     ctx,
     scheduler,
-    jobs: { sync: syncJob, cleanup: cleanupJob, deadWorkers: deadWorkersJob, despawn: despawnJob },
+    jobs: { sync: syncJob, cleanup: cleanupJob, deadWorkers: deadWorkersJob, despawn: despawnJob, uniqueSweep: uniqueSweepJob },
     workerId,
     async listen() {
       await app.listen({ port: config.port, host: config.host });

@@ -723,6 +723,20 @@ export class GameStateManager {
     return result.ok ? expired.map(({ item }) => item) : null;
   }
 
+  /**
+   * A despawned unique item leaves its row in the durable store (the sync writes what the hot
+   * store holds and cannot tell a deleted item from one it did not read): the sweep deletes such
+   * rows, in rounds of `perRound`, each its own short transaction. Answers how many.
+   */
+  async sweepUniqueItems(perRound = 1000): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const round = await this.durable.deleteUnreferencedUniqueItems(perRound);
+      deleted += round;
+      if (round < perRound) return deleted;
+    }
+  }
+
   async uniqueItems(ids: readonly string[]): Promise<Map<string, UniqueItem>> {
     const hashes = await this.hot.hgetallMany(ids.map((id) => keys.uniqueItem(id)));
     const found = new Map<string, UniqueItem>();

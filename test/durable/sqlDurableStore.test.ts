@@ -15,8 +15,10 @@ import { openPglite } from '../../src/adapters/durable/pgliteClient.ts';
 import { openPostgres } from '../../src/adapters/durable/pgClient.ts';
 import type { SqlClient } from '../../src/adapters/durable/SqlClient.ts';
 import { SqlDurableStore } from '../../src/adapters/durable/SqlDurableStore.ts';
+import * as sql from '../../src/adapters/durable/sql.ts';
 import { GameError } from '../../src/errors.ts';
 import { createDatabase } from '../support/services/postgresServer.ts';
+import { deferred, type Deferred } from '../support/hookedDurable.ts';
 
 const INITIAL = '20261121_0001_initial.sql';
 const ALL_MIGRATIONS = [INITIAL, '20261122_0002_character_version.sql', '20261122_0003_ground_version.sql', '20261122_0004_token_generation.sql'];
@@ -114,10 +116,28 @@ function counting(inner: SqlClient): { client: SqlClient; statements: () => numb
   return { client: wrap(inner), statements: () => statements };
 }
 
+/** A client whose transactions stop after sending `statement`, until `resume` resolves. */
+function pausingAfter(inner: SqlClient, statement: string, sent: Deferred, resume: Promise<void>): SqlClient {
+  const wrap = (c: SqlClient): SqlClient => ({
+    query: async (text, params) => {
+      const result = await c.query(text, params);
+      if (text === statement) {
+        sent.resolve();
+        await resume;
+      }
+      return result;
+    },
+    exec: (script) => c.exec(script),
+    transaction: (fn) => c.transaction((tx) => fn(wrap(tx))),
+    close: () => c.close(),
+  });
+  return wrap(inner);
+}
+
 describe.each([
   ['PGlite', openPgliteFactory],
   ['PostgreSQL', openPostgresFactory],
-] as const)('SqlDurableStore on %s', (_driverName, driver) => {
+] as const)('SqlDurableStore on %s', (driverName, driver) => {
   let client: SqlClient;
   let store: SqlDurableStore;
   let dropShared: () => Promise<void> = () => Promise.resolve();
@@ -602,5 +622,109 @@ describe.each([
       expect(snapshot?.inventory.get(2)).toEqual({ itemId: 'bronze-sword', qty: 1, uniqueItemId: `u-large-${String(last.id)}` });
       expect(snapshot?.equipment.get('feet')).toEqual({ itemId: 'sandals' });
     });
+  });
+
+  describe('deleteUnreferencedUniqueItems', () => {
+    const sword = (id: string): UniqueItem => ({ id, itemId: 'bronze-sword', durability: 3, maxDurability: 50 });
+    const lyingAt = (items: UniqueItem[], tag: string): GroundItem[] =>
+      items.map((u, i) => ({ id: `g-${tag}-${String(i)}`, itemId: u.itemId, qty: 1, uniqueItemId: u.id, droppedBy: null, despawnAt: 1 }));
+    const stored = async (ids: string[]) =>
+      (await client.query('SELECT id FROM unique_items WHERE id = ANY($1::text[]) ORDER BY id', [ids])).rows.map((row) => row.id);
+
+    /** A unique item in the store that nothing refers to any more: written lying somewhere, then that ground written without it. */
+    async function despawned(item: UniqueItem): Promise<void> {
+      const locationId = `yard-of-${item.id}`;
+      await store.writeBatch({ ...emptyBatch(), uniqueItems: [item], ground: [{ locationId, items: lyingAt([item], item.id), version: 1 }] });
+      await store.writeBatch({ ...emptyBatch(), ground: [{ locationId, items: [], version: 2 }] });
+    }
+
+    it('deletes only what no bag, equipment or ground refers to, at most `limit` at a time', async () => {
+      await store.deleteUnreferencedUniqueItems(1_000_000); // what earlier cases left
+      const hero = await register();
+      const [bagged, worn, lying, ...gone] = ['sw-bag', 'sw-worn', 'sw-lying', 'sw-gone-1', 'sw-gone-2', 'sw-gone-3'].map(sword);
+      if (!bagged || !worn || !lying) throw new Error('six swords expected');
+      await store.writeBatch({
+        characters: [{ ...hero, version: 1 }],
+        uniqueItems: [bagged, worn, lying, ...gone],
+        inventories: [{ characterId: hero.id, entries: [[0, { itemId: bagged.itemId, qty: 1, uniqueItemId: bagged.id }]] }],
+        equipment: [{ characterId: hero.id, entries: [['head', { itemId: worn.itemId, uniqueItemId: worn.id }]] }],
+        ground: [{ locationId: 'sweep-yard', items: lyingAt([lying, ...gone], 'sweep'), version: 1 }],
+      });
+      expect(await store.deleteUnreferencedUniqueItems(10)).toBe(0);
+
+      // Three of them despawn: the yard is saved again without them.
+      await store.writeBatch({ ...emptyBatch(), ground: [{ locationId: 'sweep-yard', items: lyingAt([lying], 'sweep'), version: 2 }] });
+      expect(await store.deleteUnreferencedUniqueItems(2)).toBe(2);
+      expect(await store.deleteUnreferencedUniqueItems(2)).toBe(1);
+      expect(await store.deleteUnreferencedUniqueItems(2)).toBe(0);
+
+      expect(await stored(['sw-bag', 'sw-gone-1', 'sw-gone-2', 'sw-gone-3', 'sw-lying', 'sw-worn'])).toEqual(['sw-bag', 'sw-lying', 'sw-worn']);
+      const snapshot = await store.loadCharacter(hero.id);
+      expect(snapshot?.inventory.get(0)).toEqual({ itemId: bagged.itemId, qty: 1, uniqueItemId: bagged.id });
+      expect(snapshot?.equipment.get('head')).toEqual({ itemId: worn.itemId, uniqueItemId: worn.id });
+      expect((await store.loadGround()).items.filter((item) => item.locationId === 'sweep-yard').map((item) => item.uniqueItemId)).toEqual([lying.id]);
+    });
+
+    // Two transactions at once: PGlite is one connection behind a mutex, so these cases are the server's.
+    if (driverName === 'PostgreSQL') {
+      it('passes over an item a save is giving a reference, which keeps it', async () => {
+        await store.deleteUnreferencedUniqueItems(1_000_000);
+        const hero = await register();
+        const found = sword('sw-found-1');
+        await despawned(found);
+        // A player picked it up before it despawned in the hot store: their save has written the item and their slot, not committed yet.
+        const written = deferred();
+        const commit = deferred();
+        const saving = client.transaction(async (tx) => {
+          await store.writeBatch({
+            ...emptyBatch(),
+            uniqueItems: [found],
+            characters: [{ ...hero, version: 1 }],
+            inventories: [{ characterId: hero.id, entries: [[0, { itemId: found.itemId, qty: 1, uniqueItemId: found.id }]] }],
+          }, tx);
+          written.resolve();
+          await commit.promise;
+        });
+        await written.promise;
+
+        // Without waiting for the save (it could not: the save waits for this test).
+        expect(await store.deleteUnreferencedUniqueItems(10)).toBe(0);
+        commit.resolve();
+        await saving;
+        expect((await store.loadCharacter(hero.id))?.inventory.get(0)).toEqual({ itemId: found.itemId, qty: 1, uniqueItemId: found.id });
+        expect(await stored([found.id])).toEqual([found.id]);
+      });
+
+      it('lets a save that meets an item being deleted write it anew', async () => {
+        await store.deleteUnreferencedUniqueItems(1_000_000);
+        const hero = await register();
+        const found = { ...sword('sw-found-2'), durability: 17 };
+        await despawned(found);
+        // The sweep has deleted the item, not committed yet.
+        const deleted = deferred();
+        const commit = deferred();
+        const sweeping = new SqlDurableStore(pausingAfter(client, sql.DELETE_UNREFERENCED_UNIQUE_ITEMS, deleted, commit.promise)).deleteUnreferencedUniqueItems(10);
+        await deleted.promise;
+
+        const saving = store.writeBatch({
+          ...emptyBatch(),
+          uniqueItems: [found],
+          characters: [{ ...hero, version: 1 }],
+          inventories: [{ characterId: hero.id, entries: [[0, { itemId: found.itemId, qty: 1, uniqueItemId: found.id }]] }],
+        });
+        // The save waits on the item's row.
+        for (;;) {
+          const { rows } = await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+          if (Number(rows[0]?.n) > 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        commit.resolve();
+        expect(await sweeping).toBe(1);
+        await saving;
+        const snapshot = await store.loadCharacter(hero.id);
+        expect(snapshot?.inventory.get(0)).toEqual({ itemId: found.itemId, qty: 1, uniqueItemId: found.id });
+        expect(snapshot?.uniqueItems).toEqual([found]);
+      });
+    }
   });
 });

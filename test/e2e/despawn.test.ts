@@ -39,3 +39,27 @@ it('takes a dropped item away once its time is up, and tells the players there',
   expect((await watcher.ok<PlayView>('look')).location.ground.map((item) => item.id)).not.toContain(dropped.id);
   expect(await dropper.request('pickup', { groundItemId: dropped.id })).toMatchObject({ type: 'error', data: { code: 'E_ITEM_GONE' } });
 });
+
+it('deletes a despawned unique item from PostgreSQL once nothing refers to it, and no other', async () => {
+  const dropper = await playing();
+  const keeper = await playing();
+  const kit = await dropper.ok<PlayView>('inventory');
+  const pipe = slotOf(kit.inventory.items, 'rusty-pipe');
+  const keeperView = await keeper.ok<PlayView>('inventory');
+  const keptPipe = slotOf(keeperView.inventory.items, 'rusty-pipe');
+  await dropper.ok('drop', { slot: pipe.slot, qty: 1 });
+  await server.server.jobs.sync.run();
+  // Lying on the ground in PostgreSQL too: referred to, kept.
+  expect(await server.server.jobs.uniqueSweep.run()).toBe(0);
+
+  clock += 1_800_000;
+  expect(await server.server.jobs.despawn.run()).toBe(1);
+  await server.server.jobs.sync.run();
+  expect(await server.server.jobs.uniqueSweep.run()).toBe(1);
+  expect(await server.server.jobs.uniqueSweep.run()).toBe(0);
+
+  // The keeper's pipe, in a bag, is untouched: a deleted item would have taken its slot with it.
+  const saved = await server.adapters.durable.loadCharacter(keeperView.self.id);
+  expect(saved?.inventory.get(keptPipe.slot)).toMatchObject({ itemId: 'rusty-pipe', uniqueItemId: keptPipe.uniqueItemId });
+  expect(saved?.uniqueItems.map((item) => item.id)).toContain(keptPipe.uniqueItemId);
+});

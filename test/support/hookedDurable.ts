@@ -41,6 +41,10 @@ export class HookedDurable implements DurableStore {
     return this.inner.deleteAccount(username, provenHash);
   }
 
+  deleteUnreferencedUniqueItems(limit: number) {
+    return this.inner.deleteUnreferencedUniqueItems(limit);
+  }
+
   loadCharacter(characterId: number) {
     return this.inner.loadCharacter(characterId);
   }

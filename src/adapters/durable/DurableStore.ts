@@ -84,6 +84,12 @@ export interface DurableStore {
    * operator's). Answers the account as it was, or null when it deleted nothing.
    */
   deleteAccount(username: string, provenHash: string | null): Promise<AccountRecord | null>;
+  /**
+   * Deletes up to `limit` unique items that no inventory, equipment or ground row refers to (they
+   * despawned); answers how many. Never one a concurrent write is giving a reference: that item
+   * is skipped, or written anew by that write.
+   */
+  deleteUnreferencedUniqueItems(limit: number): Promise<number>;
   loadCharacter(characterId: number): Promise<StoredCharacter | null>;
   /** Every ground item of the world with the unique items lying there, and each location's ground version. */
   loadGround(): Promise<GroundSnapshot>;

@@ -88,6 +88,14 @@ export class SqlDurableStore implements DurableStore {
     });
   }
 
+  async deleteUnreferencedUniqueItems(limit: number): Promise<number> {
+    return this.client.transaction(async (tx) => {
+      const locked = (await tx.query(sql.LOCK_UNREFERENCED_UNIQUE_ITEMS, [limit])).rows.map((row) => String(row.id));
+      if (locked.length === 0) return 0;
+      return (await tx.query(sql.DELETE_UNREFERENCED_UNIQUE_ITEMS, [locked])).rows.length;
+    });
+  }
+
   async loadCharacter(characterId: number): Promise<StoredCharacter | null> {
     const read = await this.client.transaction(async (tx) => {
       await tx.query(sql.READ_SNAPSHOT);

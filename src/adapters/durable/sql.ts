@@ -66,6 +66,27 @@ export const DELETE_HELD_UNIQUE_ITEMS = `
 
 export const DELETE_ACCOUNT = 'DELETE FROM accounts WHERE id = $1';
 
+// A unique item no inventory, equipment or ground row refers to any more (it despawned) is
+// deleted by the sweep in two steps. First its row is locked, skipping rows a writer holds: a
+// batch that writes a reference locks the item too (its upsert, or the foreign-key check), so it
+// either has committed (the second step sees its reference) or waits for the sweep to commit and
+// then writes the item anew (the upsert inserts it again). The second step, with a snapshot taken
+// after the locks, deletes only what is still unreferenced: a plain DELETE … NOT EXISTS would check
+// against a snapshot older than a reference committed meanwhile, and the cascade would take the
+// slot that holds the item with it.
+const UNREFERENCED = `
+  NOT EXISTS (SELECT 1 FROM inventory i WHERE i.unique_item_id = u.id)
+  AND NOT EXISTS (SELECT 1 FROM equipment e WHERE e.unique_item_id = u.id)
+  AND NOT EXISTS (SELECT 1 FROM ground_items g WHERE g.unique_item_id = u.id)`;
+
+export const LOCK_UNREFERENCED_UNIQUE_ITEMS = `
+  SELECT u.id FROM unique_items u WHERE ${UNREFERENCED}
+  LIMIT $1 FOR UPDATE OF u SKIP LOCKED`;
+
+export const DELETE_UNREFERENCED_UNIQUE_ITEMS = `
+  DELETE FROM unique_items u WHERE u.id = ANY($1::text[]) AND ${UNREFERENCED}
+  RETURNING u.id`;
+
 // The three reads of loadCharacter run in one REPEATABLE READ transaction so that a batch
 // committing between them cannot mix two versions of the character.
 // Generated secrets live in world_state; the first writer wins and everyone reads its value.
