@@ -18,7 +18,7 @@ import { capPeerConnections } from './gateway/peerConnections.ts';
 import { auditSessions, startSessionAudit } from './gateway/sessionAudit.ts';
 import { httpServerOptions, registerHttpRoutes, requestDeadlines, sendError } from './gateway/http.ts';
 import { LocalFanout } from './gateway/LocalFanout.ts';
-import { CLOSE_SHUTDOWN, PlayerConnection, type ConnectionDeps } from './gateway/PlayerConnection.ts';
+import { CLOSE_SHUTDOWN, PlayerConnection, type ConnectionDeps, type RetryWaits } from './gateway/PlayerConnection.ts';
 import { clientAddress, limitKey, proxyTrust } from './gateway/clientAddress.ts';
 import { startLiveness } from './gateway/liveness.ts';
 import { acceptWebSockets } from './gateway/upgrades.ts';
@@ -42,6 +42,8 @@ export interface ServerOptions {
   now?: () => number;
   /** The monotonic clock of each connection's action budget; tests hold it still. */
   actionClock?: () => number;
+  /** Waits between tries to record a disconnect; tests make them short. */
+  disconnectRetry?: RetryWaits;
 }
 
 export interface CinderServer {
@@ -158,6 +160,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     isShuttingDown: () => shuttingDown,
     failureOf: adapters.failureOf,
     ...(options.actionClock ? { actionClock: options.actionClock } : {}),
+    ...(options.disconnectRetry ? { disconnectRetry: options.disconnectRetry } : {}),
   };
   // Per-address limits count an IPv6 client by its /64 (limitKey).
   const addressOf = (request: IncomingMessage) => limitKey(clientAddress(request, trust));

@@ -37,6 +37,14 @@ export interface ConnectionDeps {
   failureOf: (error: unknown) => StoreFailure;
   /** The action budget's clock: monotonic (performance.now) unless a test holds it still. */
   actionClock?: () => number;
+  /** Waits between tries to record a disconnect (DISCONNECT_RETRY unless a test makes them short). */
+  disconnectRetry?: RetryWaits;
+}
+
+/** The nth retry waits n × firstMs, at most maxMs. */
+export interface RetryWaits {
+  firstMs: number;
+  maxMs: number;
 }
 
 /** What the connection needs of a socket (a `ws` WebSocket in production). */
@@ -65,11 +73,10 @@ export const CLOSE_RELEASED = 4002;
 export const CLOSE_AUTH_TIMEOUT = 4003;
 /** The account refused the session's token (a password change, a ban): the client must log in again. */
 export const CLOSE_SIGNED_OUT = 4004;
-/** The longest wait between two tries to record a disconnect while a store is unreachable. */
-const DISCONNECT_RETRY_MAX_MS = 30_000;
+/** Between two tries to record a disconnect while a store is unreachable: 1 s more each time, at most 30 s. */
+const DISCONNECT_RETRY: RetryWaits = { firstMs: 1000, maxMs: 30_000 };
 /** More events than an auth's few reads can see go by; beyond it the oldest are dropped (the view has them). */
 const MAX_HELD_EVENTS = 1000;
-const DISCONNECT_RETRY_MS = 1000;
 
 /** WebSocket's standard "going away". */
 export const CLOSE_SHUTDOWN = 1001;
@@ -373,7 +380,8 @@ export class PlayerConnection implements Recipient {
       // Logged on the first failures, then seldom: an outage of hours must not flood the log.
       if (attempt <= 3 || attempt % 100 === 0) this.deps.log.warn({ err: error, characterId, attempt, retry }, 'disconnect not recorded');
       if (retry) {
-        const delay = Math.min(DISCONNECT_RETRY_MS * attempt, DISCONNECT_RETRY_MAX_MS);
+        const waits = this.deps.disconnectRetry ?? DISCONNECT_RETRY;
+        const delay = Math.min(waits.firstMs * attempt, waits.maxMs);
         setTimeout(() => void this.markDisconnected(characterId, session, attempt + 1), delay).unref();
       }
     }

@@ -3,12 +3,12 @@
 // Errors whose message is BLIP count as the hot store being unreachable, as a Redis blip would in
 // scaled mode (the embedded store never fails by itself).
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { HotTransaction } from '../../src/adapters/hot/transaction.ts';
 import { adminPost, post, registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { deferred } from '../support/hookedDurable.ts';
 import { until } from '../support/heldState.ts';
 import { holdNextView as holdViewOf } from '../support/holdView.ts';
+import { leaves, takes } from '../support/hotTransactions.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import type { PlayView } from '../support/views.ts';
 
@@ -46,16 +46,6 @@ async function watching(): Promise<GameClient> {
   const watcher = await connected();
   await watcher.ok('auth', { token: (await registerPlayer(server.baseUrl)).token });
   return watcher;
-}
-
-/** The transaction that takes a character for a session (enterWorld). */
-function takes(tx: HotTransaction): boolean {
-  return (tx.hset ?? []).some((write) => write.field === 'connected' && write.value === '1');
-}
-
-/** The transaction that marks a character disconnected (markDisconnected). */
-function leaves(tx: HotTransaction): boolean {
-  return (tx.hset ?? []).some((write) => write.field === 'connected' && write.value === '0') && tx.expect[0]?.field === 'session_id';
 }
 
 function shownConnected(view: PlayView, id: number): boolean | undefined {

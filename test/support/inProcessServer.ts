@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config.ts';
 import { loadContent } from '../../src/content/loader.ts';
 import { seededRng } from '../../src/domain/rng.ts';
 import { createServer, type CinderServer } from '../../src/server.ts';
+import type { RetryWaits } from '../../src/gateway/PlayerConnection.ts';
 
 export interface InProcessServer {
   server: CinderServer;
@@ -29,10 +30,12 @@ export interface InProcessOptions {
   adapt?: (adapters: Adapters) => Adapters;
   /** Opens the stores the server runs on instead of the embedded ones (e.g. scaled ones on a test's Redis and PostgreSQL). */
   open?: () => Promise<Adapters>;
+  /** Waits between tries to record a disconnect while a store fails. */
+  disconnectRetry?: RetryWaits;
 }
 
 export async function startInProcessServer(env: Record<string, string> = {}, options: InProcessOptions = {}): Promise<InProcessServer> {
-  const { logs, now, actionClock, adapt = (adapters: Adapters) => adapters, open = () => openEmbeddedAdapters(undefined) } = options;
+  const { logs, now, actionClock, disconnectRetry, adapt = (adapters: Adapters) => adapters, open = () => openEmbeddedAdapters(undefined) } = options;
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', CINDER_LOGIN_ATTEMPTS: '1000', CINDER_SYNC_INTERVAL_MS: '0', ...env });
   const catalog = await loadContent(config.contentDir);
   const adapters = adapt(await open());
@@ -45,6 +48,7 @@ export async function startInProcessServer(env: Record<string, string> = {}, opt
     rng: seededRng(42),
     ...(now ? { now } : {}),
     ...(actionClock ? { actionClock } : {}),
+    ...(disconnectRetry ? { disconnectRetry } : {}),
   });
   const port = await server.listen();
   return {
