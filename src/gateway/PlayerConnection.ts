@@ -307,7 +307,6 @@ export class PlayerConnection implements Recipient {
         return view;
       } catch (error) {
         this.held = null;
-        if (!(error instanceof GameError && error.code === 'E_BAD_TOKEN')) await this.giveBack(attempt);
         if (this.isAuthenticating()) {
           this.state = 'anonymous';
           // The character may have been taken for this session: leave it as a disconnect would
@@ -321,6 +320,8 @@ export class PlayerConnection implements Recipient {
             });
           }
         }
+        // Only now: until the socket has left its location, nothing may wait (events would reach it).
+        if (!(error instanceof GameError && error.code === 'E_BAD_TOKEN')) await this.giveBack(attempt);
         throw error;
       }
     }

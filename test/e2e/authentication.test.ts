@@ -113,6 +113,36 @@ describe('an auth that fails half-way', () => {
       spy.mockRestore();
     }
   });
+  it('sends the failing auth its error, and nothing of the game, while the attempt is given back', async () => {
+    const speaker = await watching();
+    const player = await registerPlayer(server.baseUrl);
+    const hot = server.adapters.hot;
+    const incrWindow = hot.incrWindow.bind(hot);
+    // The auth joins its location, then a read fails; its count goes back slowly.
+    vi.spyOn(server.server.ctx.gsm, 'sessionEpoch').mockRejectedValueOnce(new Error(BLIP));
+    const givingBack = deferred();
+    const gaveBack = deferred();
+    const spy = vi.spyOn(hot, 'incrWindow').mockImplementation(async (key, windowMs, by) => {
+      if (by === -1) {
+        givingBack.resolve();
+        await gaveBack.promise;
+      }
+      return incrWindow(key, windowMs, by);
+    });
+    try {
+      const client = await connected();
+      const failed = client.request('auth', { token: player.token });
+      await givingBack.promise;
+      await speaker.ok('say', { text: 'not for the one failing' });
+      gaveBack.resolve();
+      expect(await failed).toMatchObject({ type: 'error', data: { code: 'E_DEGRADED' } });
+      // Something the client can wait for, sent after the say: the say would have come first.
+      await client.request('look');
+      expect(client.events('said')).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });
 
 const holdNextView = () => holdViewOf(server.adapters.hot);
