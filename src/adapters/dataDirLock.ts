@@ -2,10 +2,16 @@
 // and one's accounts would be lost. The first to start writes its pid (and, on Linux, when that
 // process started) in the directory; a second refuses to start while that process lives. A file
 // left by a process that died is taken over, even when its pid now belongs to another process.
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+// Starters racing one another (a process manager and a manual start) must not both win: the lock
+// is never seen half written, and a stale one is removed by one starter at a time.
+import { randomUUID } from 'node:crypto';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 
 const LOCK_FILE = 'cinder.pid';
+/** How long a starter waits for another to finish removing a stale lock: 200 × 10 ms. */
+const REMOVAL_WAITS = 200;
 
 export class DataDirInUse extends Error {
   override name = 'DataDirInUse';
@@ -16,26 +22,66 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, LOCK_FILE);
   const mine = holderLine(process.pid, await startTimeOf(process.pid));
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const file = await open(path, 'wx');
-      await file.writeFile(mine);
-      await file.close();
-      return async () => {
-        if ((await readFile(path, 'utf8').catch(() => '')) === mine) await unlink(path).catch(() => undefined);
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  // Written whole under a name of this process's own, then linked in place: a link fails when the
+  // lock exists, and the lock appears with its content (opening it exclusively, then writing,
+  // let a racer read it empty in between, take it for stale and delete it).
+  const draft = `${path}.${randomUUID()}`;
+  await writeFile(draft, mine);
+  try {
+    for (let attempt = 0; attempt < REMOVAL_WAITS; attempt++) {
+      if (await linked(draft, path)) {
+        return async () => {
+          if ((await readFile(path, 'utf8').catch(() => '')) === mine) await unlink(path).catch(() => undefined);
+        };
+      }
+      const seen = await readFile(path, 'utf8').catch(() => null);
+      if (seen === null) continue; // removed meanwhile: try again
+      const [pid, started] = parseHolder(seen);
+      if (await holds(pid, started)) {
+        throw new DataDirInUse(
+          `CINDER_DATA_DIR ${dir} is in use by another Cinder process (pid ${String(pid)}): stop it, or give this one its own CINDER_DATA_DIR.`,
+        );
+      }
+      if (!(await removeStale(draft, path, seen))) await delay(10);
     }
-    const [pid, started] = parseHolder(await readFile(path, 'utf8').catch(() => ''));
-    if (await holds(pid, started)) {
-      throw new DataDirInUse(
-        `CINDER_DATA_DIR ${dir} is in use by another Cinder process (pid ${pid}): stop it, or give this one its own CINDER_DATA_DIR.`,
-      );
-    }
-    await unlink(path).catch(() => undefined);
+  } finally {
+    await unlink(draft).catch(() => undefined);
   }
   throw new DataDirInUse(`CINDER_DATA_DIR ${dir}: another process took it while this one started.`);
+}
+
+async function linked(from: string, to: string): Promise<boolean> {
+  try {
+    await link(from, to);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return false;
+  }
+}
+
+/**
+ * Removes the stale lock `seen`, holding a second lock meanwhile: a starter that read the stale
+ * lock before another replaced it would otherwise delete the fresh one. False when another
+ * starter holds the removal (the caller tries again shortly).
+ */
+async function removeStale(draft: string, path: string, seen: string): Promise<boolean> {
+  const removal = `${path}.removal`;
+  if (!(await linked(draft, removal))) {
+    // Its holder was killed in those few milliseconds: no one else would ever remove it. (Two
+    // starters doing this at once could both go on; that takes a kill and a race together.)
+    const other = await readFile(removal, 'utf8').catch(() => null);
+    if (other !== null && !(await holds(...parseHolder(other))) && (await readFile(removal, 'utf8').catch(() => null)) === other) {
+      await unlink(removal).catch(() => undefined);
+    }
+    return false;
+  }
+  try {
+    if ((await readFile(path, 'utf8').catch(() => null)) === seen) await unlink(path).catch(() => undefined);
+  } finally {
+    await unlink(removal).catch(() => undefined);
+  }
+  return true;
 }
 
 /** "pid" or "pid start-time": what the lock file holds. */
