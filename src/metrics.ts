@@ -293,8 +293,9 @@ export async function meteredSync(sync: () => Promise<SyncReport>): Promise<Sync
   } finally {
     syncsRunning--;
   }
-  const { skippedCharacters, skippedLocations, ...rows } = report;
-  const result = Object.values(rows).some((count) => count > 0) ? 'written' : 'empty';
+  const { skippedCharacters, skippedLocations } = report;
+  const rows = [report.characters, report.inventories, report.equipment, report.ground, report.uniqueItems];
+  const result = rows.some((count) => count > 0) ? 'written' : 'empty';
   syncRuns.inc({ result });
   syncDuration.observe({ result }, seconds());
   syncRows.inc({ kind: 'characters' }, report.characters);

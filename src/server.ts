@@ -194,6 +194,9 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
         if (report.skippedCharacters + report.skippedLocations > 0) {
           log.info({ report }, 'PostgreSQL holds newer versions of some of what this sync read; they were left unwritten (now and then a save races a sync; if this repeats, Redis went back in time and the changes since are not being saved)');
         } else if (report.characters + report.inventories + report.equipment + report.ground > 0) log.debug({ report }, 'synced');
+        if (report.detachedUniqueItems > 0) {
+          log.warn({ report }, 'some unique items had no data left in Redis when this sync read them and were saved as plain items; a despawn or a break during the sync does this once (the next sync saves their places again); if it repeats, the hot state holds items whose data is gone');
+        }
       } catch (error) {
         if (adapters.failureOf(error) !== 'durable') throw error;
         const delay = syncBackoff.failed(Date.now());

@@ -4,6 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openPglite } from '../../src/adapters/durable/pgliteClient.ts';
+import type { SqlClient } from '../../src/adapters/durable/SqlClient.ts';
 import { SqlDurableStore } from '../../src/adapters/durable/SqlDurableStore.ts';
 import { MemoryHotStore } from '../../src/adapters/hot/MemoryHotStore.ts';
 import { DIRTY_KINDS, keys } from '../../src/adapters/keys.ts';
@@ -19,6 +20,7 @@ const T0 = 1_790_000_000_000;
 
 
 let catalog: Catalog;
+let sqlClient: SqlClient;
 let sqlStore: SqlDurableStore;
 let nextName = 0;
 
@@ -35,7 +37,8 @@ let placeB: string;
 
 beforeAll(async () => {
   catalog = await loadContent(CONTENT_DIR);
-  sqlStore = await SqlDurableStore.open(await openPglite(undefined));
+  sqlClient = await openPglite(undefined);
+  sqlStore = await SqlDurableStore.open(sqlClient);
   start = catalog.rules.startLocation;
   const exits = Object.values(catalog.locations.get(start)?.exits ?? {});
   const [first, second] = exits;
@@ -202,7 +205,7 @@ describe('syncDirty', () => {
     // Everything synced is no longer dirty, and no claim is left behind.
     expect(await dirtyMembers()).toEqual({ position: [], inventory: [], equipment: [], ground: [] });
     for (const kind of DIRTY_KINDS) expect(await hot.exists(keys.dirtyClaim(kind))).toBe(false);
-    expect(await gsm.syncDirty()).toEqual({ characters: 0, inventories: 0, equipment: 0, ground: 0, uniqueItems: 0, skippedCharacters: 0, skippedLocations: 0 });
+    expect(await gsm.syncDirty()).toEqual({ characters: 0, inventories: 0, equipment: 0, ground: 0, uniqueItems: 0, skippedCharacters: 0, skippedLocations: 0, detachedUniqueItems: 0 });
   });
 
   it('saves an inventory emptied to nothing as empty', async () => {
@@ -442,6 +445,34 @@ describe('despawn', () => {
     expect(await hot.exists(keys.uniqueItem(player.pipeId))).toBe(true);
     expect(await gsm.despawnExpired(start, now)).toHaveLength(1);
     expect(await hot.exists(keys.uniqueItem(player.pipeId))).toBe(false);
+  });
+
+  it('does not fail the sync when a unique item despawns between its ground\'s read and its own, even if PostgreSQL has lost it', async () => {
+    const player = await newPlayer();
+    const due = await dropExpiring(player.id, 1, 1, now);
+    await gsm.syncDirty();
+    // PostgreSQL no longer has the pipe (as after a sweep that found it unreferenced).
+    await sqlClient.query('DELETE FROM ground_items WHERE id = $1', [due]);
+    await sqlClient.query('DELETE FROM unique_items WHERE id = $1', [player.pipeId]);
+
+    // The next sync reads the ground with the pipe; the pipe despawns before its data is read.
+    const kept = await drop(player.id, 2, 1);
+    const hgetallMany = hot.hgetallMany.bind(hot);
+    hot.hgetallMany = async (keyList) => {
+      if (keyList.includes(keys.uniqueItem(player.pipeId))) {
+        hot.hgetallMany = hgetallMany;
+        expect(await gsm.despawnExpired(start, now)).toHaveLength(1);
+      }
+      return hgetallMany(keyList);
+    };
+    expect(await gsm.syncDirty()).toMatchObject({ ground: 1, detachedUniqueItems: 1 });
+    expect(await groundSaved(start, due)).toEqual({ id: due, locationId: start, itemId: 'rusty-pipe', qty: 1, droppedBy: player.id, despawnAt: now });
+    expect(await groundSaved(start, kept)).toMatchObject({ itemId: 'scrap-metal', qty: 1 });
+
+    // The despawn marked the ground dirty: the next sync saves it without the pipe.
+    expect(await gsm.syncDirty()).toMatchObject({ ground: 1, detachedUniqueItems: 0 });
+    expect(await groundSaved(start, due)).toBeUndefined();
+    expect(await groundSaved(start, kept)).toMatchObject({ itemId: 'scrap-metal', qty: 1 });
   });
 
   it('lists again, in a hot store loaded from the durable store, the grounds with items still to despawn', async () => {
