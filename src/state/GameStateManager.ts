@@ -730,11 +730,13 @@ export class GameStateManager {
    */
   async sweepUniqueItems(perRound = 1000): Promise<number> {
     let deleted = 0;
-    for (;;) {
-      const round = await this.durable.deleteUnreferencedUniqueItems(perRound);
-      deleted += round;
-      if (round < perRound) return deleted;
+    let after: string | null = '';
+    while (after !== null) {
+      const round: { deleted: number; next: string | null } = await this.durable.deleteUnreferencedUniqueItems(perRound, after);
+      deleted += round.deleted;
+      after = round.next;
     }
+    return deleted;
   }
 
   async uniqueItems(ids: readonly string[]): Promise<Map<string, UniqueItem>> {

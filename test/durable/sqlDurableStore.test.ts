@@ -639,7 +639,7 @@ describe.each([
     }
 
     it('deletes only what no bag, equipment or ground refers to, at most `limit` at a time', async () => {
-      await store.deleteUnreferencedUniqueItems(1_000_000); // what earlier cases left
+      await store.deleteUnreferencedUniqueItems(1_000_000); // what earlier cases left (fewer than a million)
       const hero = await register();
       const [bagged, worn, lying, ...gone] = ['sw-bag', 'sw-worn', 'sw-lying', 'sw-gone-1', 'sw-gone-2', 'sw-gone-3'].map(sword);
       if (!bagged || !worn || !lying) throw new Error('six swords expected');
@@ -650,13 +650,13 @@ describe.each([
         equipment: [{ characterId: hero.id, entries: [['head', { itemId: worn.itemId, uniqueItemId: worn.id }]] }],
         ground: [{ locationId: 'sweep-yard', items: lyingAt([lying, ...gone], 'sweep'), version: 1 }],
       });
-      expect(await store.deleteUnreferencedUniqueItems(10)).toBe(0);
+      expect(await store.deleteUnreferencedUniqueItems(10)).toEqual({ deleted: 0, next: null });
 
-      // Three of them despawn: the yard is saved again without them.
+      // Three of them despawn: the yard is saved again without them. Rounds of two go on in id order.
       await store.writeBatch({ ...emptyBatch(), ground: [{ locationId: 'sweep-yard', items: lyingAt([lying], 'sweep'), version: 2 }] });
-      expect(await store.deleteUnreferencedUniqueItems(2)).toBe(2);
-      expect(await store.deleteUnreferencedUniqueItems(2)).toBe(1);
-      expect(await store.deleteUnreferencedUniqueItems(2)).toBe(0);
+      expect(await store.deleteUnreferencedUniqueItems(2)).toEqual({ deleted: 2, next: 'sw-gone-2' });
+      expect(await store.deleteUnreferencedUniqueItems(2, 'sw-gone-2')).toEqual({ deleted: 1, next: null });
+      expect(await store.deleteUnreferencedUniqueItems(2)).toEqual({ deleted: 0, next: null });
 
       expect(await stored(['sw-bag', 'sw-gone-1', 'sw-gone-2', 'sw-gone-3', 'sw-lying', 'sw-worn'])).toEqual(['sw-bag', 'sw-lying', 'sw-worn']);
       const snapshot = await store.loadCharacter(hero.id);
@@ -688,7 +688,7 @@ describe.each([
         await written.promise;
 
         // Without waiting for the save (it could not: the save waits for this test).
-        expect(await store.deleteUnreferencedUniqueItems(10)).toBe(0);
+        expect(await store.deleteUnreferencedUniqueItems(10)).toEqual({ deleted: 0, next: null });
         commit.resolve();
         await saving;
         expect((await store.loadCharacter(hero.id))?.inventory.get(0)).toEqual({ itemId: found.itemId, qty: 1, uniqueItemId: found.id });
@@ -719,7 +719,7 @@ describe.each([
           await new Promise((resolve) => setTimeout(resolve, 10));
         }
         commit.resolve();
-        expect(await sweeping).toBe(1);
+        expect(await sweeping).toEqual({ deleted: 1, next: null });
         await saving;
         const snapshot = await store.loadCharacter(hero.id);
         expect(snapshot?.inventory.get(0)).toEqual({ itemId: found.itemId, qty: 1, uniqueItemId: found.id });

@@ -41,8 +41,8 @@ export class HookedDurable implements DurableStore {
     return this.inner.deleteAccount(username, provenHash);
   }
 
-  deleteUnreferencedUniqueItems(limit: number) {
-    return this.inner.deleteUnreferencedUniqueItems(limit);
+  deleteUnreferencedUniqueItems(limit: number, after?: string) {
+    return this.inner.deleteUnreferencedUniqueItems(limit, after);
   }
 
   loadCharacter(characterId: number) {

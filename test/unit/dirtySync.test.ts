@@ -475,6 +475,17 @@ describe('despawn', () => {
     expect(await groundSaved(start, kept)).toMatchObject({ itemId: 'scrap-metal', qty: 1 });
   });
 
+  it('is followed by the unique-item sweep, which deletes every unreferenced row in rounds and keeps the rest', async () => {
+    const player = await newPlayer();
+    await gsm.sweepUniqueItems(); // what earlier cases left
+    for (const n of [1, 2, 3, 4, 5]) {
+      await sqlClient.query('INSERT INTO unique_items (id, item_id, durability, max_durability) VALUES ($1, $2, 1, 60)', [`gone-pipe-${String(n)}`, 'rusty-pipe']);
+    }
+    expect(await gsm.sweepUniqueItems(2)).toBe(5);
+    expect(await gsm.sweepUniqueItems(2)).toBe(0);
+    expect((await saved(player.id)).uniqueItems.map((item) => item.id)).toEqual([player.pipeId]);
+  });
+
   it('lists again, in a hot store loaded from the durable store, the grounds with items still to despawn', async () => {
     const player = await newPlayer();
     const due = await dropExpiring(player.id, 0, 1, now + 60_000);

@@ -86,10 +86,11 @@ export interface DurableStore {
   deleteAccount(username: string, provenHash: string | null): Promise<AccountRecord | null>;
   /**
    * Deletes up to `limit` unique items that no inventory, equipment or ground row refers to (they
-   * despawned); answers how many. Never one a concurrent write is giving a reference: that item
-   * is skipped, or written anew by that write.
+   * despawned), the first in id order after `after`; answers how many, and the id to go on after
+   * (null when none are left). Never one a concurrent write is giving a reference: that item is
+   * skipped, or written anew by that write.
    */
-  deleteUnreferencedUniqueItems(limit: number): Promise<number>;
+  deleteUnreferencedUniqueItems(limit: number, after?: string): Promise<{ deleted: number; next: string | null }>;
   loadCharacter(characterId: number): Promise<StoredCharacter | null>;
   /** Every ground item of the world with the unique items lying there, and each location's ground version. */
   loadGround(): Promise<GroundSnapshot>;

@@ -88,11 +88,12 @@ export class SqlDurableStore implements DurableStore {
     });
   }
 
-  async deleteUnreferencedUniqueItems(limit: number): Promise<number> {
+  async deleteUnreferencedUniqueItems(limit: number, after = ''): Promise<{ deleted: number; next: string | null }> {
     return this.client.transaction(async (tx) => {
-      const locked = (await tx.query(sql.LOCK_UNREFERENCED_UNIQUE_ITEMS, [limit])).rows.map((row) => String(row.id));
-      if (locked.length === 0) return 0;
-      return (await tx.query(sql.DELETE_UNREFERENCED_UNIQUE_ITEMS, [locked])).rows.length;
+      const locked = (await tx.query(sql.LOCK_UNREFERENCED_UNIQUE_ITEMS, [limit, after])).rows.map((row) => String(row.id));
+      const next = locked.length < limit ? null : (locked[locked.length - 1] ?? null);
+      if (locked.length === 0) return { deleted: 0, next };
+      return { deleted: (await tx.query(sql.DELETE_UNREFERENCED_UNIQUE_ITEMS, [locked])).rows.length, next };
     });
   }
 

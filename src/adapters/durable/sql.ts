@@ -79,9 +79,10 @@ const UNREFERENCED = `
   AND NOT EXISTS (SELECT 1 FROM equipment e WHERE e.unique_item_id = u.id)
   AND NOT EXISTS (SELECT 1 FROM ground_items g WHERE g.unique_item_id = u.id)`;
 
+// In key order from $2 on: a sweep of many rounds walks the table once, not once per round.
 export const LOCK_UNREFERENCED_UNIQUE_ITEMS = `
-  SELECT u.id FROM unique_items u WHERE ${UNREFERENCED}
-  LIMIT $1 FOR UPDATE OF u SKIP LOCKED`;
+  SELECT u.id FROM unique_items u WHERE u.id > $2 AND ${UNREFERENCED}
+  ORDER BY u.id LIMIT $1 FOR UPDATE OF u SKIP LOCKED`;
 
 export const DELETE_UNREFERENCED_UNIQUE_ITEMS = `
   DELETE FROM unique_items u WHERE u.id = ANY($1::text[]) AND ${UNREFERENCED}
