@@ -197,10 +197,13 @@ export function unequipItem(player: PlayerRead, equipSlot: EquipSlot, slot: numb
 
 export function consumeItem(player: PlayerRead, slot: number, remaining: InventoryEntry | null, vitals: Vitals): HotTransaction {
   const slots = slotChanges(player, new Map([[slot, remaining]]));
+  // A unique consumable used up takes its data with it; nothing else would ever delete it.
+  const used = player.inventory.get(slot)?.uniqueItemId;
   return {
     expect: [slotGuard(player, slot), versionGuard(player)],
     hset: [...(slots.hset ?? []), ...vitalsFields(player, vitals)],
     hdel: slots.hdel ?? [],
+    del: remaining === null && used !== undefined ? [keys.uniqueItem(used)] : [],
     hincrby: bump(player),
     sadd: [dirty('inventory', player), dirty('position', player)],
   };

@@ -499,6 +499,20 @@ describe('despawn', () => {
   });
 });
 
+describe('consumeItem', () => {
+  it('deletes the data of a unique item used up, and only then', async () => {
+    const player = await newPlayer();
+    const vitals = () => read(player.id).then(({ character: { hp, stamina } }) => ({ hp, stamina, vitalsAt: now }));
+    // The last of a stack of bandages: nothing unique to delete.
+    expect(await gsm.consumeItem(await read(player.id), 0, { itemId: 'bandage', qty: 2 }, await vitals())).toEqual({ ok: true });
+    expect(await hot.exists(keys.uniqueItem(player.pipeId))).toBe(true);
+    // The pipe, as a content's unique consumable would be: its data goes with it.
+    expect(await gsm.consumeItem(await read(player.id), 1, null, await vitals())).toEqual({ ok: true });
+    expect((await read(player.id)).inventory.has(1)).toBe(false);
+    expect(await hot.exists(keys.uniqueItem(player.pipeId))).toBe(false);
+  });
+});
+
 describe('ground versions', () => {
   it('a forced save that read the ground before a pickup never puts the item back', async () => {
     const dropper = await newPlayer();
