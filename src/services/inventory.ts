@@ -19,7 +19,11 @@ export function pickup(ctx: GameContext, characterId: number, groundItemId: stri
     const { locationId } = player.character;
     const ground = await ctx.gsm.groundAt(locationId);
     const target = ground.get(groundItemId);
-    if (!target) throw new GameError('E_ITEM_GONE');
+    if (!target) {
+      // Not there, or not back yet: a Redis that restarted empty has its ground loaded again.
+      await ctx.gsm.requireGroundLoaded();
+      throw new GameError('E_ITEM_GONE');
+    }
     const { itemId, qty, uniqueItemId } = target.item;
     const plan = planAdd(ctx.catalog, player.inventory, player.equipment, { itemId, qty, uniqueItemId });
     if (!plan.ok) throw new GameError(plan.reason === 'full' ? 'E_INVENTORY_FULL' : 'E_TOO_HEAVY');

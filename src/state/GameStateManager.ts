@@ -813,6 +813,18 @@ export class GameStateManager {
     const result = await this.hot.transact({ ...tx, expect: [...tx.expect, { key: keys.world(), field: GROUND_READY, value: '1' }], room });
     if (result.ok || result.failed < guard) return result;
     if (result.failed > guard) throw new GameError('E_GROUND_FULL');
+    return this.groundStillLoading();
+  }
+
+  /**
+   * Throws E_DEGRADED (after asking for the load) when the hot store's ground is not loaded: an
+   * item looked for there and not found may be one still to come back (Redis restarted empty).
+   */
+  async requireGroundLoaded(): Promise<void> {
+    if ((await this.hot.hget(keys.world(), GROUND_READY)) !== '1') await this.groundStillLoading();
+  }
+
+  private async groundStillLoading(): Promise<never> {
     await this.loadWorld().catch(() => undefined);
     throw new GameError('E_DEGRADED', 'The world is still loading; try again in a moment.');
   }

@@ -663,6 +663,21 @@ describe('vitals planned from one read', () => {
 });
 
 describe('a ground still loading', () => {
+  it('answers a look for an item not there with E_DEGRADED, and asks for the load', async () => {
+    const player = await newPlayer();
+    const scrap = await drop(player.id, 2, 4);
+    await gsm.syncDirty();
+    await gsm.requireGroundLoaded();
+    // The hot store lost the ground (Redis restarted empty).
+    hot = new MemoryHotStore(() => now);
+    gsm = new GameStateManager(hot, durable, catalog, () => now);
+    expect((await gsm.groundAt(start)).has(scrap)).toBe(false);
+    await expect(gsm.requireGroundLoaded()).rejects.toMatchObject({ code: 'E_DEGRADED' });
+    // The load it asked for is done: the item is back, and the ground counts as loaded.
+    expect((await gsm.groundAt(start)).has(scrap)).toBe(true);
+    await gsm.requireGroundLoaded();
+  });
+
   it('takes no change and is written by no sync, until it is loaded', async () => {
     const player = await newPlayer();
     const scrap = await drop(player.id, 2, 4);

@@ -1,0 +1,35 @@
+// A hot store that lost its ground (Redis restarted empty) gets it back from the durable store; a
+// pickup meanwhile answers E_DEGRADED, never that the item is gone (docs/protocol.md, E_DEGRADED).
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { keys } from '../../src/adapters/keys.ts';
+import { GameClient } from '../support/GameClient.ts';
+import { playingOn } from '../support/crateWorld.ts';
+import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
+import { slotOf, type PlayView } from '../support/views.ts';
+
+let server: InProcessServer;
+const clients: GameClient[] = [];
+
+beforeAll(async () => {
+  server = await startInProcessServer();
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  await server.stop();
+});
+
+it('answers a pickup while the ground is not loaded with E_DEGRADED, and the item can be picked up once it is', async () => {
+  const player = await playingOn(server, clients);
+  const view = await player.ok<PlayView>('inventory');
+  const { dropped } = await player.ok<{ dropped: { id: string } }>('drop', { slot: slotOf(view.inventory.items, 'bandage').slot, qty: 1 });
+  await server.server.jobs.sync.run();
+  // The hot store loses the ground of the player's location and the world's record of its load, as a Redis that restarted empty.
+  await server.adapters.hot.transact({ expect: [], del: [keys.ground(view.self.locationId), keys.world()] });
+
+  expect(await player.request('pickup', { groundItemId: dropped.id })).toMatchObject({ type: 'error', data: { code: 'E_DEGRADED' } });
+  const picked = await player.ok<{ picked: { id: string } }>('pickup', { groundItemId: dropped.id });
+  expect(picked.picked.id).toBe(dropped.id);
+  // And an item that is really gone is still told so.
+  expect(await player.request('pickup', { groundItemId: dropped.id })).toMatchObject({ type: 'error', data: { code: 'E_ITEM_GONE' } });
+});
