@@ -5,7 +5,8 @@
 // Starters racing one another (a process manager and a manual start) must not both win: the lock
 // is never seen half written, and a stale one is removed by one starter at a time.
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -36,6 +37,11 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
       }
       const seen = await readFile(path, 'utf8').catch(() => null);
       if (seen === null) continue; // removed meanwhile: try again
+      if (seen === '') {
+        // Being written, where hard links are missing (see linked).
+        await delay(10);
+        continue;
+      }
       const [pid, started] = parseHolder(seen);
       if (await holds(pid, started)) {
         throw new DataDirInUse(
@@ -47,12 +53,30 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   } finally {
     await unlink(draft).catch(() => undefined);
   }
-  throw new DataDirInUse(`CINDER_DATA_DIR ${dir}: another process took it while this one started.`);
+  throw new DataDirInUse(
+    `CINDER_DATA_DIR ${dir}: another process kept its lock file ${LOCK_FILE} there changing or empty while this one started; if no other Cinder process uses this directory, delete that file.`,
+  );
 }
 
+/** Errors of a filesystem without hard links (FAT, exFAT, some network and FUSE mounts). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/**
+ * Makes `to` a copy of `from` unless `to` exists; false when it does. A hard link makes it appear
+ * whole; where there are none, it is created exclusively and then filled, and readers take an
+ * empty file for one being written.
+ */
 async function linked(from: string, to: string): Promise<boolean> {
   try {
     await link(from, to);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return false;
+    if (!NO_HARD_LINKS.has(code)) throw error;
+  }
+  try {
+    await copyFile(from, to, constants.COPYFILE_EXCL);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -71,7 +95,7 @@ async function removeStale(draft: string, path: string, seen: string): Promise<b
     // Its holder was killed in those few milliseconds: no one else would ever remove it. (Two
     // starters doing this at once could both go on; that takes a kill and a race together.)
     const other = await readFile(removal, 'utf8').catch(() => null);
-    if (other !== null && !(await holds(...parseHolder(other))) && (await readFile(removal, 'utf8').catch(() => null)) === other) {
+    if (other !== null && other !== '' && !(await holds(...parseHolder(other))) && (await readFile(removal, 'utf8').catch(() => null)) === other) {
       await unlink(removal).catch(() => undefined);
     }
     return false;
