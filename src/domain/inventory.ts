@@ -45,7 +45,7 @@ export function planAdd(
   if (template.stackable) {
     for (const [slot, existing] of [...inventory.entries()].sort((a, b) => a[0] - b[0])) {
       if (left === 0) break;
-      if (existing.itemId !== entry.itemId || existing.qty >= template.maxStack) continue;
+      if (!stacksWith(existing, entry) || existing.qty >= template.maxStack) continue;
       const moved = Math.min(left, template.maxStack - existing.qty);
       writes.set(slot, { itemId: existing.itemId, qty: existing.qty + moved });
       left -= moved;
@@ -70,13 +70,22 @@ export function unitsThatFit(catalog: Catalog, inventory: Inventory, equipment: 
   let room = 0;
   if (template.stackable) {
     for (const existing of inventory.values()) {
-      if (existing.itemId === entry.itemId) room += Math.max(0, template.maxStack - existing.qty);
+      if (stacksWith(existing, entry)) room += Math.max(0, template.maxStack - existing.qty);
     }
   }
   for (let slot = 0; slot < inventorySlots; slot++) if (!inventory.has(slot)) room += template.stackable ? template.maxStack : 1;
   const spare = carryWeight + 1e-9 - carriedWeight(catalog, inventory, equipment);
   const light = template.weight > 0 ? Math.max(0, Math.floor(spare / template.weight)) : entry.qty;
   return Math.min(entry.qty, room, light);
+}
+
+/**
+ * Whether `entry` may be added to the stack `existing`: the same item, neither of them unique. A
+ * unique unit of a stackable item (one made before a content change made the item stack) keeps
+ * its own slot, or its unique item would be left behind, held by no one.
+ */
+function stacksWith(existing: InventoryEntry, entry: InventoryEntry): boolean {
+  return existing.itemId === entry.itemId && existing.uniqueItemId === undefined && entry.uniqueItemId === undefined;
 }
 
 /** The first free slot, or null when every slot holds something. */

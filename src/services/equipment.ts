@@ -16,6 +16,8 @@ export function equip(ctx: GameContext, characterId: number, slot: number) {
     const template = ctx.catalog.items.get(entry.itemId);
     const equipSlot = template?.equipSlot;
     if (!template || !equipSlot) throw new GameError('E_NOT_EQUIPPABLE', `${template?.name ?? entry.itemId} cannot be equipped.`);
+    // A stack of an item that became equippable (a content change): wearing one must not take the rest.
+    if (entry.qty > 1) throw new GameError('E_NOT_EQUIPPABLE', `Only one ${template.name} can be worn; drop the others first.`);
     const previous = player.equipment.get(equipSlot) ?? null;
     const worn = { itemId: entry.itemId, uniqueItemId: entry.uniqueItemId };
     const vitals = vitalsWearing(ctx, player, new Map(player.equipment).set(equipSlot, worn), ctx.now());

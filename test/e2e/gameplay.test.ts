@@ -4,7 +4,9 @@ import { registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { until } from '../support/heldState.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
-import type { PlayView } from '../support/views.ts';
+import { slotOf, type PlayView } from '../support/views.ts';
+import { keys } from '../../src/adapters/keys.ts';
+import { encodeEntry } from '../../src/state/codec.ts';
 
 let server: InProcessServer;
 const open: GameClient[] = [];
@@ -113,6 +115,22 @@ describe('disconnecting', () => {
     expect(after.inventory.items.map(({ itemId, qty }) => ({ itemId, qty }))).toEqual(
       [...(saved?.inventory.values() ?? [])].map(({ itemId, qty }) => ({ itemId, qty })),
     );
+  });
+});
+
+describe('equipping', () => {
+  it('refuses to wear one of a stack (left by a content change) and keeps the whole stack', async () => {
+    const player = await joined((await registerPlayer(server.baseUrl)).token);
+    const pipe = slotOf((await player.client.ok<PlayView>('inventory')).inventory.items, 'rusty-pipe');
+    // The pipe slot holds three plain pipes, as if pipes had stacked before a change of the content.
+    await server.adapters.hot.transact({
+      expect: [],
+      hset: [{ key: keys.inventory(player.view.self.id), field: String(pipe.slot), value: encodeEntry({ itemId: 'rusty-pipe', qty: 3 }) }],
+    });
+    expect(await player.client.request('equip', { slot: pipe.slot })).toMatchObject({ type: 'error', data: { code: 'E_NOT_EQUIPPABLE', message: 'Only one Rusty Pipe can be worn; drop the others first.' } });
+    const after = await player.client.ok<PlayView>('inventory');
+    expect(slotOf(after.inventory.items, 'rusty-pipe')).toMatchObject({ slot: pipe.slot, qty: 3 });
+    expect(after.equipment.mainHand).toBeUndefined();
   });
 });
 

@@ -112,6 +112,20 @@ describe('planAdd: items that do not stack', () => {
   });
 });
 
+describe('planAdd: unique units of a stackable item (after a content change made it stack)', () => {
+  it('neither tops up a unique unit nor merges one into a stack: each keeps its own slot', () => {
+    const inventory = inventoryOf([0, entry('bandage', 1, 'old-bandage')], [1, entry('bandage', 3)]);
+    expect(describePlan(planAdd(catalog, inventory, noEquipment, entry('bandage', 2)))).toEqual([[1, 'bandage', 5]]);
+    const plan = planAdd(catalog, inventory, noEquipment, entry('bandage', 1, 'another-old-bandage'));
+    expect(plan.ok && [...plan.writes]).toEqual([[2, { itemId: 'bandage', qty: 1, uniqueItemId: 'another-old-bandage' }]]);
+    // unitsThatFit counts the same room: none in the unique unit's slot.
+    const full = fullOfBandages();
+    full.set(0, entry('bandage', 1, 'old-bandage'));
+    expect(unitsThatFit(catalog, full, noEquipment, entry('bandage', 30))).toBe(0);
+    expect(describePlan(planAdd(catalog, full, noEquipment, entry('bandage', 1)))).toBe('full');
+  });
+});
+
 describe('planAdd: a full inventory', () => {
   it('still accepts units that fit into an existing partial stack', () => {
     const inventory = fullOfBandages();
