@@ -17,7 +17,7 @@ export interface SyncReport {
   /** Left unwritten: the durable store holds newer versions of them (see BatchWritten). */
   skippedCharacters: number;
   skippedLocations: number;
-  /** Unique items written as plain ones: the hot store had no data for them any more (see collect). */
+  /** Written as plain items: their unique item's data was gone from both stores (see BatchWritten). */
   detachedUniqueItems: number;
 }
 
@@ -72,19 +72,18 @@ export class DirtySync {
     }
     const parts = splitClaim(claimed, this.batchPlayers);
     const batches: SyncBatch[] = [];
-    const detached = { count: 0 };
     try {
       let written: BatchWritten;
       if (parts.length === 1) {
         // Any steady-state sync: one batch, and no transaction at all when it is empty.
-        const batch = await this.collect(claimed, detached);
+        const batch = await this.collect(claimed);
         batches.push(batch);
         written = await this.durable.writeBatch(batch);
       } else {
-        written = await this.durable.writeBatches(this.readParts(parts, batches, detached));
+        written = await this.durable.writeBatches(this.readParts(parts, batches));
       }
       for (const kind of DIRTY_KINDS) await this.hot.srem(keys.dirtyClaim(kind), claimed[kind]);
-      return { ...report(batches), ...written, detachedUniqueItems: detached.count };
+      return { ...report(batches), ...written };
     } catch (error) {
       for (const kind of DIRTY_KINDS) await this.hot.returnClaim(keys.dirty(kind), keys.dirtyClaim(kind), claimed[kind]);
       throw error;
@@ -92,13 +91,13 @@ export class DirtySync {
   }
 
   /** Each part's batch as the durable store asks for it, the next one already being read. */
-  private async *readParts(parts: readonly Claimed[], read: SyncBatch[], detached: { count: number }): AsyncGenerator<SyncBatch> {
-    let reading = quietly(this.collect(parts[0] as Claimed, detached));
+  private async *readParts(parts: readonly Claimed[], read: SyncBatch[]): AsyncGenerator<SyncBatch> {
+    let reading = quietly(this.collect(parts[0] as Claimed));
     try {
       for (const [index] of parts.entries()) {
         const batch = await reading;
         const next = parts[index + 1];
-        if (next) reading = quietly(this.collect(next, detached));
+        if (next) reading = quietly(this.collect(next));
         read.push(batch);
         yield batch;
       }
@@ -163,7 +162,7 @@ export class DirtySync {
     const ids = characterIds.map(String);
     const places = await this.hot.hgetallMany(characterIds.map((id) => keys.player(id)));
     const ground = (await this.groundReady()) ? [...new Set(places.flatMap((fields) => (fields.location_id === undefined ? [] : [fields.location_id])))] : [];
-    await this.durable.writeBatch(await this.collect({ position: ids, inventory: ids, equipment: ids, ground }, { count: 0 }));
+    await this.durable.writeBatch(await this.collect({ position: ids, inventory: ids, equipment: ids, ground }));
     // A forced save that finds newer versions stored was overtaken by a batch: nothing to report.
   }
 
@@ -172,7 +171,7 @@ export class DirtySync {
   }
 
   /** Reads the current hot values of everything claimed: script calls of 100 keys, then one for unique items. */
-  private async collect(claimed: Claimed, detached: { count: number }): Promise<SyncBatch> {
+  private async collect(claimed: Claimed): Promise<SyncBatch> {
     const playerIds = [...new Set([...claimed.position, ...claimed.inventory, ...claimed.equipment])].map(Number);
     const inventoryIds = new Set(claimed.inventory.map(Number));
     const equipmentIds = new Set(claimed.equipment.map(Number));
@@ -224,20 +223,6 @@ export class DirtySync {
       const item = decodeUniqueItem(id, uniqueHashes[index] ?? {});
       return item ? [item] : [];
     });
-    // A unique item whose data is gone from the hot store (it despawned or broke between the two
-    // reads above, or the hot state is already broken) is written as the plain item it shows as:
-    // the durable store may have deleted it as unreferenced (the unique-item sweep), and a
-    // reference to it would then fail the whole sync, every time. The change that took it marked
-    // its place dirty again, and the next sync writes that place as it is now.
-    const known = new Set(batch.uniqueItems.map((item) => item.id));
-    const plain = <T extends { uniqueItemId?: string | undefined }>(entry: T): T => {
-      if (entry.uniqueItemId === undefined || known.has(entry.uniqueItemId)) return entry;
-      detached.count++;
-      return { ...entry, uniqueItemId: undefined };
-    };
-    for (const inventory of batch.inventories) inventory.entries = inventory.entries.map(([slot, entry]) => [slot, plain(entry)]);
-    for (const equipment of batch.equipment) equipment.entries = equipment.entries.map(([slot, item]) => [slot, plain(item)]);
-    for (const ground of batch.ground) ground.items = ground.items.map(plain);
     return batch;
   }
 }
@@ -265,7 +250,7 @@ function quietly<T>(promise: Promise<T>): Promise<T> {
   return promise;
 }
 
-function report(batches: readonly SyncBatch[]): Omit<SyncReport, keyof BatchWritten | 'detachedUniqueItems'> {
+function report(batches: readonly SyncBatch[]): Omit<SyncReport, keyof BatchWritten> {
   const count = (rows: (batch: SyncBatch) => readonly unknown[]) => batches.reduce((sum, batch) => sum + rows(batch).length, 0);
   return {
     characters: count((batch) => batch.characters),

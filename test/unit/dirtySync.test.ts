@@ -929,6 +929,26 @@ describe('leaveWorld', () => {
 });
 
 describe('evictLingering', () => {
+  it('never strips a unique item from a player evicted while a sync read them', async () => {
+    const player = await newPlayer();
+    await drop(player.id, 2, 10);
+    expect(await gsm.leaveWorld(player.id, { workerId: 'w', sessionId: 's' })).toBe(true);
+    // The sync reads the player's slots; the eviction (which saves them, then deletes them and
+    // their pipe's data from the hot store) lands before the sync reads the pipe.
+    const hgetallMany = hot.hgetallMany.bind(hot);
+    hot.hgetallMany = async (keyList) => {
+      if (keyList.includes(keys.uniqueItem(player.pipeId))) {
+        hot.hgetallMany = hgetallMany;
+        expect(await gsm.evictLingering(0)).toHaveLength(1);
+      }
+      return hgetallMany(keyList);
+    };
+    expect(await gsm.syncDirty()).toMatchObject({ inventories: 1, detachedUniqueItems: 0 });
+    const after = await saved(player.id);
+    expect(after.inventory.get(1)).toEqual({ itemId: 'rusty-pipe', qty: 1, uniqueItemId: player.pipeId });
+    expect(after.uniqueItems.map((item) => item.id)).toEqual([player.pipeId]);
+  });
+
   it('saves a disconnected player, then removes them from their location and the hot store', async () => {
     const player = await newPlayer();
     await move(player.id, placeA);

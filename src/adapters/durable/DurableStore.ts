@@ -54,6 +54,11 @@ export interface SyncBatch {
 export interface BatchWritten {
   skippedCharacters: number;
   skippedLocations: number;
+  /**
+   * Slots and ground items written as plain items: they referred to a unique item the batch did
+   * not carry (the hot store no longer had its data) and the durable store no longer had either.
+   */
+  detachedUniqueItems: number;
 }
 
 export interface GroundSnapshot {

@@ -154,7 +154,7 @@ export class SqlDurableStore implements DurableStore {
     const allEquipment = lastByKey(batch.equipment, (e) => e.characterId);
     const allGround = lastByKey(batch.ground, (g) => g.locationId);
     if (uniqueItems.length + characters.length + allInventories.length + allEquipment.length + allGround.length === 0) {
-      return { skippedCharacters: 0, skippedLocations: 0 };
+      return { skippedCharacters: 0, skippedLocations: 0, detachedUniqueItems: 0 };
     }
 
     // One statement per table and step, each skipped when it has no rows: the count depends on
@@ -184,17 +184,34 @@ export class SqlDurableStore implements DurableStore {
       const inventories = fresh(allInventories);
       const equipment = fresh(allEquipment);
       const ground = allGround.filter((g) => freshGround.has(g.locationId));
-      const slots = inventories.flatMap(({ characterId, entries }) =>
+      let slots = inventories.flatMap(({ characterId, entries }) =>
         entries.map(([slot, entry]) => ({ characterId, slot, ...entry })));
-      const worn = equipment.flatMap(({ characterId, entries }) =>
+      let worn = equipment.flatMap(({ characterId, entries }) =>
         entries.map(([slot, item]) => ({ characterId, slot, ...item })));
-      const lying = ground.flatMap(({ locationId, items }) => items.map((item) => ({ locationId, ...item })));
+      let lying = ground.flatMap(({ locationId, items }) => items.map((item) => ({ locationId, ...item })));
 
       // Before the rows that reference them. Only those rows' unique items: the items of a skipped
       // character or location were written with the newer state, and a deleted character's must
       // not come back.
       const held = new Set([...slots, ...worn, ...lying].flatMap((row) => (row.uniqueItemId === undefined ? [] : [row.uniqueItemId])));
       const written = uniqueItems.filter((u) => held.has(u.id));
+      // A reference to an item the batch does not carry (rare: the hot store lost its data between
+      // two reads) keeps it if the store has it, and is written as the plain item it shows as if
+      // not: a reference to nothing would fail the whole batch, every time it is retried.
+      let detachedUniqueItems = 0;
+      const carried = new Set(written.map((u) => u.id));
+      const uncarried = [...held].filter((id) => !carried.has(id));
+      if (uncarried.length > 0) {
+        const kept = new Set((await tx.query(sql.KEEP_UNIQUE_ITEMS, [uncarried])).rows.map((row) => String(row.id)));
+        const plain = <T extends { uniqueItemId?: string | undefined }>(row: T): T => {
+          if (row.uniqueItemId === undefined || carried.has(row.uniqueItemId) || kept.has(row.uniqueItemId)) return row;
+          detachedUniqueItems++;
+          return { ...row, uniqueItemId: undefined };
+        };
+        slots = slots.map(plain);
+        worn = worn.map(plain);
+        lying = lying.map(plain);
+      }
       if (written.length > 0) {
         await tx.query(sql.UPSERT_UNIQUE_ITEMS, [
           written.map((u) => u.id), written.map((u) => u.itemId),
@@ -229,7 +246,7 @@ export class SqlDurableStore implements DurableStore {
           lying.map((g) => g.droppedBy), lying.map((g) => g.despawnAt),
         ]);
       }
-      return { skippedCharacters: stale.size, skippedLocations: allGround.length - ground.length };
+      return { skippedCharacters: stale.size, skippedLocations: allGround.length - ground.length, detachedUniqueItems };
     });
   }
 
@@ -242,11 +259,12 @@ export class SqlDurableStore implements DurableStore {
    */
   async writeBatches(batches: AsyncIterable<SyncBatch> | Iterable<SyncBatch>): Promise<BatchWritten> {
     return this.client.transaction(async (tx) => {
-      const total: BatchWritten = { skippedCharacters: 0, skippedLocations: 0 };
+      const total: BatchWritten = { skippedCharacters: 0, skippedLocations: 0, detachedUniqueItems: 0 };
       for await (const batch of batches) {
         const written = await this.writeBatch(batch, tx);
         total.skippedCharacters += written.skippedCharacters;
         total.skippedLocations += written.skippedLocations;
+        total.detachedUniqueItems += written.detachedUniqueItems;
       }
       return total;
     });

@@ -126,6 +126,11 @@ export const SELECT_GROUND = `
 // ---- writeBatch, in this order: characters and ground versions (which rows are not stale), then
 // unique items (the other rows reference them), then slots and ground rows.
 
+// The unique items a batch refers to without carrying them (their data left the hot store
+// between two reads, e.g. an eviction that had just saved them), as far as they exist: locked so
+// that the unique-item sweep cannot delete them before the batch commits.
+export const KEEP_UNIQUE_ITEMS = 'SELECT id FROM unique_items WHERE id = ANY($1::text[]) FOR KEY SHARE';
+
 export const UPSERT_UNIQUE_ITEMS = `
   INSERT INTO unique_items (id, item_id, durability, max_durability)
   SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[])
