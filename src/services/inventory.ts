@@ -20,8 +20,10 @@ export function pickup(ctx: GameContext, characterId: number, groundItemId: stri
     const ground = await ctx.gsm.groundAt(locationId);
     const target = ground.get(groundItemId);
     if (!target) {
-      // Not there, or not back yet: a Redis that restarted empty has its ground loaded again.
+      // Not there, or not back yet: a Redis that restarted empty has its ground loaded again. A
+      // load that finished since the read above may have brought it: then the pickup starts over.
       await ctx.gsm.requireGroundLoaded();
+      if ((await ctx.gsm.groundAt(locationId)).has(groundItemId)) throw new GameError('E_CONFLICT');
       throw new GameError('E_ITEM_GONE');
     }
     const { itemId, qty, uniqueItemId } = target.item;
