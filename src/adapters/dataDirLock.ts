@@ -6,13 +6,15 @@
 // is never seen half written, and a stale one is removed by one starter at a time.
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
 const LOCK_FILE = 'cinder.pid';
 /** How long a starter waits for another to finish removing a stale lock: 200 × 10 ms. */
 const REMOVAL_WAITS = 200;
+/** How long a lock file may stay empty while its writer fills it (see beingWritten). */
+const EMPTY_LOCK_GRACE_MS = 5000;
 
 export class DataDirInUse extends Error {
   override name = 'DataDirInUse';
@@ -37,8 +39,7 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
       }
       const seen = await readFile(path, 'utf8').catch(() => null);
       if (seen === null) continue; // removed meanwhile: try again
-      if (seen === '') {
-        // Being written, where hard links are missing (see linked).
+      if (await beingWritten(path, seen)) {
         await delay(10);
         continue;
       }
@@ -56,6 +57,17 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   throw new DataDirInUse(
     `CINDER_DATA_DIR ${dir}: another process kept its lock file ${LOCK_FILE} there changing or empty while this one started; if no other Cinder process uses this directory, delete that file.`,
   );
+}
+
+/**
+ * An empty lock file is one being written where hard links are missing (see linked), unless it
+ * has been empty for seconds: its writer was killed between creating and filling it (FAT keeps
+ * such files after a power cut), and it is stale.
+ */
+async function beingWritten(file: string, content: string): Promise<boolean> {
+  if (content !== '') return false;
+  const modified = await stat(file).then((found) => found.mtimeMs, () => 0);
+  return Date.now() - modified < EMPTY_LOCK_GRACE_MS;
 }
 
 /** Errors of a filesystem without hard links (FAT, exFAT, some network and FUSE mounts). */
@@ -95,7 +107,7 @@ async function removeStale(draft: string, path: string, seen: string): Promise<b
     // Its holder was killed in those few milliseconds: no one else would ever remove it. (Two
     // starters doing this at once could both go on; that takes a kill and a race together.)
     const other = await readFile(removal, 'utf8').catch(() => null);
-    if (other !== null && other !== '' && !(await holds(...parseHolder(other))) && (await readFile(removal, 'utf8').catch(() => null)) === other) {
+    if (other !== null && !(await beingWritten(removal, other)) && !(await holds(...parseHolder(other))) && (await readFile(removal, 'utf8').catch(() => null)) === other) {
       await unlink(removal).catch(() => undefined);
     }
     return false;

@@ -3,11 +3,11 @@
 // found empty counts as one being written, never as stale.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import { DataDirInUse, holderLine, lockDataDir, startTimeOf } from '../../src/adapters/dataDirLock.ts';
+import { holderLine, lockDataDir, startTimeOf } from '../../src/adapters/dataDirLock.ts';
 
 vi.mock('node:fs/promises', async (importOriginal) => ({
   ...(await importOriginal<typeof import('node:fs/promises')>()),
@@ -53,9 +53,17 @@ it('refuses a directory held by a live process, and takes over one whose holder 
   await release();
 });
 
-it('waits for an empty lock file to be written, and refuses the directory if it never is', async () => {
+it('waits for a lock file just created empty to be written, and refuses the directory meanwhile', async () => {
   await writeFile(lockFile(), '');
-  await expect(lockDataDir(dir)).rejects.toThrow(DataDirInUse);
   await expect(lockDataDir(dir)).rejects.toThrow('if no other Cinder process uses this directory, delete that file');
   expect(await readFile(lockFile(), 'utf8')).toBe('');
+});
+
+it('takes over a lock file left empty for seconds (its writer was killed before filling it)', async () => {
+  await writeFile(lockFile(), '');
+  const longAgo = new Date(Date.now() - 60_000);
+  await utimes(lockFile(), longAgo, longAgo);
+  const release = await lockDataDir(dir);
+  expect(await readFile(lockFile(), 'utf8')).toBe(holderLine(process.pid, await startTimeOf(process.pid)));
+  await release();
 });
