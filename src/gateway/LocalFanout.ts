@@ -37,6 +37,8 @@ export class LocalFanout {
   private readonly byCharacter = new Map<number, Recipient>();
   /** Locations whose refused subscription waits to be tried again: one retry loop each. */
   private readonly retrying = new Set<string>();
+  /** Locations whose subscription is under way (see place). */
+  private readonly subscribing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly bus: Bus,
@@ -96,7 +98,17 @@ export class LocalFanout {
     if (!here) this.byLocation.set(locationId, (here = new Set()));
     here.add(recipient);
     this.locationOf.set(recipient, locationId);
-    if (first) await this.listen(locationId);
+    if (first) {
+      const listening = this.listen(locationId).finally(() => {
+        if (this.subscribing.get(locationId) === listening) this.subscribing.delete(locationId);
+      });
+      this.subscribing.set(locationId, listening);
+      await listening;
+    } else {
+      // A second arrival while the first one's subscription is under way waits for it too: its
+      // view must not be read before this worker hears the location.
+      await this.subscribing.get(locationId);
+    }
   }
 
   private async listen(locationId: string): Promise<void> {

@@ -6,7 +6,7 @@ import type { StoreFailure } from '../adapters/Adapters.ts';
 import type { Log } from '../log.ts';
 import type { TokenIssuer } from '../auth/tokens.ts';
 import { GameError, TOKEN_REVOKED } from '../errors.ts';
-import type { GameContext } from '../services/context.ts';
+import type { ActionSession, GameContext } from '../services/context.ts';
 import type { Session } from '../state/GameStateManager.ts';
 import { look } from '../services/movement.ts';
 import { connect, disconnect, sessionEpoch } from '../services/presence.ts';
@@ -253,6 +253,8 @@ export class PlayerConnection implements Recipient {
     } catch (error) {
       const { code, message } = toClientError(error, this.deps.log, this.deps.failureOf);
       this.write(errorFrame(action.seq, code, message));
+      // What a failed action's move let in (see ActionSession): after its answer.
+      if (this.state === 'playing') this.releaseHeld();
     }
     // An auth still under way at the deadline may finish; one that failed leaves the socket anonymous.
     this.closeIfOverdue();
@@ -298,7 +300,13 @@ export class PlayerConnection implements Recipient {
         // comes between them and the session starting to play.
         await this.giveBack(attempt);
         attempt = undefined;
-        const view = await look(ctx, claims.characterId);
+        let view = await look(ctx, claims.characterId);
+        // Moved since connect read them (a move of the session this one replaces, landing late):
+        // listen where the view shows them, and show them what is there once listening.
+        if (view.self.locationId !== locationId) {
+          await fanout.place(this, view.self.locationId);
+          view = await look(ctx, claims.characterId);
+        }
         // Replaced or signed out while the view was read: heard, but only now acted on.
         if (this.isReplaced()) throw new GameError('E_SESSION_REPLACED');
         if (this.heardSignOut()) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
@@ -327,12 +335,20 @@ export class PlayerConnection implements Recipient {
     }
     if (this.state === 'replaced') throw new GameError('E_SESSION_REPLACED');
     if (this.state !== 'playing') throw new GameError('E_UNAUTHENTICATED');
-    const handler = actions[action.type] as (ctx: GameContext, id: number, data: unknown) => Promise<unknown>;
-    const result = await handler(ctx, this.characterId, action.data);
+    const handler = actions[action.type] as (ctx: GameContext, id: number, data: unknown, session: ActionSession) => Promise<unknown>;
+    const result = await handler(ctx, this.characterId, action.data, this.actionSession);
     const locationId = locationOf(result);
     if (locationId !== undefined) await fanout.place(this, locationId);
     return result;
   }
+
+  /** Placed where the character went before the view is read; what is heard there waits for the reply. */
+  private readonly actionSession: ActionSession = {
+    entering: async (locationId) => {
+      this.held ??= [];
+      await this.deps.fanout.place(this, locationId);
+    },
+  };
 
   private session(): Session {
     return { workerId: this.deps.workerId, sessionId: this.sessionId };

@@ -1,5 +1,5 @@
 // Which service answers each authenticated action. The gateway holds no game rules.
-import type { GameContext } from '../services/context.ts';
+import type { ActionSession, GameContext } from '../services/context.ts';
 import { say } from '../services/chat.ts';
 import { use } from '../services/consumables.ts';
 import { equip, unequip } from '../services/equipment.ts';
@@ -9,11 +9,11 @@ import { look, move } from '../services/movement.ts';
 import type { ActionData, ActionType } from './protocol.ts';
 
 type GameAction = Exclude<ActionType, 'auth' | 'ping'>;
-type Handler<T extends GameAction> = (ctx: GameContext, characterId: number, data: ActionData<T>) => Promise<unknown>;
+type Handler<T extends GameAction> = (ctx: GameContext, characterId: number, data: ActionData<T>, session: ActionSession) => Promise<unknown>;
 
 export const actions: { [T in GameAction]: Handler<T> } = {
   look: (ctx, id) => look(ctx, id),
-  move: (ctx, id, { direction }) => move(ctx, id, direction),
+  move: (ctx, id, { direction }, session) => move(ctx, id, direction, session),
   inventory: (ctx, id) => showInventory(ctx, id),
   pickup: (ctx, id, { groundItemId }) => pickup(ctx, id, groundItemId),
   drop: (ctx, id, { slot, qty }) => drop(ctx, id, slot, qty),

@@ -19,3 +19,13 @@ export interface GameContext {
   now: () => number;
   newId: () => string;
 }
+
+/** What the player's connection does for an action while it runs. */
+export interface ActionSession {
+  /**
+   * The character has just moved to `locationId`: from now on the connection hears what happens
+   * there (held until the reply is sent), so that nothing said there between the move and the view
+   * the reply carries is missed.
+   */
+  entering(locationId: string): Promise<void>;
+}

@@ -1,7 +1,7 @@
 // Looking around and walking between locations: exits, stamina and a short cooldown.
 import type { Direction } from '../content/schema.ts';
 import { GameError } from '../errors.ts';
-import type { GameContext } from './context.ts';
+import type { ActionSession, GameContext } from './context.ts';
 import { publicPlayer, requirePlayer, requireSurroundings } from './players.ts';
 import { withRetry } from './retry.ts';
 import { locationView, selfView } from './views.ts';
@@ -13,7 +13,7 @@ export async function look(ctx: GameContext, characterId: number) {
   return { self: selfView(ctx, surroundings.player, now), location: locationView(ctx, surroundings, now) };
 }
 
-export function move(ctx: GameContext, characterId: number, direction: Direction) {
+export function move(ctx: GameContext, characterId: number, direction: Direction, session?: ActionSession) {
   return withRetry(async () => {
     const player = await requirePlayer(ctx, characterId);
     const now = ctx.now();
@@ -38,6 +38,7 @@ export function move(ctx: GameContext, characterId: number, direction: Direction
     const who = publicPlayer(player);
     ctx.events.toLocation(from.id, 'player_left', { player: who, direction, to: { id: to, name: destination?.name ?? to } }, characterId);
     ctx.events.toLocation(to, 'player_arrived', { player: { ...who, connected: true }, from: { id: from.id, name: from.name } }, characterId);
+    await session?.entering(to);
     return look(ctx, characterId);
   });
 }

@@ -119,6 +119,29 @@ describe('LocalFanout: a sign-out', () => {
   });
 });
 
+describe('LocalFanout: a location subscription under way', () => {
+  it('keeps a second arrival waiting until the location is heard, as the first', async () => {
+    const bus = new LocalBus();
+    const subscribe = bus.subscribe.bind(bus);
+    let confirm: () => void = () => undefined;
+    vi.spyOn(bus, 'subscribe').mockImplementation(async (channel: string, handler: BusHandler) => {
+      if (channel === channels.location('gate')) await new Promise<void>((resolve) => (confirm = resolve));
+      return subscribe(channel, handler);
+    });
+    const fanout = new LocalFanout(bus, (error) => {
+      throw error;
+    });
+    const placed: string[] = [];
+    const first = fanout.place(recipient(1, 1), 'gate').then(() => placed.push('first'));
+    const second = fanout.place(recipient(2, 1), 'gate').then(() => placed.push('second'));
+    await delivered();
+    expect(placed).toEqual([]);
+    confirm();
+    await Promise.all([first, second]);
+    expect(placed.sort()).toEqual(['first', 'second']);
+  });
+});
+
 describe('LocalFanout: a location subscription the bus refuses', () => {
   it('keeps one retry loop per location, however often players come and go meanwhile', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });

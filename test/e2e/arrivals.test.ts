@@ -1,0 +1,76 @@
+// Where a connection listens follows its character at once: what is said in a location a player
+// has just entered, before the reply's view was read, reaches them (after that reply).
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { registerPlayer } from '../support/accounts.ts';
+import { GameClient } from '../support/GameClient.ts';
+import { playingOn } from '../support/crateWorld.ts';
+import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
+import type { PlayView } from '../support/views.ts';
+
+let server: InProcessServer;
+const clients: GameClient[] = [];
+
+beforeAll(async () => {
+  server = await startInProcessServer();
+}, 60_000);
+
+afterAll(async () => {
+  vi.restoreAllMocks();
+  await Promise.all(clients.map((client) => client.close()));
+  await server.stop();
+});
+
+/** A player standing one step from the start, and the direction of that step. */
+async function waitingNextDoor(): Promise<{ client: GameClient; direction: string; there: string }> {
+  const client = await playingOn(server, clients);
+  const { location } = await client.ok<PlayView>('look');
+  const exit = location.exits[0];
+  if (!exit) throw new Error(`${location.id} has no exit`);
+  await client.ok('move', { direction: exit.direction });
+  return { client, direction: exit.direction, there: exit.locationId };
+}
+
+it('hears what is said where it arrives while the move reads its view, after the move\'s reply', async () => {
+  const { client: speaker, direction, there } = await waitingNextDoor();
+  const mover = await playingOn(server, clients);
+  const moverId = (await mover.ok<PlayView>('look')).self.id;
+  const readSurroundings = server.server.ctx.gsm.readSurroundings.bind(server.server.ctx.gsm);
+  let armed = true;
+  vi.spyOn(server.server.ctx.gsm, 'readSurroundings').mockImplementation(async (id) => {
+    if (armed && id === moverId) {
+      armed = false;
+      await speaker.ok('say', { text: 'welcome, traveller' });
+    }
+    return readSurroundings(id);
+  });
+  const view = await mover.ok<PlayView>('move', { direction });
+  expect(view.location.id).toBe(there);
+  expect(armed).toBe(false);
+  const heard = await mover.event<{ text: string }>('said', (said) => said.text === 'welcome, traveller');
+  expect(heard.text).toBe('welcome, traveller');
+  // After the reply, which it would otherwise precede: the client still shows the old location until then.
+  const reply = mover.received.findIndex((message) => message.type === 'ok' && (message.data as Partial<PlayView>).location?.id === there);
+  const said = mover.received.findIndex((message) => message.type === 'said' && (message.data as { text?: string }).text === 'welcome, traveller');
+  expect(reply).toBeGreaterThanOrEqual(0);
+  expect(said).toBeGreaterThan(reply);
+});
+
+it('listens where the view shows a character that moved while its new session was authenticating', async () => {
+  const { client: speaker, there } = await waitingNextDoor();
+  const player = await registerPlayer(server.baseUrl);
+  const gsm = server.server.ctx.gsm;
+  // The session this one replaces had a move under way: it lands after connect read the character.
+  vi.spyOn(gsm, 'sessionEpoch').mockImplementationOnce(async (id) => {
+    const read = await gsm.readPlayer(id);
+    if (!read) throw new Error('the character is not in the world');
+    const { hp, stamina } = read.character;
+    expect(await gsm.moveCharacter(read, there, { hp, stamina, vitalsAt: Date.now() }, 0)).toEqual({ ok: true });
+    return gsm.sessionEpoch(id);
+  });
+  const client = await GameClient.connect(server.wsUrl);
+  clients.push(client);
+  const view = await client.ok<PlayView>('auth', { token: player.token });
+  expect(view.location.id).toBe(there);
+  await speaker.ok('say', { text: 'you made it' });
+  expect((await client.event<{ text: string }>('said', (said) => said.text === 'you made it')).text).toBe('you made it');
+});
