@@ -131,6 +131,20 @@ for (const [name, makeFixture] of implementations) {
       expect(gone.messages).toEqual([]);
     });
 
+    it('hears a channel subscribed again after an unsubscribe sent before the first subscribe was answered', async () => {
+      const [bus] = await fixture.workers(1);
+      if (!bus) throw new Error('no bus');
+      const first = inbox();
+      // The first SUBSCRIBE is answered after the UNSUBSCRIBE was sent: that answer must not
+      // count as listening, or the next subscribe would trust it and send nothing.
+      await Promise.all([bus.subscribe(channel('c'), first.handler), bus.unsubscribe(channel('c'))]);
+      const again = inbox();
+      await bus.subscribe(channel('c'), again.handler);
+      await bus.publish(channel('c'), 'heard');
+      await eventually(() => again.messages.length === 1, 'the message after subscribing again');
+      expect(first.messages).toEqual([]);
+    });
+
     it("delivers a message published by one worker to another worker's subscriber exactly once", async () => {
       const [publisher, subscriber] = await fixture.workers(2);
       if (!publisher || !subscriber) throw new Error('no buses');

@@ -22,14 +22,16 @@ function rethrowLater(error: unknown): void {
 const RESUBSCRIBE_RETRY_MS = 500;
 
 export class RedisBus implements Bus {
-  /** The channels this bus wants, with their handlers. */
-  private readonly handlers = new Map<string, BusHandler>();
+  /**
+   * The channels this bus wants, each with its handler in an entry of its own: a SUBSCRIBE counts
+   * only if its entry is still the channel's when answered (an unsubscribe, and any later
+   * subscribe, replace it). Nothing is kept for a channel no longer wanted.
+   */
+  private readonly handlers = new Map<string, { handler: BusHandler }>();
   /** Channels Redis has confirmed on the subscriber's current connection. */
   private readonly listening = new Set<string>();
   /** A SUBSCRIBE under way per channel: a second subscribe waits for it instead of trusting it. */
   private readonly pending = new Map<string, Promise<void>>();
-  /** Bumped by each unsubscribe of a channel: a SUBSCRIBE answered after one does not count. */
-  private readonly generation = new Map<string, number>();
   private readonly reconnectListeners: (() => void)[] = [];
   /** Bumped by each lost connection: a resubscription retry scheduled on an older one is dropped. */
   private connection = 0;
@@ -43,10 +45,10 @@ export class RedisBus implements Bus {
   ) {
     subscriber.options.autoResubscribe = false;
     subscriber.on('message', (channel: string, message: string) => {
-      const handler = this.handlers.get(channel);
-      if (!handler) return;
+      const wanted = this.handlers.get(channel);
+      if (!wanted) return;
       try {
-        handler(message);
+        wanted.handler(message);
       } catch (error) {
         onHandlerError(error, channel);
       }
@@ -78,18 +80,18 @@ export class RedisBus implements Bus {
   }
 
   async subscribe(channel: string, handler: BusHandler): Promise<void> {
-    this.handlers.set(channel, handler);
+    let entry = this.handlers.get(channel);
+    if (entry?.handler !== handler) this.handlers.set(channel, (entry = { handler }));
     // Refused (Redis away, or slow): the handler stays wanted, so the next reconnect subscribes
     // it, and the caller may try again meanwhile.
     for (;;) {
-      if (this.listening.has(channel) || this.handlers.get(channel) !== handler) return;
+      if (this.listening.has(channel) || this.handlers.get(channel) !== entry) return;
       const pending = this.pending.get(channel);
       if (pending === undefined) break;
       await pending;
     }
-    const generation = this.generation.get(channel) ?? 0;
     const attempt = this.subscriber.subscribe(channel).then(() => {
-      if ((this.generation.get(channel) ?? 0) === generation) this.listening.add(channel);
+      if (this.handlers.get(channel) === entry) this.listening.add(channel);
     });
     this.pending.set(channel, attempt);
     try {
@@ -103,7 +105,6 @@ export class RedisBus implements Bus {
     if (!this.handlers.delete(channel)) return;
     this.listening.delete(channel);
     this.pending.delete(channel);
-    this.generation.set(channel, (this.generation.get(channel) ?? 0) + 1);
     // Refused while the connection is down: nothing to undo, the reconnect subscribes only what is wanted.
     await this.subscriber.unsubscribe(channel);
   }
@@ -121,8 +122,8 @@ export class RedisBus implements Bus {
   private async listenAgain(): Promise<void> {
     if (this.closed) return;
     const connection = this.connection;
-    const channels = [...this.handlers.keys()];
-    const generations = channels.map((channel) => this.generation.get(channel) ?? 0);
+    const wanted = [...this.handlers];
+    const channels = wanted.map(([channel]) => channel);
     try {
       if (channels.length > 0) await this.subscriber.subscribe(...channels);
     } catch {
@@ -134,9 +135,7 @@ export class RedisBus implements Bus {
       return;
     }
     if (this.isClosed() || this.connection !== connection) return;
-    channels.forEach((channel, index) => {
-      if (this.handlers.has(channel) && (this.generation.get(channel) ?? 0) === generations[index]) this.listening.add(channel);
-    });
+    for (const [channel, entry] of wanted) if (this.handlers.get(channel) === entry) this.listening.add(channel);
     for (const listener of this.reconnectListeners) {
       try {
         listener();
