@@ -91,6 +91,8 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   // Whatever ended one of this worker's sessions while its bus was away was missed: ask at once
   // (and the audit below asks again later, should this fail).
   adapters.bus.onReconnect(() => {
+    // What other workers published meanwhile was lost: every client here should look again.
+    fanout.missed();
     auditSessions(ctx, fanout.recipients(), log).catch((error: unknown) => {
       log.warn({ err: error }, 'could not check the sessions after the bus reconnected');
     });

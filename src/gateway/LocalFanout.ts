@@ -7,6 +7,8 @@ import { channels } from '../adapters/keys.ts';
 import type { BusEvent } from './busEvents.ts';
 import { eventFrame } from './protocol.ts';
 
+const EVENTS_MISSED = 'The server lost touch with the other servers for a moment, and what happened meanwhile did not reach you; look again to see where things stand.';
+
 export interface Recipient {
   readonly characterId: number;
   readonly sessionId: string;
@@ -111,20 +113,31 @@ export class LocalFanout {
     }
   }
 
-  private async listen(locationId: string): Promise<void> {
+  /** `refused`: an earlier try failed, so those placed here meanwhile missed what happened. */
+  private async listen(locationId: string, refused = false): Promise<void> {
     try {
       await this.bus.subscribe(channels.location(locationId), (message) => {
         this.deliver(this.byLocation.get(locationId) ?? [], message);
       });
+      if (refused) this.missed(this.byLocation.get(locationId) ?? []);
     } catch (error) {
       this.onError(error);
       if (this.retrying.has(locationId)) return;
       this.retrying.add(locationId);
       setTimeout(() => {
         this.retrying.delete(locationId);
-        if (this.byLocation.has(locationId)) void this.listen(locationId);
+        if (this.byLocation.has(locationId)) void this.listen(locationId, true);
       }, this.retryMs).unref();
     }
+  }
+
+  /**
+   * Tells recipients that events meant for them were lost while the bus was away (`events_missed`),
+   * so that their clients look again; every playing one by default (after the bus reconnected).
+   */
+  missed(recipients: Iterable<Recipient> = this.byCharacter.values()): void {
+    const frame = eventFrame('events_missed', { message: EVENTS_MISSED }, Date.now());
+    for (const recipient of recipients) if (recipient.playing) recipient.send(frame);
   }
 
   leave(recipient: Recipient): void {

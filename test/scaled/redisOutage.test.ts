@@ -147,8 +147,10 @@ describe('Redis stopped and restarted mid-session', () => {
       expect({ status: health.status, body: await health.json() }).toMatchObject({ status: 503, body: { status: 'degraded', unreachable: 'hot' } });
     }
 
-    // Redis comes back with its data. Each player retries until an action goes through.
+    // Redis comes back with its data. Each player retries until an action goes through, and is
+    // told that events were missed meanwhile.
     await world.redis.restart();
+    for (const player of players) await player.client.event('events_missed');
     for (const player of players) {
       await until(async () => (await player.client.request('look')).type === 'ok', `${player.label}'s look to succeed again`);
     }
