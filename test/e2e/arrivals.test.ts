@@ -1,28 +1,22 @@
 // Where a connection listens follows its character at once: what is said in a location a player
 // has just entered, before the reply's view was read, reaches them (after that reply).
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import { registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { playingOn } from '../support/crateWorld.ts';
-import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
+import { serverForFile } from '../support/inProcessServer.ts';
 import type { PlayView } from '../support/views.ts';
 
-let server: InProcessServer;
-const clients: GameClient[] = [];
+const file = serverForFile();
+const { clients } = file;
 
-beforeAll(async () => {
-  server = await startInProcessServer();
-}, 60_000);
-
-afterAll(async () => {
+afterEach(() => {
   vi.restoreAllMocks();
-  await Promise.all(clients.map((client) => client.close()));
-  await server.stop();
 });
 
 /** A player standing one step from the start, and the direction of that step. */
 async function waitingNextDoor(): Promise<{ client: GameClient; direction: string; there: string }> {
-  const client = await playingOn(server, clients);
+  const client = await playingOn(file.server(), clients);
   const { location } = await client.ok<PlayView>('look');
   const exit = location.exits[0];
   if (!exit) throw new Error(`${location.id} has no exit`);
@@ -31,6 +25,7 @@ async function waitingNextDoor(): Promise<{ client: GameClient; direction: strin
 }
 
 it('hears what is said where it arrives while the move reads its view, after the move\'s reply', async () => {
+  const server = file.server();
   const { client: speaker, direction, there } = await waitingNextDoor();
   const mover = await playingOn(server, clients);
   const moverId = (await mover.ok<PlayView>('look')).self.id;
@@ -56,6 +51,7 @@ it('hears what is said where it arrives while the move reads its view, after the
 });
 
 it('listens where the view shows a character that moved while its new session was authenticating', async () => {
+  const server = file.server();
   const { client: speaker, there } = await waitingNextDoor();
   const player = await registerPlayer(server.baseUrl);
   const gsm = server.server.ctx.gsm;

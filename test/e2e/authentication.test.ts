@@ -9,10 +9,10 @@ import { deferred } from '../support/hookedDurable.ts';
 import { until } from '../support/heldState.ts';
 import { holdNextView as holdViewOf } from '../support/holdView.ts';
 import { leaves, takes } from '../support/hotTransactions.ts';
+import { BLIP, blipsAsHotFailures } from '../support/hotStoreBlip.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import type { PlayView } from '../support/views.ts';
 
-const BLIP = 'hot store blip';
 const ADMIN_TOKEN = 'operator-token-for-authentication-tests';
 
 let server: InProcessServer;
@@ -21,12 +21,7 @@ const clients: GameClient[] = [];
 beforeAll(async () => {
   server = await startInProcessServer(
     { CINDER_ADMIN_TOKEN: ADMIN_TOKEN },
-    {
-      adapt: (adapters) => ({
-        ...adapters,
-        failureOf: (error) => (error instanceof Error && error.message === BLIP ? 'hot' : adapters.failureOf(error)),
-      }),
-    },
+    { adapt: blipsAsHotFailures },
   );
 }, 60_000);
 

@@ -1,16 +1,15 @@
 // A disconnect that cannot be recorded while the hot store is away is retried for as long as the
 // worker runs, however long the outage: nothing else marks the character disconnected while the
 // worker lives. Between tries it waits 1 s more each time, at most 30 s; here 1 ms, at most 4 ms.
-// Errors whose message is BLIP count as the hot store being unreachable, as in scaled mode.
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { GameClient } from '../support/GameClient.ts';
 import { registerPlayer } from '../support/accounts.ts';
 import { leaves } from '../support/hotTransactions.ts';
+import { BLIP, blipsAsHotFailures } from '../support/hotStoreBlip.ts';
 import { playingOn } from '../support/crateWorld.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import type { PlayView } from '../support/views.ts';
 
-const BLIP = 'hot store blip';
 /** Far more failed tries than the 30 after which a disconnect used to be given up. */
 const FAILURES = 150;
 
@@ -22,10 +21,7 @@ beforeAll(async () => {
   server = await startInProcessServer({}, {
     logs,
     disconnectRetry: { firstMs: 1, maxMs: 4 },
-    adapt: (adapters) => ({
-      ...adapters,
-      failureOf: (error) => (error instanceof Error && error.message === BLIP ? 'hot' : adapters.failureOf(error)),
-    }),
+    adapt: blipsAsHotFailures,
   });
 }, 60_000);
 

@@ -1,25 +1,16 @@
 // A hot store that lost its ground (Redis restarted empty) gets it back from the durable store; a
 // pickup meanwhile answers E_DEGRADED, never that the item is gone (docs/protocol.md, E_DEGRADED).
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { keys } from '../../src/adapters/keys.ts';
-import { GameClient } from '../support/GameClient.ts';
 import { playingOn } from '../support/crateWorld.ts';
-import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
+import { serverForFile } from '../support/inProcessServer.ts';
 import { slotOf, type PlayView } from '../support/views.ts';
 
-let server: InProcessServer;
-const clients: GameClient[] = [];
-
-beforeAll(async () => {
-  server = await startInProcessServer();
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await server.stop();
-});
+const file = serverForFile();
+const { clients } = file;
 
 it('answers a pickup while the ground is not loaded with E_DEGRADED, and the item can be picked up once it is', async () => {
+  const server = file.server();
   const player = await playingOn(server, clients);
   const view = await player.ok<PlayView>('inventory');
   const { dropped } = await player.ok<{ dropped: { id: string } }>('drop', { slot: slotOf(view.inventory.items, 'bandage').slot, qty: 1 });
@@ -35,6 +26,7 @@ it('answers a pickup while the ground is not loaded with E_DEGRADED, and the ite
 });
 
 it('picks up an item that a load finishing just after the ground was read brought back', async () => {
+  const server = file.server();
   const player = await playingOn(server, clients);
   const view = await player.ok<PlayView>('inventory');
   const { dropped } = await player.ok<{ dropped: { id: string } }>('drop', { slot: slotOf(view.inventory.items, 'bandage').slot, qty: 1 });

@@ -2,7 +2,7 @@
 // otherwise), listening on a free port: faster to start than a child process, same gateway and
 // services, and its stores can be hooked.
 import { pino } from 'pino';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { openEmbeddedAdapters } from '../../src/adapters/embedded.ts';
 import type { Adapters } from '../../src/adapters/Adapters.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -10,6 +10,7 @@ import { loadContent } from '../../src/content/loader.ts';
 import { seededRng } from '../../src/domain/rng.ts';
 import { createServer, type CinderServer } from '../../src/server.ts';
 import type { RetryWaits } from '../../src/gateway/PlayerConnection.ts';
+import type { GameClient } from './GameClient.ts';
 
 export interface InProcessServer {
   server: CinderServer;
@@ -74,6 +75,29 @@ export function serverPerTest(): { start: (env?: Record<string, string>) => Prom
   });
   return {
     start: async (env = {}) => (server = await startInProcessServer(env)),
+    clients,
+  };
+}
+
+/**
+ * For a file whose tests share one server: started before the first test, stopped after the
+ * last, with every client put in `clients` closed first. `server()` is the running server.
+ */
+export function serverForFile(env: Record<string, string> = {}, options: InProcessOptions = {}): { server: () => InProcessServer; clients: GameClient[] } {
+  let running: InProcessServer | undefined;
+  const clients: GameClient[] = [];
+  beforeAll(async () => {
+    running = await startInProcessServer(env, options);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+    await running?.stop();
+  });
+  return {
+    server: () => {
+      if (!running) throw new Error('the server is not running (used outside a test?)');
+      return running;
+    },
     clients,
   };
 }

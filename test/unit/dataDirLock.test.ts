@@ -1,39 +1,14 @@
 // The embedded data directory's lock file: refused while the process that wrote it runs, taken
 // over once it is gone, including when its pid has since gone to another (node) process.
-import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
 import { DataDirInUse, holderLine, lockDataDir, startTimeOf } from '../../src/adapters/dataDirLock.ts';
+import { lockDirs } from '../support/lockDirs.ts';
 
-let dir: string;
-let child: ChildProcess | undefined;
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cinder-lock-'));
-});
-
-afterEach(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-  }
-  child = undefined;
-  await rm(dir, { recursive: true, force: true });
-});
-
-/** Another live node process: what a second Cinder server, or an unrelated node program, looks like. */
-async function otherNodeProcess(): Promise<number> {
-  child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  await once(child, 'spawn');
-  if (child.pid === undefined) throw new Error('no pid');
-  return child.pid;
-}
-
-const lockFile = () => join(dir, 'cinder.pid');
+const { dir, lockFile, otherNodeProcess, killOthers } = lockDirs('cinder-lock-');
 
 /** The pid of a node process that has exited. */
 async function goneProcess(): Promise<number> {
@@ -59,14 +34,14 @@ describe('lockDataDir', () => {
     const started = await startTimeOf(pid);
     expect(started).toMatch(/^\d+$/);
     await writeFile(lockFile(), holderLine(pid, started));
-    await expect(lockDataDir(dir)).rejects.toThrow(DataDirInUse);
-    await expect(lockDataDir(dir)).rejects.toThrow(`is in use by another Cinder process (pid ${String(pid)})`);
+    await expect(lockDataDir(dir())).rejects.toThrow(DataDirInUse);
+    await expect(lockDataDir(dir())).rejects.toThrow(`is in use by another Cinder process (pid ${String(pid)})`);
   });
 
   it('takes over a lock whose pid now belongs to a process started later (the holder was killed, the pid reused)', async () => {
     const pid = await otherNodeProcess();
     await writeFile(lockFile(), holderLine(pid, '1'));
-    const release = await lockDataDir(dir);
+    const release = await lockDataDir(dir());
     expect(await readFile(lockFile(), 'utf8')).toBe(holderLine(process.pid, await startTimeOf(process.pid)));
     await release();
     await expect(readFile(lockFile(), 'utf8')).rejects.toThrow(/ENOENT/);
@@ -75,10 +50,9 @@ describe('lockDataDir', () => {
   it('takes over a lock left by a process that is gone', async () => {
     const pid = await otherNodeProcess();
     const started = await startTimeOf(pid);
-    child?.kill('SIGKILL');
-    if (child) await once(child, 'exit');
+    await killOthers();
     await writeFile(lockFile(), holderLine(pid, started));
-    const release = await lockDataDir(dir);
+    const release = await lockDataDir(dir());
     await release();
   });
 
@@ -89,7 +63,7 @@ describe('lockDataDir', () => {
   ])('lets exactly one of several starters racing over %s take the directory', async (_, stale) => {
     for (let round = 0; round < 4; round++) {
       if (stale) await writeFile(lockFile(), holderLine(await goneProcess(), '1'));
-      const racers = await Promise.all(Array.from({ length: 6 }, () => racer(dir)));
+      const racers = await Promise.all(Array.from({ length: 6 }, () => racer(dir())));
       try {
         for (const r of racers) r.process.stdin.write('go\n');
         const outcomes = await Promise.all(racers.map((r) => r.outcome));
@@ -97,7 +71,7 @@ describe('lockDataDir', () => {
         const holder = racers[outcomes.indexOf('won')];
         expect(await readFile(lockFile(), 'utf8')).toBe(holderLine(holder?.process.pid ?? 0, await startTimeOf(holder?.process.pid ?? 0)));
         // Nothing else left behind: each racer's draft, and the removal's lock, are gone.
-        expect(await readdir(dir)).toEqual(['cinder.pid']);
+        expect(await readdir(dir())).toEqual(['cinder.pid']);
       } finally {
         await Promise.all(racers.map(async (r) => {
           r.process.kill('SIGKILL');
@@ -109,7 +83,7 @@ describe('lockDataDir', () => {
   }, 60_000);
 
   it('leaves alone, at release, a lock another process has taken since', async () => {
-    const release = await lockDataDir(dir);
+    const release = await lockDataDir(dir());
     await writeFile(lockFile(), '4242 99');
     await release();
     expect(await readFile(lockFile(), 'utf8')).toBe('4242 99');

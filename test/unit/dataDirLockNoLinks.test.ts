@@ -1,61 +1,39 @@
 // The data directory's lock on a filesystem without hard links (FAT, exFAT, some network mounts),
 // where link() fails with EPERM: the lock is then created exclusively and filled, and a lock file
 // found empty counts as one being written, never as stale.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { expect, it, vi } from 'vitest';
 import { holderLine, lockDataDir, startTimeOf } from '../../src/adapters/dataDirLock.ts';
+import { lockDirs } from '../support/lockDirs.ts';
 
 vi.mock('node:fs/promises', async (importOriginal) => ({
   ...(await importOriginal<typeof import('node:fs/promises')>()),
   link: () => Promise.reject(Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' })),
 }));
 
-let dir: string;
-let child: ChildProcess | undefined;
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cinder-lock-nolinks-'));
-});
-
-afterEach(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-  }
-  child = undefined;
-  await rm(dir, { recursive: true, force: true });
-});
-
-const lockFile = () => join(dir, 'cinder.pid');
+const { dir, lockFile, otherNodeProcess, killOthers } = lockDirs('cinder-lock-nolinks-');
 
 it('takes a free directory, leaving only its lock, and releases it', async () => {
-  const release = await lockDataDir(dir);
+  const release = await lockDataDir(dir());
   expect(await readFile(lockFile(), 'utf8')).toBe(holderLine(process.pid, await startTimeOf(process.pid)));
-  expect(await readdir(dir)).toEqual(['cinder.pid']);
+  expect(await readdir(dir())).toEqual(['cinder.pid']);
   await release();
-  expect(await readdir(dir)).toEqual([]);
+  expect(await readdir(dir())).toEqual([]);
 });
 
 it('refuses a directory held by a live process, and takes over one whose holder is gone', async () => {
-  child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  await once(child, 'spawn');
-  const pid = child.pid ?? 0;
+  const pid = await otherNodeProcess();
   await writeFile(lockFile(), holderLine(pid, await startTimeOf(pid)));
-  await expect(lockDataDir(dir)).rejects.toThrow(`is in use by another Cinder process (pid ${String(pid)})`);
-  child.kill('SIGKILL');
-  await once(child, 'exit');
-  const release = await lockDataDir(dir);
+  await expect(lockDataDir(dir())).rejects.toThrow(`is in use by another Cinder process (pid ${String(pid)})`);
+  await killOthers();
+  const release = await lockDataDir(dir());
   expect(await readFile(lockFile(), 'utf8')).toBe(holderLine(process.pid, await startTimeOf(process.pid)));
   await release();
 });
 
 it('waits for a lock file just created empty to be written, and refuses the directory meanwhile', async () => {
   await writeFile(lockFile(), '');
-  await expect(lockDataDir(dir)).rejects.toThrow('if no other Cinder process uses this directory, delete that file');
+  await expect(lockDataDir(dir())).rejects.toThrow('if no other Cinder process uses this directory, delete that file');
   expect(await readFile(lockFile(), 'utf8')).toBe('');
 });
 
@@ -63,7 +41,7 @@ it('takes over a lock file left empty for seconds (its writer was killed before 
   await writeFile(lockFile(), '');
   const longAgo = new Date(Date.now() - 60_000);
   await utimes(lockFile(), longAgo, longAgo);
-  const release = await lockDataDir(dir);
+  const release = await lockDataDir(dir());
   expect(await readFile(lockFile(), 'utf8')).toBe(holderLine(process.pid, await startTimeOf(process.pid)));
   await release();
 });
