@@ -1,27 +1,19 @@
 // A location's ground holds at most the rules' groundItemsPerLocation items (a search's spill may
 // take it a little past): every look reads it whole. A world whose square holds two, whose characters start with every slot taken, and whose
 // donation crate always gives five bandages (two fit on the stack, three would spill).
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { GameClient } from '../support/GameClient.ts';
-import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
+import { afterAll, expect, it } from 'vitest';
+import { serverForFile } from '../support/inProcessServer.ts';
 import { slotOf, type PlayView } from '../support/views.ts';
 import { removeCopies } from '../content/contentCopy.ts';
 import { crateWorld, playingOn } from '../support/crateWorld.ts';
 
-let server: InProcessServer;
-const clients: GameClient[] = [];
-
-beforeAll(async () => {
-  server = await startInProcessServer({ CINDER_CONTENT_DIR: await crateWorld({ groundItemsPerLocation: 2 }) });
-}, 60_000);
+const file = serverForFile(async () => ({ CINDER_CONTENT_DIR: await crateWorld({ groundItemsPerLocation: 2 }) }));
 
 afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await server.stop();
   await removeCopies();
 });
 
-const playing = () => playingOn(server, clients);
+const playing = () => playingOn(file.server(), file.clients);
 
 it('refuses a drop onto a full ground, and leaves behind what a search cannot put there, until someone picks something up', async () => {
   const dropper = await playing();

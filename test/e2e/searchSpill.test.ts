@@ -1,27 +1,19 @@
 // Loot that does not fit falls to the ground, and only the part that does not fit: a world whose
 // donation crate always gives five bandages, and whose characters start with every slot taken
 // and their bandage stack two short of full.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GameClient } from '../support/GameClient.ts';
-import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { serverForFile } from '../support/inProcessServer.ts';
 import { slotOf, type ItemSlot, type PlayView } from '../support/views.ts';
 import { removeCopies } from '../content/contentCopy.ts';
 import { crateWorld, playingOn } from '../support/crateWorld.ts';
 
-let server: InProcessServer;
-const clients: GameClient[] = [];
-
-beforeAll(async () => {
-  server = await startInProcessServer({ CINDER_CONTENT_DIR: await crateWorld() });
-}, 60_000);
+const file = serverForFile(async () => ({ CINDER_CONTENT_DIR: await crateWorld() }));
 
 afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await server.stop();
   await removeCopies();
 });
 
-const playing = () => playingOn(server, clients);
+const playing = () => playingOn(file.server(), file.clients);
 
 type Searched = PlayView & { found: { itemId: string; qty: number }[]; spilled: { id: string; itemId: string; qty: number }[] };
 

@@ -83,11 +83,14 @@ export function serverPerTest(): { start: (env?: Record<string, string>) => Prom
  * For a file whose tests share one server: started before the first test, stopped after the
  * last, with every client put in `clients` closed first. `server()` is the running server.
  */
-export function serverForFile(env: Record<string, string> = {}, options: InProcessOptions = {}): { server: () => InProcessServer; clients: GameClient[] } {
+export function serverForFile(
+  env: Record<string, string> | (() => Promise<Record<string, string>>) = {},
+  options: InProcessOptions = {},
+): { server: () => InProcessServer; clients: GameClient[] } {
   let running: InProcessServer | undefined;
   const clients: GameClient[] = [];
   beforeAll(async () => {
-    running = await startInProcessServer(env, options);
+    running = await startInProcessServer(typeof env === 'function' ? await env() : env, options);
   }, 60_000);
   afterAll(async () => {
     await Promise.all(clients.splice(0).map((client) => client.close()));
