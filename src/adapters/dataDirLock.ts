@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
 const LOCK_FILE = 'cinder.pid';
-/** How long a starter waits for another to finish removing a stale lock: 200 × 10 ms. */
-const REMOVAL_WAITS = 200;
 /** How long a lock file may stay empty while its writer fills it (see beingWritten). */
-const EMPTY_LOCK_GRACE_MS = 5000;
+const EMPTY_LOCK_GRACE_MS = 1000;
+/** How long a starter goes on trying: past an empty lock's grace, and another's removal of a stale one. */
+const TRYING_MS = EMPTY_LOCK_GRACE_MS + 2000;
 
 export class DataDirInUse extends Error {
   override name = 'DataDirInUse';
@@ -31,7 +31,7 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   const draft = `${path}.${randomUUID()}`;
   await writeFile(draft, mine);
   try {
-    for (let attempt = 0; attempt < REMOVAL_WAITS; attempt++) {
+    for (const giveUpAt = Date.now() + TRYING_MS; Date.now() < giveUpAt; ) {
       if (await linked(draft, path)) {
         return async () => {
           if ((await readFile(path, 'utf8').catch(() => '')) === mine) await unlink(path).catch(() => undefined);
@@ -66,7 +66,8 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
  */
 async function beingWritten(file: string, content: string): Promise<boolean> {
   if (content !== '') return false;
-  const modified = await stat(file).then((found) => found.mtimeMs, () => 0);
+  // Gone since it was read: not stale, changed; the caller reads again.
+  const modified = await stat(file).then((found) => found.mtimeMs, () => Date.now());
   return Date.now() - modified < EMPTY_LOCK_GRACE_MS;
 }
 
@@ -107,17 +108,25 @@ async function removeStale(draft: string, path: string, seen: string): Promise<b
     // Its holder was killed in those few milliseconds: no one else would ever remove it. (Two
     // starters doing this at once could both go on; that takes a kill and a race together.)
     const other = await readFile(removal, 'utf8').catch(() => null);
-    if (other !== null && !(await beingWritten(removal, other)) && !(await holds(...parseHolder(other))) && (await readFile(removal, 'utf8').catch(() => null)) === other) {
+    if (other !== null && !(await holds(...parseHolder(other))) && (await unchanged(removal, other))) {
       await unlink(removal).catch(() => undefined);
     }
     return false;
   }
   try {
-    if ((await readFile(path, 'utf8').catch(() => null)) === seen) await unlink(path).catch(() => undefined);
+    if (await unchanged(path, seen)) await unlink(path).catch(() => undefined);
   } finally {
     await unlink(removal).catch(() => undefined);
   }
   return true;
+}
+
+/**
+ * Whether `file` still holds `seen`, and is not an empty one a writer has just made: every empty
+ * file reads alike, so only its age tells a stale one from another starter's new lock.
+ */
+async function unchanged(file: string, seen: string): Promise<boolean> {
+  return (await readFile(file, 'utf8').catch(() => null)) === seen && !(await beingWritten(file, seen));
 }
 
 /** "pid" or "pid start-time": what the lock file holds. */

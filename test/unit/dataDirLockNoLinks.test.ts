@@ -31,10 +31,12 @@ it('refuses a directory held by a live process, and takes over one whose holder 
   await release();
 });
 
-it('waits for a lock file just created empty to be written, and refuses the directory meanwhile', async () => {
+it('waits for a lock file just created empty to be written, and refuses the directory once it names a live holder', async () => {
+  const pid = await otherNodeProcess();
   await writeFile(lockFile(), '');
-  await expect(lockDataDir(dir())).rejects.toThrow('if no other Cinder process uses this directory, delete that file');
-  expect(await readFile(lockFile(), 'utf8')).toBe('');
+  // Its writer fills it a moment later.
+  setTimeout(() => void writeFile(lockFile(), holderLine(pid, undefined)), 100);
+  await expect(lockDataDir(dir())).rejects.toThrow(`is in use by another Cinder process (pid ${String(pid)})`);
 });
 
 it('takes over a lock file left empty for seconds (its writer was killed before filling it)', async () => {
