@@ -53,10 +53,13 @@ it('hears what is said where it arrives while the move reads its view, after the
 it('listens where the view shows a character that moved while its new session was authenticating', async () => {
   const server = file.server();
   const { client: speaker, there } = await waitingNextDoor();
+  const left = await playingOn(server, clients);
   const player = await registerPlayer(server.baseUrl);
   const gsm = server.server.ctx.gsm;
-  // The session this one replaces had a move under way: it lands after connect read the character.
+  // The session this one replaces had a move under way: it lands after connect read the
+  // character, and after something was said where the character stood.
   vi.spyOn(gsm, 'sessionEpoch').mockImplementationOnce(async (id) => {
+    await left.ok('say', { text: 'said where you were' });
     const read = await gsm.readPlayer(id);
     if (!read) throw new Error('the character is not in the world');
     const { hp, stamina } = read.character;
@@ -69,4 +72,6 @@ it('listens where the view shows a character that moved while its new session wa
   expect(view.location.id).toBe(there);
   await speaker.ok('say', { text: 'you made it' });
   expect((await client.event<{ text: string }>('said', (said) => said.text === 'you made it')).text).toBe('you made it');
+  // Nothing heard where the character was is shown as said here.
+  expect(client.events('said')).toEqual([expect.objectContaining({ text: 'you made it' })]);
 });
