@@ -337,18 +337,16 @@ export class PlayerConnection implements Recipient {
     if (this.state === 'replaced') throw new GameError('E_SESSION_REPLACED');
     if (this.state !== 'playing') throw new GameError('E_UNAUTHENTICATED');
     const handler = actions[action.type] as (ctx: GameContext, id: number, data: unknown, session: ActionSession) => Promise<unknown>;
-    const result = await handler(ctx, this.characterId, action.data, this.actionSession);
+    const result = await handler(ctx, this.characterId, action.data, { sessionId: this.sessionId, entering: this.entering });
     const locationId = locationOf(result);
     if (locationId !== undefined) await fanout.place(this, locationId);
     return result;
   }
 
   /** Placed where the character went before the view is read; what is heard there waits for the reply. */
-  private readonly actionSession: ActionSession = {
-    entering: async (locationId) => {
-      this.held ??= [];
-      await this.deps.fanout.place(this, locationId);
-    },
+  private readonly entering: ActionSession['entering'] = async (locationId) => {
+    this.held ??= [];
+    await this.deps.fanout.place(this, locationId);
   };
 
   private session(): Session {

@@ -1,14 +1,14 @@
 // Using a consumable: one unit is spent, its effects apply up to the player's maxima.
 import { GameError } from '../errors.ts';
-import type { GameContext } from './context.ts';
+import type { ActionSession, GameContext } from './context.ts';
 import { requireBelongings, requirePlayer } from './players.ts';
 import { withRetry } from './retry.ts';
 import { belongingsView, selfView } from './views.ts';
 import { currentVitals } from './vitals.ts';
 
-export function use(ctx: GameContext, characterId: number, slot: number) {
+export function use(ctx: GameContext, characterId: number, slot: number, session?: ActionSession) {
   return withRetry(async () => {
-    const player = await requirePlayer(ctx, characterId);
+    const player = await requirePlayer(ctx, characterId, session);
     const entry = player.inventory.get(slot);
     if (!entry) throw new GameError('E_SLOT_EMPTY');
     const template = ctx.catalog.items.get(entry.itemId);

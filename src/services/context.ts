@@ -23,6 +23,12 @@ export interface GameContext {
 /** What the player's connection does for an action while it runs. */
 export interface ActionSession {
   /**
+   * The session acting. The character may have been taken by a newer session meanwhile (a
+   * reconnect elsewhere while this one's action was queued): a change is then refused with
+   * E_SESSION_REPLACED, never made for a session the character no longer has.
+   */
+  readonly sessionId: string;
+  /**
    * The character has just moved to `locationId`: from now on the connection hears what happens
    * there (held until the reply is sent), so that nothing said there between the move and the view
    * the reply carries is missed.

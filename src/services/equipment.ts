@@ -2,15 +2,15 @@
 import type { EquipSlot } from '../content/schema.ts';
 import { firstFreeSlot } from '../domain/inventory.ts';
 import { GameError } from '../errors.ts';
-import type { GameContext } from './context.ts';
+import type { ActionSession, GameContext } from './context.ts';
 import { requireBelongings, requirePlayer } from './players.ts';
 import { withRetry } from './retry.ts';
 import { belongingsView, selfView } from './views.ts';
 import { vitalsWearing } from './vitals.ts';
 
-export function equip(ctx: GameContext, characterId: number, slot: number) {
+export function equip(ctx: GameContext, characterId: number, slot: number, session?: ActionSession) {
   return withRetry(async () => {
-    const player = await requirePlayer(ctx, characterId);
+    const player = await requirePlayer(ctx, characterId, session);
     const entry = player.inventory.get(slot);
     if (!entry) throw new GameError('E_SLOT_EMPTY');
     const template = ctx.catalog.items.get(entry.itemId);
@@ -27,9 +27,9 @@ export function equip(ctx: GameContext, characterId: number, slot: number) {
   });
 }
 
-export function unequip(ctx: GameContext, characterId: number, equipSlot: EquipSlot) {
+export function unequip(ctx: GameContext, characterId: number, equipSlot: EquipSlot, session?: ActionSession) {
   return withRetry(async () => {
-    const player = await requirePlayer(ctx, characterId);
+    const player = await requirePlayer(ctx, characterId, session);
     if (!player.equipment.has(equipSlot)) throw new GameError('E_NOTHING_EQUIPPED');
     const free = firstFreeSlot(player.inventory, ctx.catalog.rules.inventorySlots);
     if (free === null) throw new GameError('E_INVENTORY_FULL', 'Your inventory is full; make room first.');

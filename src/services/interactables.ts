@@ -5,16 +5,16 @@ import { planAdd, unitsThatFit } from '../domain/inventory.ts';
 import { rollLoot } from '../domain/loot.ts';
 import type { GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
 import { GameError } from '../errors.ts';
-import type { GameContext } from './context.ts';
+import type { ActionSession, GameContext } from './context.ts';
 import { publicPlayer, requireBelongings, requirePlayer } from './players.ts';
 import { withRetry } from './retry.ts';
 import { belongingsView, cooldownField, groundView, selfView } from './views.ts';
 import { currentVitals, exhausted } from './vitals.ts';
 import { despawnTime } from './despawn.ts';
 
-export function interact(ctx: GameContext, characterId: number, interactableId: string) {
+export function interact(ctx: GameContext, characterId: number, interactableId: string, session?: ActionSession) {
   return withRetry(async () => {
-    const player = await requirePlayer(ctx, characterId);
+    const player = await requirePlayer(ctx, characterId, session);
     const location = ctx.catalog.locations.get(player.character.locationId);
     const thing = location?.interactables.find((candidate) => candidate.id === interactableId);
     const table = thing && ctx.catalog.lootTables.get(thing.lootTable);

@@ -2,7 +2,7 @@
 import { planAdd } from '../domain/inventory.ts';
 import type { GroundItem } from '../domain/model.ts';
 import { GameError } from '../errors.ts';
-import type { GameContext } from './context.ts';
+import type { ActionSession, GameContext } from './context.ts';
 import { publicPlayer, refuse, requireBelongings, requirePlayer } from './players.ts';
 import { withRetry } from './retry.ts';
 import { despawnTime } from './despawn.ts';
@@ -13,9 +13,9 @@ export async function showInventory(ctx: GameContext, characterId: number) {
   return { self: selfView(ctx, belongings.player, ctx.now()), ...belongingsView(ctx, belongings) };
 }
 
-export function pickup(ctx: GameContext, characterId: number, groundItemId: string) {
+export function pickup(ctx: GameContext, characterId: number, groundItemId: string, session?: ActionSession) {
   return withRetry(async () => {
-    const player = await requirePlayer(ctx, characterId);
+    const player = await requirePlayer(ctx, characterId, session);
     const { locationId } = player.character;
     const ground = await ctx.gsm.groundAt(locationId);
     const target = ground.get(groundItemId);
@@ -42,9 +42,9 @@ export function pickup(ctx: GameContext, characterId: number, groundItemId: stri
   });
 }
 
-export function drop(ctx: GameContext, characterId: number, slot: number, qty?: number) {
+export function drop(ctx: GameContext, characterId: number, slot: number, qty?: number, session?: ActionSession) {
   return withRetry(async () => {
-    const player = await requirePlayer(ctx, characterId);
+    const player = await requirePlayer(ctx, characterId, session);
     const entry = player.inventory.get(slot);
     if (!entry) throw new GameError('E_SLOT_EMPTY');
     const count = qty ?? entry.qty;

@@ -15,7 +15,7 @@ export async function look(ctx: GameContext, characterId: number) {
 
 export function move(ctx: GameContext, characterId: number, direction: Direction, session?: ActionSession) {
   return withRetry(async () => {
-    const player = await requirePlayer(ctx, characterId);
+    const player = await requirePlayer(ctx, characterId, session);
     const now = ctx.now();
     const from = ctx.catalog.locations.get(player.character.locationId);
     const to = from?.exits[direction];

@@ -3,10 +3,13 @@ import { GameError } from '../errors.ts';
 import type { Character } from '../domain/model.ts';
 import type { BelongingsRead, SurroundingsRead } from '../state/GameStateManager.ts';
 import type { PlayerRead } from '../state/playerRead.ts';
-import type { GameContext } from './context.ts';
+import type { ActionSession, GameContext } from './context.ts';
 
-export async function requirePlayer(ctx: GameContext, characterId: number): Promise<PlayerRead> {
-  return present(await ctx.gsm.readPlayer(characterId));
+/** With `session`, only while that session still has the character (see ActionSession). */
+export async function requirePlayer(ctx: GameContext, characterId: number, session?: ActionSession): Promise<PlayerRead> {
+  const player = present(await ctx.gsm.readPlayer(characterId));
+  if (session && player.fields.session_id !== session.sessionId) throw new GameError('E_SESSION_REPLACED');
+  return player;
 }
 
 /** The acting character without their belongings: what a chat line needs. */

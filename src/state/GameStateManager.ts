@@ -348,7 +348,9 @@ export class GameStateManager {
           { key: keys.presenceLingering(), member: id },
           ...(moved ? [{ key: keys.locationPlayers(savedLocationId), member: id }] : []),
         ],
-        ...(moved ? { hincrby: [{ key: playerKey, field: 'version', by: 1 }] } : {}),
+        // A new version: a change another session planned from an earlier read fails its guard,
+        // and its retry finds the character taken (see ActionSession).
+        hincrby: [{ key: playerKey, field: 'version', by: 1 }],
       });
       if (!taken.ok) continue;
       const player = await this.readPlayer(characterId);
