@@ -11,8 +11,11 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
 const LOCK_FILE = 'cinder.pid';
-/** How long a lock file may stay empty while its writer fills it (see beingWritten). */
-const EMPTY_LOCK_GRACE_MS = 1000;
+/**
+ * How long a lock file may stay empty while its writer fills it (see beingWritten): above FAT's
+ * 2 s steps of modification time, and a little clock skew of a network mount.
+ */
+const EMPTY_LOCK_GRACE_MS = 3000;
 /** How long a starter goes on trying: past an empty lock's grace, and another's removal of a stale one. */
 const TRYING_MS = EMPTY_LOCK_GRACE_MS + 2000;
 

@@ -255,6 +255,9 @@ export class PlayerConnection implements Recipient {
       this.write(errorFrame(action.seq, code, message));
       // What a failed action's move let in (see ActionSession): after its answer.
       if (this.state === 'playing') this.releaseHeld();
+      // The character is another session's, or nobody's: end this one as its notice would have.
+      if (code === 'E_SESSION_REPLACED') this.replaced();
+      else if (code === 'E_SESSION_RELEASED') this.released();
     }
     // An auth still under way at the deadline may finish; one that failed leaves the socket anonymous.
     this.closeIfOverdue();

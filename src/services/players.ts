@@ -8,7 +8,10 @@ import type { ActionSession, GameContext } from './context.ts';
 /** With `session`, only while that session still has the character (see ActionSession). */
 export async function requirePlayer(ctx: GameContext, characterId: number, session?: ActionSession): Promise<PlayerRead> {
   const player = present(await ctx.gsm.readPlayer(characterId));
-  if (session && player.fields.session_id !== session.sessionId) throw new GameError('E_SESSION_REPLACED');
+  if (session && player.fields.session_id !== session.sessionId) {
+    // Nobody's: a worker took this one for dead and let its players go.
+    throw new GameError(player.fields.session_id ? 'E_SESSION_REPLACED' : 'E_SESSION_RELEASED');
+  }
   return player;
 }
 

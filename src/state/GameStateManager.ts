@@ -342,7 +342,8 @@ export class GameStateManager {
           { key: keys.locationPlayers(locationId), member: id },
           { key: keys.presenceOnline(), member: id },
           { key: keys.workerPlayers(session.workerId), member: id },
-          ...(moved ? [{ key: keys.dirty('position'), member: id }] : []),
+          // Saved with its new version (below), as every change of it is.
+          { key: keys.dirty('position'), member: id },
         ],
         srem: [
           { key: keys.presenceLingering(), member: id },

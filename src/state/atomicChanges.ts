@@ -142,7 +142,8 @@ export function dropItem(player: PlayerRead, slot: number, remaining: InventoryE
   const { locationId } = player.character;
   const slots = slotChanges(player, new Map([[slot, remaining]]));
   return {
-    expect: [slotGuard(player, slot), placeGuard(player)],
+    // The version too: a drop planned by a session the character has since been taken from must fail (see ActionSession).
+    expect: [slotGuard(player, slot), placeGuard(player), versionGuard(player)],
     hset: [...(slots.hset ?? []), { key: keys.ground(locationId), field: dropped.id, value: encodeGround(dropped) }],
     hdel: slots.hdel ?? [],
     hincrby: [...bump(player), bumpGround(locationId)],

@@ -75,24 +75,3 @@ it('listens where the view shows a character that moved while its new session wa
   // Nothing heard where the character was is shown as said here.
   expect(client.events('said')).toEqual([expect.objectContaining({ text: 'you made it' })]);
 });
-
-it('never moves a character for a session that lost it while its move was under way', async () => {
-  const server = file.server();
-  const player = await registerPlayer(server.baseUrl);
-  const old = await GameClient.connect(server.wsUrl);
-  clients.push(old);
-  const before = await old.ok<PlayView>('auth', { token: player.token });
-  const exit = before.location.exits[0];
-  if (!exit) throw new Error(`${before.location.id} has no exit`);
-  const gsm = server.server.ctx.gsm;
-  const moveCharacter = gsm.moveCharacter.bind(gsm);
-  const fresh = await GameClient.connect(server.wsUrl);
-  clients.push(fresh);
-  // The old session has planned its move; before it is made, the player reconnects elsewhere.
-  vi.spyOn(gsm, 'moveCharacter').mockImplementationOnce(async (...args) => {
-    await fresh.ok('auth', { token: player.token });
-    return moveCharacter(...args);
-  });
-  expect(await old.request('move', { direction: exit.direction })).toMatchObject({ type: 'error', data: { code: 'E_SESSION_REPLACED' } });
-  expect((await fresh.ok<PlayView>('look')).location.id).toBe(before.location.id);
-});

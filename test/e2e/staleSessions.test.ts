@@ -1,0 +1,75 @@
+// An action still under way on a session that lost its character (to a reconnect elsewhere, or
+// to a release of its stalled worker) is never made, and that session ends as its notice would
+// have ended it.
+import { afterEach, expect, it, vi } from 'vitest';
+import { keys } from '../../src/adapters/keys.ts';
+import { registerPlayer } from '../support/accounts.ts';
+import { GameClient } from '../support/GameClient.ts';
+import { serverForFile } from '../support/inProcessServer.ts';
+import { slotOf, type PlayView } from '../support/views.ts';
+
+// No session audit: what ends a session here is the action's own answer.
+const file = serverForFile({ CINDER_SESSION_AUDIT_INTERVAL_MS: '0' });
+const { clients } = file;
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** A player's first session, authenticated, with what it saw. */
+async function firstSession(): Promise<{ player: { token: string; id: number }; old: GameClient; before: PlayView }> {
+  const server = file.server();
+  const player = await registerPlayer(server.baseUrl);
+  const old = await GameClient.connect(server.wsUrl);
+  clients.push(old);
+  return { player, old, before: await old.ok<PlayView>('auth', { token: player.token }) };
+}
+
+/** A second session for the same player, not yet authenticated. */
+async function secondConnection(): Promise<GameClient> {
+  const fresh = await GameClient.connect(file.server().wsUrl);
+  clients.push(fresh);
+  return fresh;
+}
+
+it('never moves a character for a session that lost it while its move was under way', async () => {
+  const { player, old, before } = await firstSession();
+  const exit = before.location.exits[0];
+  if (!exit) throw new Error(`${before.location.id} has no exit`);
+  const gsm = file.server().server.ctx.gsm;
+  const moveCharacter = gsm.moveCharacter.bind(gsm);
+  const fresh = await secondConnection();
+  // The old session has planned its move; before it is made, the player reconnects elsewhere.
+  vi.spyOn(gsm, 'moveCharacter').mockImplementationOnce(async (...args) => {
+    await fresh.ok('auth', { token: player.token });
+    return moveCharacter(...args);
+  });
+  expect(await old.request('move', { direction: exit.direction })).toMatchObject({ type: 'error', data: { code: 'E_SESSION_REPLACED' } });
+  expect((await fresh.ok<PlayView>('look')).location.id).toBe(before.location.id);
+});
+
+it('never drops an item for a session that lost the character while its drop was under way', async () => {
+  const { player, old } = await firstSession();
+  const kit = await old.ok<PlayView>('inventory');
+  const bandages = slotOf(kit.inventory.items, 'bandage');
+  const gsm = file.server().server.ctx.gsm;
+  const dropItem = gsm.dropItem.bind(gsm);
+  const fresh = await secondConnection();
+  vi.spyOn(gsm, 'dropItem').mockImplementationOnce(async (...args) => {
+    await fresh.ok('auth', { token: player.token });
+    return dropItem(...args);
+  });
+  expect(await old.request('drop', { slot: bandages.slot, qty: 1 })).toMatchObject({ type: 'error', data: { code: 'E_SESSION_REPLACED' } });
+  const seen = await fresh.ok<PlayView>('inventory');
+  expect(slotOf(seen.inventory.items, 'bandage').qty).toBe(bandages.qty);
+  expect((await fresh.ok<PlayView>('look')).location.ground.filter((item) => item.itemId === 'bandage')).toEqual([]);
+});
+
+it('answers E_SESSION_RELEASED to an action of a session whose character was let go, and closes it with 4002', async () => {
+  const { player, old } = await firstSession();
+  // Another worker took this one for dead and released the character: it belongs to no session.
+  await file.server().adapters.hot.transact({ expect: [], hset: [{ key: keys.player(player.id), field: 'session_id', value: '' }] });
+  const kit = await old.ok<PlayView>('inventory');
+  expect(await old.request('drop', { slot: slotOf(kit.inventory.items, 'bandage').slot, qty: 1 })).toMatchObject({ type: 'error', data: { code: 'E_SESSION_RELEASED' } });
+  expect((await old.whenClosed()).code).toBe(4002);
+});
