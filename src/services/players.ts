@@ -9,7 +9,7 @@ import type { ActionSession, GameContext } from './context.ts';
 export async function requirePlayer(ctx: GameContext, characterId: number, session?: ActionSession): Promise<PlayerRead> {
   const player = present(await ctx.gsm.readPlayer(characterId));
   if (session && player.fields.session_id !== session.sessionId) {
-    // Nobody's: a worker took this one for dead and let its players go.
+    // Nobody's: let go (this worker was taken for dead, or a newer session took it and failed).
     throw new GameError(player.fields.session_id ? 'E_SESSION_REPLACED' : 'E_SESSION_RELEASED');
   }
   return player;

@@ -520,6 +520,9 @@ export class GameStateManager {
             { key: keys.presenceLingering(), member: String(id) },
             { key: keys.dirty('position'), member: String(id) },
           ],
+          // A new version: a change the stalled worker had under way fails its guard, and its
+          // retry finds the character released (see ActionSession).
+          hincrby: [{ key: keys.player(id), field: 'version', by: 1 }],
         });
         if (!result.ok) continue;
         const player = await this.readPlayer(id);

@@ -73,3 +73,20 @@ it('answers E_SESSION_RELEASED to an action of a session whose character was let
   expect(await old.request('drop', { slot: slotOf(kit.inventory.items, 'bandage').slot, qty: 1 })).toMatchObject({ type: 'error', data: { code: 'E_SESSION_RELEASED' } });
   expect((await old.whenClosed()).code).toBe(4002);
 });
+
+it('never makes an action under way when the worker was taken for dead and let the character go', async () => {
+  const { player, old } = await firstSession();
+  const kit = await old.ok<PlayView>('inventory');
+  const bandages = slotOf(kit.inventory.items, 'bandage');
+  const { server } = file.server();
+  const gsm = server.ctx.gsm;
+  const dropItem = gsm.dropItem.bind(gsm);
+  // The worker stalls between reading the player and dropping; meanwhile the character is released.
+  vi.spyOn(gsm, 'dropItem').mockImplementationOnce(async (...args) => {
+    await gsm.releaseDeadWorker(server.workerId).catch(() => undefined);
+    return dropItem(...args);
+  });
+  expect(await old.request('drop', { slot: bandages.slot, qty: 1 })).toMatchObject({ type: 'error', data: { code: 'E_SESSION_RELEASED' } });
+  expect((await old.whenClosed()).code).toBe(4002);
+  expect((await gsm.readPlayer(player.id))?.inventory.get(bandages.slot)?.qty).toBe(bandages.qty);
+});
