@@ -32,6 +32,16 @@ async function secondConnection(): Promise<GameClient> {
   return fresh;
 }
 
+/** The next drop (the change itself, after its reads) waits for `meanwhile` first. */
+function beforeNextDrop(meanwhile: () => Promise<unknown>): void {
+  const gsm = file.server().server.ctx.gsm;
+  const dropItem = gsm.dropItem.bind(gsm);
+  vi.spyOn(gsm, 'dropItem').mockImplementationOnce(async (...args) => {
+    await meanwhile();
+    return dropItem(...args);
+  });
+}
+
 it('never moves a character for a session that lost it while its move was under way', async () => {
   const { player, old, before } = await firstSession();
   const exit = before.location.exits[0];
@@ -52,13 +62,8 @@ it('never drops an item for a session that lost the character while its drop was
   const { player, old } = await firstSession();
   const kit = await old.ok<PlayView>('inventory');
   const bandages = slotOf(kit.inventory.items, 'bandage');
-  const gsm = file.server().server.ctx.gsm;
-  const dropItem = gsm.dropItem.bind(gsm);
   const fresh = await secondConnection();
-  vi.spyOn(gsm, 'dropItem').mockImplementationOnce(async (...args) => {
-    await fresh.ok('auth', { token: player.token });
-    return dropItem(...args);
-  });
+  beforeNextDrop(() => fresh.ok('auth', { token: player.token }));
   expect(await old.request('drop', { slot: bandages.slot, qty: 1 })).toMatchObject({ type: 'error', data: { code: 'E_SESSION_REPLACED' } });
   const seen = await fresh.ok<PlayView>('inventory');
   expect(slotOf(seen.inventory.items, 'bandage').qty).toBe(bandages.qty);
@@ -80,12 +85,8 @@ it('never makes an action under way when the worker was taken for dead and let t
   const bandages = slotOf(kit.inventory.items, 'bandage');
   const { server } = file.server();
   const gsm = server.ctx.gsm;
-  const dropItem = gsm.dropItem.bind(gsm);
   // The worker stalls between reading the player and dropping; meanwhile the character is released.
-  vi.spyOn(gsm, 'dropItem').mockImplementationOnce(async (...args) => {
-    await gsm.releaseDeadWorker(server.workerId).catch(() => undefined);
-    return dropItem(...args);
-  });
+  beforeNextDrop(() => gsm.releaseDeadWorker(server.workerId).catch(() => undefined));
   expect(await old.request('drop', { slot: bandages.slot, qty: 1 })).toMatchObject({ type: 'error', data: { code: 'E_SESSION_RELEASED' } });
   expect((await old.whenClosed()).code).toBe(4002);
   expect((await gsm.readPlayer(player.id))?.inventory.get(bandages.slot)?.qty).toBe(bandages.qty);
