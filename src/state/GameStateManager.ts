@@ -508,6 +508,9 @@ export class GameStateManager {
           expect: [
             { key: keys.player(id), field: 'worker_id', value: workerId },
             { key: keys.player(id), field: 'connected', value: '1' },
+            // The worker has not come back (see forgetDeadWorker): a live worker's sessions stay.
+            { key: keys.worker(workerId), field: 'heartbeat_at', value: null },
+            { key: keys.workerRegistrations(), field: workerId, value: registrations },
           ],
           hset: [
             { key: keys.player(id), field: 'connected', value: '0' },
@@ -524,6 +527,7 @@ export class GameStateManager {
           // retry finds the character released (see ActionSession).
           hincrby: [{ key: keys.player(id), field: 'version', by: 1 }],
         });
+        if (!result.ok && result.failed >= 2) break; // back: what it holds now is its own
         if (!result.ok) continue;
         const player = await this.readPlayer(id);
         if (player) {

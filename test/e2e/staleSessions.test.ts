@@ -8,8 +8,9 @@ import { GameClient } from '../support/GameClient.ts';
 import { serverForFile } from '../support/inProcessServer.ts';
 import { slotOf, type PlayView } from '../support/views.ts';
 
-// No session audit: what ends a session here is the action's own answer.
-const file = serverForFile({ CINDER_SESSION_AUDIT_INTERVAL_MS: '0' });
+// No session audit: what ends a session here is the action's own answer. A slow heartbeat: a
+// test stands for the release of this worker as if it had gone silent.
+const file = serverForFile({ CINDER_SESSION_AUDIT_INTERVAL_MS: '0', CINDER_HEARTBEAT_INTERVAL_MS: '60000', CINDER_WORKER_TIMEOUT_MS: '120000' });
 const { clients } = file;
 
 afterEach(() => {
@@ -85,8 +86,12 @@ it('never makes an action under way when the worker was taken for dead and let t
   const bandages = slotOf(kit.inventory.items, 'bandage');
   const { server } = file.server();
   const gsm = server.ctx.gsm;
-  // The worker stalls between reading the player and dropping; meanwhile the character is released.
-  beforeNextDrop(() => gsm.releaseDeadWorker(server.workerId).catch(() => undefined));
+  // The worker stalls between reading the player and dropping: its heartbeat key expires, and
+  // meanwhile another worker releases the character.
+  beforeNextDrop(async () => {
+    await file.server().adapters.hot.transact({ expect: [], del: [keys.worker(server.workerId)] });
+    expect((await gsm.releaseDeadWorker(server.workerId)).map((released) => released.id)).toContain(player.id);
+  });
   expect(await old.request('drop', { slot: bandages.slot, qty: 1 })).toMatchObject({ type: 'error', data: { code: 'E_SESSION_RELEASED' } });
   expect((await old.whenClosed()).code).toBe(4002);
   expect((await gsm.readPlayer(player.id))?.inventory.get(bandages.slot)?.qty).toBe(bandages.qty);

@@ -840,6 +840,28 @@ describe('leaveWorld', () => {
     expect((await read(first.id)).fields.connected).toBe('1');
   });
 
+  it('releases none of the sessions a worker holds once it beats again, even those it held before', async () => {
+    const first = await newPlayer();
+    const second = await newPlayer();
+    await gsm.enterWorld(first.id, { workerId: 'stalled', sessionId: 's-first' });
+    await gsm.enterWorld(second.id, { workerId: 'stalled', sessionId: 's-second' });
+    await takenForDead('stalled');
+    // The release has read who the worker held when the worker beats again.
+    const smembers = hot.smembers.bind(hot);
+    hot.smembers = async (key) => {
+      const members = await smembers(key);
+      if (key === keys.workerPlayers('stalled')) {
+        hot.smembers = smembers;
+        await gsm.heartbeat('stalled', {}, 1_000);
+      }
+      return members;
+    };
+    expect(await gsm.releaseDeadWorker('stalled')).toEqual([]);
+    for (const [player, session] of [[first, 's-first'], [second, 's-second']] as const) {
+      expect((await read(player.id)).fields).toMatchObject({ connected: '1', session_id: session });
+    }
+  });
+
   it('keeps the sessions a worker took after coming back during its release, for the release should it die again', async () => {
     const before = await newPlayer();
     const after = await newPlayer();
