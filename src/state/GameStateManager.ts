@@ -530,7 +530,8 @@ export class GameStateManager {
         if (!result.ok && result.failed >= 2) break; // back: what it holds now is its own
         if (!result.ok) continue;
         const player = await this.readPlayer(id);
-        if (player) {
+        // Not told when a new session took the character since: it announced itself connected.
+        if (player && !player.fields.session_id) {
           const one = { id, name: player.character.name, locationId: player.character.locationId };
           released.push(one);
           onReleased(one);

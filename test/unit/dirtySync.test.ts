@@ -897,6 +897,23 @@ describe('leaveWorld', () => {
     expect(await hot.smembers(keys.workers())).toContain('flaky');
   });
 
+  it('does not tell of a player released who connected again before the release read them', async () => {
+    const player = await newPlayer();
+    await gsm.enterWorld(player.id, { workerId: 'crashed', sessionId: 's-crashed' });
+    await takenForDead('crashed');
+    // The player reconnects elsewhere between their release and the release's read of them.
+    const readPlayer = gsm.readPlayer.bind(gsm);
+    gsm.readPlayer = async (id) => {
+      gsm.readPlayer = readPlayer;
+      await gsm.enterWorld(id, { workerId: 'live', sessionId: 's-back' });
+      return readPlayer(id);
+    };
+    const told: number[] = [];
+    expect(await gsm.releaseDeadWorker('crashed', ({ id }) => told.push(id))).toEqual([]);
+    expect(told).toEqual([]);
+    expect((await read(player.id)).fields).toMatchObject({ connected: '1', session_id: 's-back' });
+  });
+
   it('tells of each player released even when their save then fails', async () => {
     const player = await newPlayer();
     await gsm.enterWorld(player.id, { workerId: 'crashed', sessionId: 's-crashed' });
