@@ -18,8 +18,7 @@ export interface Recipient {
   readonly tokenGeneration: number;
   /** Authenticated and not ended: what a session audit looks at (gateway/sessionAudit.ts). */
   readonly playing: boolean;
-  /** `locationId`: the location the event happened in, for a location's event. */
-  send(frame: string, locationId?: string): void;
+  send(frame: string): void;
   /** Told when a newer session of the character took over (on any worker). */
   replaced(): void;
   /** Told when the account refused the session's token (a password change, a ban). */
@@ -118,7 +117,7 @@ export class LocalFanout {
   private async listen(locationId: string, refused = false): Promise<void> {
     try {
       await this.bus.subscribe(channels.location(locationId), (message) => {
-        this.deliver(this.byLocation.get(locationId) ?? [], message, locationId);
+        this.deliver(this.byLocation.get(locationId) ?? [], message);
       });
       if (refused) this.missed(this.byLocation.get(locationId) ?? []);
     } catch (error) {
@@ -161,11 +160,11 @@ export class LocalFanout {
     }
   }
 
-  private deliver(recipients: Iterable<Recipient>, message: string, locationId?: string): void {
+  private deliver(recipients: Iterable<Recipient>, message: string): void {
     const event = JSON.parse(message) as BusEvent;
     const frame = eventFrame(event.type, event.data, event.ts);
     for (const recipient of recipients) {
-      if (recipient.characterId !== event.except) recipient.send(frame, locationId);
+      if (recipient.characterId !== event.except) recipient.send(frame);
     }
   }
 

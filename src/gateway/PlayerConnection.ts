@@ -100,7 +100,7 @@ export class PlayerConnection implements Recipient {
   /** Heard while authenticating: the auth must not finish. */
   private signedOutWhileAuthenticating = false;
   /** Events heard while authenticating (see send); null otherwise. */
-  private held: { frame: string; locationId: string | undefined }[] | null = null;
+  private held: string[] | null = null;
 
   constructor(
     private readonly socket: ClientSocket,
@@ -137,13 +137,13 @@ export class PlayerConnection implements Recipient {
    * reply when it succeeds, dropped when it fails, so that only an authenticated client hears the
    * game, and hears it after the view it draws.
    */
-  send(frame: string, locationId?: string): void {
+  send(frame: string): void {
     // Replaced: what it still answers is for the actions it had queued, not the game.
     if (this.state === 'replaced') return;
     if (this.held) {
       // The newest matter: the oldest happened before the view was read, which shows them.
       if (this.held.length >= MAX_HELD_EVENTS) this.held.shift();
-      this.held.push({ frame, locationId });
+      this.held.push(frame);
       return;
     }
     this.write(frame);
@@ -303,14 +303,9 @@ export class PlayerConnection implements Recipient {
         // comes between them and the session starting to play.
         await this.giveBack(attempt);
         attempt = undefined;
-        let view = await look(ctx, claims.characterId);
-        // Moved since connect read them (a move of the session this one replaces, landing late):
-        // listen where the view shows them, and show them what is there once listening.
-        if (view.self.locationId !== locationId) {
-          await fanout.place(this, view.self.locationId);
-          this.keepHeldOf(view.self.locationId);
-          view = await look(ctx, claims.characterId);
-        }
+        // Where connect found the character is where the view shows them: a move of the session
+        // this one replaces cannot land after connect took it (see ActionSession).
+        const view = await look(ctx, claims.characterId);
         // Replaced or signed out while the view was read: heard, but only now acted on.
         if (this.isReplaced()) throw new GameError('E_SESSION_REPLACED');
         if (this.heardSignOut()) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
@@ -413,15 +408,10 @@ export class PlayerConnection implements Recipient {
     });
   }
 
-  /** Drops held events of other locations: heard where the character no longer is, they would show as happening here. */
-  private keepHeldOf(locationId: string): void {
-    if (this.held) this.held = this.held.filter((held) => held.locationId === undefined || held.locationId === locationId);
-  }
-
   private releaseHeld(): void {
     const held = this.held;
     this.held = null;
-    for (const { frame } of held ?? []) this.write(frame);
+    for (const frame of held ?? []) this.write(frame);
   }
 }
 

@@ -50,28 +50,28 @@ it('hears what is said where it arrives while the move reads its view, after the
   expect(said).toBeGreaterThan(reply);
 });
 
-it('listens where the view shows a character that moved while its new session was authenticating', async () => {
+it('listens where its view shows when the replaced session asks to move during the auth', async () => {
   const server = file.server();
-  const { client: speaker, there } = await waitingNextDoor();
-  const left = await playingOn(server, clients);
+  const { client: nextDoor, direction } = await waitingNextDoor();
+  const here = await playingOn(server, clients);
   const player = await registerPlayer(server.baseUrl);
+  const old = await GameClient.connect(server.wsUrl);
+  clients.push(old);
+  const start = (await old.ok<PlayView>('auth', { token: player.token })).location.id;
   const gsm = server.server.ctx.gsm;
-  // The session this one replaces had a move under way: it lands after connect read the
-  // character, and after something was said where the character stood.
+  // Once connect has taken the character for the new session, the old one asks to move (refused
+  // with E_SESSION_REPLACED, or its socket already closed with 4001), and something is said next door.
   vi.spyOn(gsm, 'sessionEpoch').mockImplementationOnce(async (id) => {
-    await left.ok('say', { text: 'said where you were' });
-    const read = await gsm.readPlayer(id);
-    if (!read) throw new Error('the character is not in the world');
-    const { hp, stamina } = read.character;
-    expect(await gsm.moveCharacter(read, there, { hp, stamina, vitalsAt: Date.now() }, 0)).toEqual({ ok: true });
+    await old.request('move', { direction }).catch(() => undefined);
+    await nextDoor.ok('say', { text: 'said next door' });
     return gsm.sessionEpoch(id);
   });
   const client = await GameClient.connect(server.wsUrl);
   clients.push(client);
   const view = await client.ok<PlayView>('auth', { token: player.token });
-  expect(view.location.id).toBe(there);
-  await speaker.ok('say', { text: 'you made it' });
+  expect(view.location.id).toBe(start);
+  await here.ok('say', { text: 'you made it' });
   expect((await client.event<{ text: string }>('said', (said) => said.text === 'you made it')).text).toBe('you made it');
-  // Nothing heard where the character was is shown as said here.
+  // Nothing said where the character is not is shown as said here.
   expect(client.events('said')).toEqual([expect.objectContaining({ text: 'you made it' })]);
 });
