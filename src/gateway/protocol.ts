@@ -11,6 +11,11 @@ const slot = z.number().int().min(0).max(199);
 const LONE_SURROGATE = /\p{Surrogate}/u;
 /** Something a player would see: not only spaces, control or format characters (zero-width spaces). */
 const VISIBLE = /[^\p{White_Space}\p{Cc}\p{Cf}]/u;
+/**
+ * Control characters (line breaks, escape sequences) and text-direction overrides and isolates:
+ * inside a line of chat they let one player forge lines or reorder what others read.
+ */
+const LINE_BREAKERS = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 
 export const actionSchemas = {
   auth: z.object({ token: z.string().min(1).max(4096) }),
@@ -31,7 +36,8 @@ export const actionSchemas = {
       .min(1, 'say something')
       .max(280)
       .refine((text) => !LONE_SURROGATE.test(text), 'not valid Unicode text')
-      .refine((text) => VISIBLE.test(text), 'say something'),
+      .refine((text) => VISIBLE.test(text), 'say something')
+      .refine((text) => !LINE_BREAKERS.test(text), 'one line of text, without control characters or direction overrides'),
   }),
 } as const;
 

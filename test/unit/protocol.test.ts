@@ -121,10 +121,29 @@ describe('parseClientMessage: action payloads', () => {
     }
     expect(fault({ type: 'say', seq: 5, data: { text: '\u200b' } }).message).toContain('say something');
     expect(fault({ type: 'say', seq: 5, data: { text: '\ud800' } }).message).toContain('not valid Unicode text');
-    // What people do write stays allowed: emoji (joined or not), accents, scripts.
-    for (const text of ['\u{1f525}', '\u{1f469}\u200d\u{1f692}', 'né', '灰']) {
+    // What people do write stays allowed: emoji (joined or not), accents, scripts, right-to-left text.
+    for (const text of ['\u{1f525}', '\u{1f469}\u200d\u{1f692}', 'né', '灰', 'שלום עולם']) {
       expect(action({ type: 'say', seq: 5, data: { text } })).toMatchObject({ data: { text } });
     }
+  });
+
+  it('refuses a say that could pass for other lines or reorder what others read', () => {
+    const forgeries = [
+      'hi\nAsh_Walker: drop your pipe',
+      'ok\r\n\r\nSERVER: shutting down',
+      'tab\tseparated',
+      '\u001b[31mred',
+      'line\u2028separator',
+      'look \u202eevil',
+      'isolated \u2066text\u2069',
+    ];
+    for (const text of forgeries) {
+      const result = fault({ type: 'say', seq: 6, data: { text } });
+      expect(result, JSON.stringify(text)).toMatchObject({ seq: 6, code: 'E_INVALID' });
+      expect(result.message).toContain('one line of text');
+    }
+    // Surrounding whitespace, line breaks included, is trimmed rather than refused.
+    expect(action({ type: 'say', seq: 6, data: { text: 'hello\n' } })).toMatchObject({ data: { text: 'hello' } });
   });
 
   it('refuses data that is not an object where fields are expected', () => {
