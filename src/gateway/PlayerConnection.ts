@@ -184,10 +184,15 @@ export class PlayerConnection implements Recipient {
     this.state = 'replaced';
     this.write(eventFrame('session_replaced', { code: 'E_SESSION_REPLACED', message: new GameError('E_SESSION_REPLACED').message }, Date.now()));
     // Closed once what is queued has been answered (E_SESSION_REPLACED, an auth under way too),
-    // so that the client learns what became of each action it sent.
+    // so that the client learns what became of each action it sent, those that reach the server
+    // while the queue drains included (see receive).
     void this.queue.then(() => {
-      this.socket.close(CLOSE_REPLACED, 'session replaced');
+      this.closeIfReplacedAndDrained();
     });
+  }
+
+  private closeIfReplacedAndDrained(): void {
+    if (this.state === 'replaced' && this.queued === 0) this.socket.close(CLOSE_REPLACED, 'session replaced');
   }
 
   /**
@@ -242,6 +247,7 @@ export class PlayerConnection implements Recipient {
     this.queue = this.queue.then(async () => {
       await this.handle(message);
       this.queued--;
+      this.closeIfReplacedAndDrained();
     });
   }
 

@@ -3,6 +3,7 @@
 // have ended it.
 import { afterEach, expect, it, vi } from 'vitest';
 import { keys } from '../../src/adapters/keys.ts';
+import { PlayerConnection } from '../../src/gateway/PlayerConnection.ts';
 import { registerPlayer } from '../support/accounts.ts';
 import { GameClient } from '../support/GameClient.ts';
 import { serverForFile } from '../support/inProcessServer.ts';
@@ -69,6 +70,37 @@ it('never drops an item for a session that lost the character while its drop was
   const seen = await fresh.ok<PlayView>('inventory');
   expect(slotOf(seen.inventory.items, 'bandage').qty).toBe(bandages.qty);
   expect((await fresh.ok<PlayView>('look')).location.ground.filter((item) => item.itemId === 'bandage')).toEqual([]);
+});
+
+/** Resolves once the server has taken in the next frame any connection receives. */
+function nextFrameTakenIn(): Promise<void> {
+  const prototype = PlayerConnection.prototype as unknown as { receive: (...args: unknown[]) => void };
+  const receive = prototype.receive;
+  return new Promise((resolve) => {
+    vi.spyOn(prototype, 'receive').mockImplementationOnce(function (this: unknown, ...args: unknown[]) {
+      receive.apply(this, args);
+      resolve();
+    });
+  });
+}
+
+it('answers each action that reaches a replaced session before it closes, then closes it with 4001', async () => {
+  const { player, old } = await firstSession();
+  const kit = await old.ok<PlayView>('inventory');
+  const fresh = await secondConnection();
+  let late: Promise<unknown> = Promise.resolve();
+  // The old session's drop is under way when the player reconnects; the old client, not yet
+  // closed, sends one more action, which the server takes in before the drop ends.
+  beforeNextDrop(async () => {
+    await fresh.ok('auth', { token: player.token });
+    await old.event('session_replaced');
+    const takenIn = nextFrameTakenIn();
+    late = old.request('look');
+    await takenIn;
+  });
+  expect(await old.request('drop', { slot: slotOf(kit.inventory.items, 'bandage').slot, qty: 1 })).toMatchObject({ type: 'error', data: { code: 'E_SESSION_REPLACED' } });
+  expect(await late).toMatchObject({ type: 'error', data: { code: 'E_SESSION_REPLACED' } });
+  expect((await old.whenClosed()).code).toBe(4001);
 });
 
 it('answers E_SESSION_RELEASED to an action of a session whose character was let go, and closes it with 4002', async () => {
