@@ -6,6 +6,7 @@
 // for each to finish its own graceful shutdown; a second signal, or the shutdown deadline, kills
 // those still running, and the exit code is then 1.
 import cluster, { type Worker } from 'node:cluster';
+import { gatherWorkerMetrics } from './clusterMetrics.ts';
 import type { Log } from './log.ts';
 import { WorkerRestarts } from './workerRestarts.ts';
 
@@ -144,6 +145,7 @@ export function runPrimary(workers: number, log: Log, { shutdownTimeoutMs, env =
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
+  gatherWorkerMetrics();
   log.info({ workers }, 'starting workers');
   for (let slot = 0; slot < workers; slot++) fork(slot);
 }

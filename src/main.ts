@@ -4,6 +4,7 @@ import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { reportStartupFailure, runPrimary } from './cluster.ts';
+import { offerMetricsToPrimary } from './clusterMetrics.ts';
 import { loadConfig } from './config.ts';
 import { runWorker } from './worker.ts';
 
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
     runPrimary(workers, log, { shutdownTimeoutMs: config.shutdownTimeoutMs });
     return;
   }
+  if (cluster.isWorker) offerMetricsToPrimary();
   await runWorker(config, log);
 }
 

@@ -1,7 +1,8 @@
 // Operator metrics, served by every worker at GET /metrics in Prometheus text (prom-client), in
 // embedded and scaled mode alike: actions by type, replies and errors by code, connected sockets,
-// batch syncs (runs, rows, duration) and SQL statements. Counters are per process: with several
-// workers, Prometheus scrapes each one and sums. Nothing here parses a frame fully: the action
+// batch syncs (runs, rows, duration) and SQL statements. Counters are per process; a worker of a
+// --workers group answers with the sum over the group (src/clusterMetrics.ts), and processes
+// started on their own are each scraped and summed by Prometheus. Nothing here parses a frame fully: the action
 // type is read from the frame's first bytes when the client wrote it first, as clients do.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RawData } from 'ws';
@@ -41,6 +42,12 @@ const sockets = new Gauge({
   help: 'WebSocket connections open on this worker (authenticated or not).',
   registers: [registry],
 });
+// Set to 1 in every worker: a --workers group's scrape sums it (src/clusterMetrics.ts).
+new Gauge({
+  name: 'cinder_worker_processes',
+  help: 'Worker processes whose figures this scrape holds: 1 for a single process; with --workers N, the sum over the group (N when every worker answered).',
+  registers: [registry],
+}).set(1);
 const refusedUpgrades = new Counter({
   name: 'cinder_websockets_refused_total',
   help: 'WebSocket upgrades refused before opening, by reason (per_address: the client address holds CINDER_MAX_CONNECTIONS_PER_ADDRESS sockets).',
@@ -333,6 +340,10 @@ export function meteredJob<T extends { name: string; run: () => Promise<unknown>
       }
     },
   };
+}
+
+export function registryContentType(): string {
+  return registry.contentType;
 }
 
 /** The Prometheus text exposition of every metric, and its content type. */

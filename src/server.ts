@@ -29,7 +29,8 @@ import type { GameContext } from './services/context.ts';
 import { evictLingering, releaseDeadWorkers } from './services/presence.ts';
 import { despawnGround } from './services/despawn.ts';
 import { GameStateManager } from './state/GameStateManager.ts';
-import { meteredJob, meteredSocket, meteredSync, metricsText, recordForcedSave } from './metrics.ts';
+import { groupMetricsText, inWorkerGroup } from './clusterMetrics.ts';
+import { meteredJob, meteredSocket, meteredSync, metricsText, recordForcedSave, registryContentType } from './metrics.ts';
 
 export interface ServerOptions {
   config: Config;
@@ -141,6 +142,15 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   app.get('/metrics', async (request, reply) => {
     if (config.metricsToken !== undefined && !hasBearer(request, config.metricsToken)) {
       return sendError(reply, 'E_UNAUTHENTICATED', 'Send Authorization: Bearer <CINDER_METRICS_TOKEN>.');
+    }
+    if (inWorkerGroup()) {
+      // A scrape lands on any worker of the group: each answers for all of them.
+      const body = await groupMetricsText().catch((error: unknown) => {
+        log.warn({ err: error }, 'could not gather the metrics of the worker group');
+        return error instanceof Error ? error : new Error(String(error));
+      });
+      if (body instanceof Error) return sendError(reply, 'E_INTERNAL', `The metrics of the workers could not be gathered: ${body.message}.`, 503);
+      return reply.type(registryContentType()).send(body);
     }
     const { contentType, body } = await metricsText();
     return reply.type(contentType).send(body);

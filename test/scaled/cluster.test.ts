@@ -12,15 +12,15 @@ import { isAlive, runServerUntilExit, startServerProcess, type ServerProcess } f
 import { ownScaledEnv } from '../support/scaledEnv.ts';
 import { startScriptNodeFlags } from '../support/startScript.ts';
 
-/** The worker pid that answers a fresh connection (no keep-alive, so each request may land elsewhere). */
-function healthPid(baseUrl: string): Promise<number> {
+/** GET on a fresh connection (no keep-alive, so each request may land on another worker). */
+function getFresh(baseUrl: string, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     // A connection handed to a worker at the moment it dies is never answered: give up on it.
-    get(`${baseUrl}/api/health`, { agent: false, timeout: 1000 }, (response) => {
+    get(`${baseUrl}${path}`, { agent: false, timeout: 1000 }, (response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
       response.on('end', () => {
-        resolve((JSON.parse(body) as { pid: number }).pid);
+        resolve(body);
       });
     })
       .on('timeout', function (this: ClientRequest) {
@@ -28,6 +28,17 @@ function healthPid(baseUrl: string): Promise<number> {
       })
       .on('error', reject);
   });
+}
+
+/** The worker pid that answers a fresh connection. */
+async function healthPid(baseUrl: string): Promise<number> {
+  return (JSON.parse(await getFresh(baseUrl, '/api/health')) as { pid: number }).pid;
+}
+
+/** A sample's value in Prometheus text, e.g. `cinder_actions_total{type="say"}`. */
+function sample(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
 }
 
 /** Asks until `want` workers have answered: a worker still starting (or restarting) answers later. */
@@ -80,6 +91,15 @@ describe('--workers', () => {
     await bo.ok('auth', { token: b.token });
     await ada.ok('say', { text: 'one port, two workers' });
     expect((await bo.event<{ text: string }>('said')).text).toBe('one port, two workers');
+
+    // A scrape lands on either worker, and each answers for both: the group's sums.
+    for (let scrape = 0; scrape < 4; scrape++) {
+      const text = await getFresh(cluster.baseUrl, '/metrics');
+      expect(sample(text, 'cinder_worker_processes'), text.slice(0, 300)).toBe(2);
+      expect(sample(text, 'cinder_connected_sockets')).toBe(2);
+      expect(sample(text, 'cinder_actions_total{type="say"}')).toBe(1);
+      expect(sample(text, 'cinder_actions_total{type="auth"}')).toBe(2);
+    }
     await ada.close();
     await bo.close();
 
