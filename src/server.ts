@@ -128,6 +128,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     worldName: catalog.name,
     workerId,
     onlineCount: () => fanout.size,
+    hotStoreRefusal: () => heartbeatRefused,
     failureOf: adapters.failureOf,
   });
   // A manual save is a forced sync of everything dirty, under the sync lease like the job.
@@ -257,6 +258,8 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   // dead-worker job releases its players. It registers once it listens: a worker that cannot
   // listen never had players and must leave no id behind.
   let registered = false;
+  /** Why the last heartbeat failed, while Redis answers PING but refuses writes (see /api/health). */
+  let heartbeatRefused: string | undefined;
   const beat = async () => {
     try {
       const wasRegistered = await gsm.heartbeat(workerId, { pid: String(process.pid), connections: String(fanout.size) }, config.workerTimeoutMs);
@@ -269,8 +272,10 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
         });
       }
       registered = true;
+      heartbeatRefused = undefined;
     } catch (error) {
       log.warn({ err: error }, 'heartbeat failed');
+      if (adapters.failureOf(error) === 'hot') heartbeatRefused = error instanceof Error ? error.message : String(error);
     }
   };
   // Gone from the registry: this worker stalled (GC, a paused VM, a network cut from Redis) long

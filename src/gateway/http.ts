@@ -40,6 +40,8 @@ export interface HttpDeps {
   worldName: string;
   workerId: string;
   onlineCount: () => number;
+  /** Set while the hot store answers but refused this worker's last heartbeat: why. */
+  hotStoreRefusal: () => string | undefined;
   failureOf: (error: unknown) => StoreFailure;
 }
 
@@ -203,8 +205,9 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return reply.send({ ok: true, deleted: { username: account.username, characterId: account.characterId } });
   });
 
-  // What a load balancer asks: while the hot store is unreachable every action answers
-  // E_DEGRADED, so this worker says it should get no players until it is back.
+  // What a load balancer asks: while the hot store is unreachable, or answers but refuses writes
+  // (out of memory, say: PING still answers then), every change answers E_DEGRADED, so this worker
+  // says it should get no players until it is back.
   app.get('/api/health', async (_request, reply) => {
     const about = { world: deps.worldName, worker: deps.workerId, pid: process.pid, connected: deps.onlineCount() };
     try {
@@ -213,6 +216,8 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
       if (deps.failureOf(error) !== 'hot') throw error;
       return reply.status(503).send({ status: 'degraded', unreachable: 'hot', ...about });
     }
+    const refusal = deps.hotStoreRefusal();
+    if (refusal !== undefined) return reply.status(503).send({ status: 'degraded', unreachable: 'hot', refusing: refusal, ...about });
     return { status: 'ok', ...about };
   });
 }

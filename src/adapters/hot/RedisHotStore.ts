@@ -111,6 +111,8 @@ const UNAVAILABLE_MESSAGES = [
   'connect ETIMEDOUT',
 ];
 
+const REFUSING_WRITES = ['OOM ', 'MISCONF ', 'READONLY ', 'MASTERDOWN '];
+
 /**
  * True for the errors of a Redis that cannot answer right now (down, restarting, unreachable,
  * hung): the gateway answers E_DEGRADED. False for errors in what was asked (e.g. WRONGTYPE).
@@ -121,6 +123,10 @@ export function isHotStoreUnavailable(error: unknown): boolean {
   const code: unknown = Reflect.get(error, 'code');
   if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
   if (error.message.startsWith('LOADING ')) return true;
+  // Up, but refusing writes: out of memory under noeviction, a failed snapshot save, a replica
+  // after a failover. Nothing was written (a script stops at its first refused write), and the
+  // operator has to act, as for a Redis that is down.
+  if (REFUSING_WRITES.some((prefix) => error.message.startsWith(prefix))) return true;
   return UNAVAILABLE_MESSAGES.some((message) => error.message.startsWith(message));
 }
 
@@ -224,7 +230,16 @@ export class RedisHotStore implements HotStore {
 
   async hsetExpiring(key: string, values: Readonly<Record<string, string>>, ttlMs: number): Promise<void> {
     // MULTI: the fields and their expiry land together, so a key never lives on without a TTL.
-    const replies = await this.client.multi().hset(key, values).pexpire(key, ttlMs).exec();
+    const replies = await this.client
+      .multi()
+      .hset(key, values)
+      .pexpire(key, ttlMs)
+      .exec()
+      .catch((error: unknown) => {
+        // EXECABORT: a command was refused as it was queued (OOM, say); that refusal is the cause.
+        const queued: unknown = error instanceof Error ? Reflect.get(error, 'previousErrors') : undefined;
+        throw Array.isArray(queued) && queued[0] instanceof Error ? queued[0] : error;
+      });
     const failed = replies?.find(([error]) => error !== null);
     if (!replies || failed) throw failed?.[0] ?? new Error('hsetExpiring: transaction aborted');
   }
