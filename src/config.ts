@@ -1,12 +1,13 @@
 // Every tunable, read from the environment in one place, with its default (documented in README).
 import { resolve } from 'node:path';
+import { StartupError } from './startupError.ts';
 
 function int(name: string, fallback: number, env: NodeJS.ProcessEnv, min = 0, max?: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || (max !== undefined && value > max)) {
-    throw new Error(`${name} must be ${rangeText(min, max)}, got "${raw}"`);
+    throw new StartupError(`${name} must be ${rangeText(min, max)}, got "${raw}"`);
   }
   return value;
 }
@@ -35,7 +36,7 @@ function rangeText(min: number, max: number | undefined): string {
  */
 function checkHeartbeat(heartbeatIntervalMs: number, workerTimeoutMs: number): void {
   if (workerTimeoutMs < 2 * heartbeatIntervalMs) {
-    throw new Error(
+    throw new StartupError(
       `CINDER_WORKER_TIMEOUT_MS (${workerTimeoutMs}) must be at least twice CINDER_HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs}): ` +
         'otherwise live workers are taken for dead between two heartbeats.',
     );
@@ -46,7 +47,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 function logLevel(raw: string | undefined): string {
   if (raw === undefined || raw === '') return 'info';
-  if (!LOG_LEVELS.includes(raw)) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  if (!LOG_LEVELS.includes(raw)) throw new StartupError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
   return raw;
 }
 
@@ -124,7 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const redisUrl = env.REDIS_URL || undefined;
   const databaseUrl = env.DATABASE_URL || undefined;
   if ((redisUrl === undefined) !== (databaseUrl === undefined)) {
-    throw new Error('Scaled mode needs both REDIS_URL and DATABASE_URL; set both, or neither for embedded mode.');
+    throw new StartupError('Scaled mode needs both REDIS_URL and DATABASE_URL; set both, or neither for embedded mode.');
   }
   const heartbeatIntervalMs = ms('CINDER_HEARTBEAT_INTERVAL_MS', 1000, env, 1);
   const workerTimeoutMs = ms('CINDER_WORKER_TIMEOUT_MS', 5000, env, 1);

@@ -6,13 +6,19 @@ import { pino } from 'pino';
 import { reportStartupFailure, runPrimary } from './cluster.ts';
 import { offerMetricsToPrimary } from './clusterMetrics.ts';
 import { loadConfig } from './config.ts';
+import { StartupError } from './startupError.ts';
 import { runWorker } from './worker.ts';
 
 function workerCount(): number {
-  const { values } = parseArgs({ options: { workers: { type: 'string', short: 'w' } }, strict: true });
-  if (values.workers === undefined) return 0;
-  const count = Number(values.workers);
-  if (!Number.isInteger(count) || count < 1) throw new Error(`--workers takes a whole number of at least 1, got "${values.workers}"`);
+  let workers: string | undefined;
+  try {
+    ({ workers } = parseArgs({ options: { workers: { type: 'string', short: 'w' } }, strict: true }).values);
+  } catch (error) {
+    throw new StartupError(`${error instanceof Error ? error.message : String(error)} (npm start takes only --workers N)`);
+  }
+  if (workers === undefined) return 0;
+  const count = Number(workers);
+  if (!Number.isInteger(count) || count < 1) throw new StartupError(`--workers takes a whole number of at least 1, got "${workers}"`);
   return count;
 }
 
@@ -22,7 +28,7 @@ async function main(): Promise<void> {
   const workers = cluster.isPrimary ? workerCount() : 0;
   if (workers > 0) {
     if (config.redisUrl === undefined) {
-      throw new Error('--workers needs scaled mode: set REDIS_URL and DATABASE_URL (workers share state through them).');
+      throw new StartupError('--workers needs scaled mode: set REDIS_URL and DATABASE_URL (workers share state through them).');
     }
     runPrimary(workers, log, { shutdownTimeoutMs: config.shutdownTimeoutMs });
     return;
@@ -32,7 +38,8 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
+  // A StartupError says all an operator needs; anything else is a fault, shown with its stack.
+  const message = error instanceof StartupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
   // A worker's primary prints it, once for all the workers that fail alike.
   if (cluster.isWorker) await reportStartupFailure(message);
   else console.error(message);

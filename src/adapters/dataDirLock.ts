@@ -9,6 +9,7 @@ import { constants } from 'node:fs';
 import { copyFile, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { StartupError } from '../startupError.ts';
 
 const LOCK_FILE = 'cinder.pid';
 /**
@@ -19,7 +20,7 @@ const EMPTY_LOCK_GRACE_MS = 3000;
 /** How long a starter goes on trying: past an empty lock's grace, and another's removal of a stale one. */
 const TRYING_MS = EMPTY_LOCK_GRACE_MS + 2000;
 
-export class DataDirInUse extends Error {
+export class DataDirInUse extends StartupError {
   override name = 'DataDirInUse';
 }
 

@@ -9,7 +9,7 @@ import { runMigrations } from './durable/migrations.ts';
 import { SqlDurableStore } from './durable/SqlDurableStore.ts';
 import { isHotStoreUnavailable, RedisHotStore } from './hot/RedisHotStore.ts';
 import { RedisLocks } from './locks/RedisLocks.ts';
-import { redactUrl, startupStep } from '../startupError.ts';
+import { redactUrl, StartupError, startupStep } from '../startupError.ts';
 
 export interface ScaledOptions {
   redisUrl: string;
@@ -50,6 +50,7 @@ export async function openScaledAdapters({ redisUrl, databaseUrl, poolSize, conn
     const hot = await RedisHotStore.connect(redisUrl, options);
     return { hot, bus: await RedisBus.connect(redisUrl, sideOptions), locks: await RedisLocks.connect(redisUrl, sideOptions) };
   });
+  await refuseEvictingRedis(hot, redisUrl, log, () => Promise.all([hot.close(), bus.close(), locks.close()]));
   started = true;
   hot.onReady(() => {
     if (redisDown) log.info('Redis is back');
@@ -69,7 +70,7 @@ export async function openScaledAdapters({ redisUrl, databaseUrl, poolSize, conn
   // its own, without the statement deadline.
   const migrator = await openPostgres(databaseUrl, { max: 1, connectionTimeoutMillis: connectTimeoutMs, queryTimeoutMillis: 0 });
   try {
-    await runMigrations(migrator);
+    await startupStep(`Cannot apply the database migrations at DATABASE_URL=${redactUrl(databaseUrl)} (the user needs to create tables there)`, () => runMigrations(migrator));
   } finally {
     await migrator.close();
   }
@@ -87,4 +88,22 @@ export async function openScaledAdapters({ redisUrl, databaseUrl, poolSize, conn
       return null;
     },
   };
+}
+
+/**
+ * Redis must keep every key it holds: evicting an inventory hash would make the next sync delete
+ * the player's items in PostgreSQL, and evicting a heartbeat or a lock would release live players
+ * or let a job run twice. Full, a noeviction Redis refuses writes instead (E_DEGRADED).
+ */
+async function refuseEvictingRedis(hot: RedisHotStore, redisUrl: string, log: Log, closeRedis: () => Promise<unknown>): Promise<void> {
+  const policy = await startupStep(`Cannot read maxmemory-policy from Redis at REDIS_URL=${redactUrl(redisUrl)}`, () => hot.evictionPolicy());
+  if (policy === undefined) {
+    log.warn('could not read Redis\'s maxmemory-policy (CONFIG GET is not allowed here); it must be noeviction, or a full Redis evicts players\' keys and their items are lost');
+  } else if (policy !== 'noeviction') {
+    await closeRedis();
+    throw new StartupError(
+      `Redis at REDIS_URL=${redactUrl(redisUrl)} may evict keys (maxmemory-policy ${policy}), which would lose players' items: ` +
+        'set maxmemory-policy noeviction (in redis.conf, or CONFIG SET maxmemory-policy noeviction); a full Redis then refuses writes and players get E_DEGRADED',
+    );
+  }
 }

@@ -6,11 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runServerUntilExit, tempDataDir } from '../support/serverProcess.ts';
 import { getFreePort } from '../support/services/binaries.ts';
 import { createDatabase } from '../support/services/postgresServer.ts';
 import { startRedisServer, type RedisServerHandle } from '../support/services/redisServer.ts';
+
+const { Client } = pg;
 
 let redis: RedisServerHandle;
 let databaseUrl: string;
@@ -74,12 +77,58 @@ describe('a scaled server that cannot start', () => {
     expect([...exited.stdout, ...exited.stderr].join('\n')).not.toContain('hunter2');
   });
 
+  it('refuses a Redis that may evict keys, naming the setting to change', async () => {
+    const evicting = await startRedisServer({ extraArgs: ['--maxmemory-policy', 'allkeys-lru'] });
+    cleanups.push(() => evicting.dispose());
+    const exited = await runServerUntilExit(dataDir, { REDIS_URL: evicting.url, DATABASE_URL: databaseUrl });
+    expect(exited.code).toBe(1);
+    expect(exited.stderr).toEqual([
+      `Redis at REDIS_URL=${evicting.url} may evict keys (maxmemory-policy allkeys-lru), which would lose players' items: ` +
+        'set maxmemory-policy noeviction (in redis.conf, or CONFIG SET maxmemory-policy noeviction); a full Redis then refuses writes and players get E_DEGRADED',
+    ]);
+  });
+
+  it('names the migrations and DATABASE_URL when the database user cannot create tables', async () => {
+    const role = `cinder_reader_${randomBytes(4).toString('hex')}`;
+    const admin = new Client({ connectionString: databaseUrl });
+    await admin.connect();
+    try {
+      // A role of its own; the fresh database below takes tables in its public schema only from
+      // its owner (PostgreSQL 15 on).
+      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'reader-secret'`);
+    } finally {
+      await admin.end();
+    }
+    cleanups.push(async () => {
+      const cleanup = new Client({ connectionString: databaseUrl });
+      await cleanup.connect();
+      await cleanup.query(`DROP ROLE ${role}`).finally(() => cleanup.end());
+    });
+    const url = new URL(await createDatabase(process.env.DATABASE_URL ?? '', `cinder_startup_${randomBytes(6).toString('hex')}`));
+    url.username = role;
+    url.password = 'reader-secret';
+    const exited = await runServerUntilExit(dataDir, { REDIS_URL: redis.url, DATABASE_URL: url.toString() });
+    expect(exited.code).toBe(1);
+    const shown = url.toString().replace('reader-secret', '***');
+    expect(exited.stderr).toEqual([
+      `Cannot apply the database migrations at DATABASE_URL=${shown} (the user needs to create tables there): permission denied for schema public (42501)`,
+    ]);
+  });
+
   it('names HOST and PORT when the port is taken, and leaves no worker registered', async () => {
     const port = await takenPort();
     const exited = await runServerUntilExit(dataDir, { REDIS_URL: redis.url, DATABASE_URL: databaseUrl, PORT: String(port) });
     expect(exited.code).toBe(1);
     expect(exited.stderr).toEqual([`Cannot listen on 127.0.0.1:${port} (HOST, PORT): listen EADDRINUSE: address already in use 127.0.0.1:${port}`]);
     expect(await registeredWorkers()).toEqual([]);
+  });
+});
+
+describe('npm start with a mistyped flag', () => {
+  it('names the flag and the one it takes, in one line', async () => {
+    const exited = await runServerUntilExit(dataDir, {}, ['--wrokers', '2']);
+    expect(exited.code).toBe(1);
+    expect(exited.stderr).toEqual([expect.stringMatching(/^Unknown option '--wrokers'.* \(npm start takes only --workers N\)$/)]);
   });
 });
 

@@ -152,6 +152,17 @@ export class RedisHotStore implements HotStore {
     return new RedisHotStore(await connectRedis(url, options));
   }
 
+  /** Redis's maxmemory-policy; undefined where CONFIG is not allowed (managed services rename it). */
+  async evictionPolicy(): Promise<string | undefined> {
+    try {
+      const reply: unknown = await this.client.config('GET', 'maxmemory-policy');
+      return Array.isArray(reply) && typeof reply[1] === 'string' ? reply[1] : undefined;
+    } catch (error) {
+      if (isHotStoreUnavailable(error)) throw error;
+      return undefined;
+    }
+  }
+
   /** Calls `listener` each time the connection is ready again after being lost. */
   onReady(listener: () => void): void {
     this.client.on('ready', listener);
