@@ -26,7 +26,7 @@ import { DeadlinePassed, withDeadline } from './deadline.ts';
 import { Backoff, SYNC_BACKOFF } from './jobs/Backoff.ts';
 import { JobScheduler, LeaseBusyError, type JobDefinition } from './jobs/JobScheduler.ts';
 import type { GameContext } from './services/context.ts';
-import { evictLingering, releaseDeadWorkers } from './services/presence.ts';
+import { evictLingering, leaveAsWorker, releaseDeadWorkers } from './services/presence.ts';
 import { despawnGround } from './services/despawn.ts';
 import { GameStateManager } from './state/GameStateManager.ts';
 import { groupMetricsText, inWorkerGroup } from './clusterMetrics.ts';
@@ -334,7 +334,8 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
         log.warn({ err: error, unsynced }, FINAL_SYNC_NOT_RUN[why]);
       }
       try {
-        await gsm.deregisterWorker(workerId);
+        const released = await leaveAsWorker(ctx, workerId);
+        if (released > 0) log.warn({ players: released }, 'released players whose disconnect could not be recorded, as a dead worker\'s are');
       } catch (error) {
         if (adapters.failureOf(error) !== 'hot') throw error;
         log.warn({ err: error }, 'could not deregister: Redis is unreachable; once it is back, other workers release this worker\'s players when its heartbeat key has expired');

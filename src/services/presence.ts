@@ -77,6 +77,22 @@ export async function releaseDeadWorkers(ctx: GameContext, self: string, graceMs
   return released;
 }
 
+/**
+ * At shutdown, after every connection has left: a player whose disconnect could not be recorded
+ * (the hot store failed then) is still shown connected on this worker. They are released as a
+ * dead worker's would be, and told; then the worker is forgotten. Returns how many were released.
+ */
+export async function leaveAsWorker(ctx: GameContext, workerId: string): Promise<number> {
+  await ctx.gsm.stopHeartbeat(workerId);
+  let released = 0;
+  await ctx.gsm.releaseDeadWorker(workerId, ({ id, name, locationId }) => {
+    ctx.events.toLocation(locationId, 'player_disconnected', { player: { id, name, connected: false } });
+    released++;
+  });
+  await ctx.gsm.deregisterWorker(workerId);
+  return released;
+}
+
 export async function evictLingering(ctx: GameContext, lingerMs: number): Promise<number> {
   const evicted = await ctx.gsm.evictLingering(lingerMs);
   for (const { id, name, locationId } of evicted) {

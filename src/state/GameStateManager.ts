@@ -441,6 +441,11 @@ export class GameStateManager {
     return added === 0;
   }
 
+  /** Ends this worker's heartbeat at once (at shutdown): other workers see it gone from now on. */
+  async stopHeartbeat(workerId: string): Promise<void> {
+    await this.hot.del([keys.worker(workerId)]);
+  }
+
   async deregisterWorker(workerId: string): Promise<void> {
     await this.hot.del([keys.worker(workerId), keys.workerPlayers(workerId)]);
     await this.hot.hdel(keys.workersSuspected(), [workerId]);
