@@ -57,6 +57,23 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+describe('LocalLocks under a long-running process', () => {
+  it('forgets the claims of ticks gone by, so the table stays as small after a day as after a minute', async () => {
+    let now = T0;
+    const locks = new LocalLocks(() => now);
+    const scheduler = new JobScheduler(locks, capturingLog().log, () => now);
+    const { job, runs } = countingJob();
+    // A day of 5 s ticks.
+    for (let tick = 0; tick < 17_280; tick++) {
+      now += INTERVAL;
+      await scheduler.tick(job);
+    }
+    expect(runs()).toBe(17_280);
+    // The claims of the last two ticks at most are still live (a claim lasts two intervals).
+    expect(locks.size).toBeLessThanOrEqual(3);
+  });
+});
+
 describe('JobScheduler.tick across three workers', () => {
   it('runs the job exactly once per tick, however many workers try', async () => {
     let now = T0 + 1_234;

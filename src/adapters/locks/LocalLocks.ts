@@ -5,9 +5,19 @@ import type { Lease, Locks } from './Locks.ts';
 export class LocalLocks implements Locks {
   private readonly held = new Map<string, { token: string; expiresAt: number }>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  /** Monotonic by default: leases never leave the process, and a wall clock can step back. */
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  /** Leases held, expired ones not yet swept included. */
+  get size(): number {
+    return this.held.size;
+  }
 
   acquire(name: string, ttlMs: number): Promise<Lease | null> {
+    // Each job tick claims a lease of its own name (see JobScheduler.tick) that nobody takes
+    // again: without a sweep, one entry a tick would stay for the life of the process.
+    const now = this.now();
+    for (const [held, lease] of this.held) if (lease.expiresAt <= now) this.held.delete(held);
     const current = this.held.get(name);
     if (current && current.expiresAt > this.now()) return Promise.resolve(null);
     const token = randomUUID();
