@@ -42,6 +42,9 @@ export const ERRORS = {
 /** E_BAD_TOKEN's message for a token still signed and unexpired, but refused by its account. */
 export const TOKEN_REVOKED = 'This token was revoked: the password was changed, or the account banned or deleted. Log in again.';
 
+/** E_BAD_TOKEN's message for a token whose character id now belongs to another character (the store was restored or wiped). */
+export const TOKEN_OF_ANOTHER = 'This token was issued for a character this server no longer has under that id. Log in again.';
+
 export type ErrorCode = keyof typeof ERRORS;
 
 /** A refusal a client should see: a stable code and a message for people. */

@@ -298,7 +298,7 @@ export class PlayerConnection implements Recipient {
         this.tokenGeneration = claims.generation;
         // From here the character may be taken for this session, even if connect then fails half-way.
         taking = true;
-        const { epoch, locationId } = await connect(ctx, claims.characterId, this.session(), claims.generation);
+        const { epoch, locationId } = await connect(ctx, claims.characterId, this.session(), claims);
         this.sessionEpoch = epoch;
         await fanout.join(this, locationId);
         // A newer session, or a revocation, announced before this one listened was not heard: ask.

@@ -10,8 +10,8 @@ import { publicPlayer } from './players.ts';
  * whatever becomes of this one). `epoch` orders the sessions of one character: a connection whose
  * epoch is lower than another's has been replaced by it (see sessionEpoch).
  */
-export async function connect(ctx: GameContext, characterId: number, session: Session, tokenGeneration: number): Promise<{ epoch: number; locationId: string }> {
-  const { player, lingering, epoch } = await ctx.gsm.enterWorld(characterId, session, tokenGeneration);
+export async function connect(ctx: GameContext, characterId: number, session: Session, token: { generation: number; name: string }): Promise<{ epoch: number; locationId: string }> {
+  const { player, lingering, epoch } = await ctx.gsm.enterWorld(characterId, session, token.generation, token.name);
   ctx.events.toPlayer(characterId, 'session_replaced', { sessionId: session.sessionId, epoch });
   const who = { ...publicPlayer(player), connected: true };
   ctx.events.toLocation(player.character.locationId, lingering ? 'player_connected' : 'player_arrived', { player: who }, characterId);

@@ -9,7 +9,7 @@ import type { HotView, KeyPattern } from '../adapters/hot/readView.ts';
 import type { HotTransaction } from '../adapters/hot/transaction.ts';
 import { GROUND_READY, keys, type DirtyKind } from '../adapters/keys.ts';
 import type { Character, EquippedItem, GroundItem, InventoryEntry, UniqueItem } from '../domain/model.ts';
-import { GameError, TOKEN_REVOKED } from '../errors.ts';
+import { GameError, TOKEN_OF_ANOTHER, TOKEN_REVOKED } from '../errors.ts';
 import * as change from './atomicChanges.ts';
 import { decodeCharacter, decodeGround, decodeUniqueItem, encodeCharacter, encodeEntry, encodeEquipped, encodeGround, encodeUniqueItem } from './codec.ts';
 import { toPlayerRead, type PlayerRead } from './playerRead.ts';
@@ -301,15 +301,27 @@ export class GameStateManager {
    * refused to an older token there, and brings their account's generation back into the hot store
    * (which may have lost it) for the checks of tokenFloor.
    */
-  async enterWorld(characterId: number, session: Session, tokenGeneration = 0): Promise<{ player: PlayerRead; lingering: boolean; epoch: number }> {
+  async enterWorld(
+    characterId: number,
+    session: Session,
+    tokenGeneration = 0,
+    /** The character name the token was issued for, when it is checked. */
+    tokenName?: string,
+  ): Promise<{ player: PlayerRead; lingering: boolean; epoch: number }> {
     const id = String(characterId);
     const playerKey = keys.player(characterId);
+    // Ids are handed out again after the durable store is restored from a backup or wiped: a token
+    // issued since for character N must not take whoever is character N now.
+    const issuedFor = (name: string) => {
+      if (tokenName !== undefined && name !== tokenName) throw new GameError('E_BAD_TOKEN', TOKEN_OF_ANOTHER);
+    };
     for (let attempt = 0; attempt < ENTER_ATTEMPTS; attempt++) {
       let fields = await this.hot.hgetall(playerKey);
       let lingering = fields.name !== undefined;
       if (!lingering) {
         const snapshot = await this.durable.loadCharacter(characterId);
         if (!snapshot) throw new GameError('E_NOT_FOUND', 'That character does not exist.');
+        issuedFor(snapshot.character.name);
         await this.raiseTokenFloor(characterId, snapshot.tokenGeneration);
         if (snapshot.tokenGeneration > tokenGeneration) throw new GameError('E_BAD_TOKEN', TOKEN_REVOKED);
         lingering = !(await this.putSnapshot(snapshot));
@@ -317,6 +329,8 @@ export class GameStateManager {
       }
       const { name, location_id: savedLocationId, session_epoch: previousEpoch } = fields;
       if (name === undefined || savedLocationId === undefined) continue;
+      // Taken below only while the name is still this one (the transaction's guard).
+      issuedFor(name);
       // From the clock, so that it keeps growing when the character was evicted and reloaded
       // (the stored epoch goes with the hash) while a stale socket of theirs is still open.
       const epoch = Math.max(Number(previousEpoch ?? 0) + 1, this.now());

@@ -10,7 +10,8 @@ import { until } from '../support/heldState.ts';
 import { holdNextView as holdViewOf } from '../support/holdView.ts';
 import { leaves, takes } from '../support/hotTransactions.ts';
 import { BLIP, blipsAsHotFailures } from '../support/hotStoreBlip.ts';
-import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
+import { startInProcessServer, TEST_TOKEN_SECRET, type InProcessServer } from '../support/inProcessServer.ts';
+import { TokenIssuer } from '../../src/auth/tokens.ts';
 import type { PlayView } from '../support/views.ts';
 
 const ADMIN_TOKEN = 'operator-token-for-authentication-tests';
@@ -46,6 +47,33 @@ async function watching(): Promise<GameClient> {
 function shownConnected(view: PlayView, id: number): boolean | undefined {
   return view.location.players.find((player) => player.id === id)?.connected;
 }
+
+describe('a token whose character id now names another character (the store was restored from a backup, or wiped)', () => {
+  /** A token signed with the server's secret for `characterId`, as issued to an earlier account of that id. */
+  const earlierToken = (characterId: number) =>
+    new TokenIssuer(TEST_TOKEN_SECRET, 3600).issue({ characterId, accountId: 999_999, name: 'Earlier_Owner', generation: 0 });
+
+  it('is refused before the character is loaded: nobody sees them enter', async () => {
+    const watcher = await watching();
+    const owner = await registerPlayer(server.baseUrl);
+    const stranger = await connected();
+    expect(await stranger.request('auth', { token: await earlierToken(owner.id) })).toMatchObject({
+      type: 'error',
+      data: { code: 'E_BAD_TOKEN', message: 'This token was issued for a character this server no longer has under that id. Log in again.' },
+    });
+    expect(shownConnected(await watcher.ok<PlayView>('look'), owner.id)).toBeUndefined();
+  });
+
+  it('does not unseat the owner who is playing', async () => {
+    const owner = await registerPlayer(server.baseUrl);
+    const playing = await connected();
+    await playing.ok('auth', { token: owner.token });
+    const stranger = await connected();
+    expect(await stranger.request('auth', { token: await earlierToken(owner.id) })).toMatchObject({ type: 'error', data: { code: 'E_BAD_TOKEN' } });
+    expect(playing.events('session_replaced')).toEqual([]);
+    expect((await playing.ok<PlayView>('look')).self.id).toBe(owner.id);
+  });
+});
 
 describe('an auth that fails half-way', () => {
   it('does not let the late retry of its disconnect end the next auth on the same socket', async () => {

@@ -12,6 +12,9 @@ import { createServer, type CinderServer } from '../../src/server.ts';
 import type { RetryWaits } from '../../src/gateway/PlayerConnection.ts';
 import type { GameClient } from './GameClient.ts';
 
+/** The secret the in-process server signs tokens with, for a test that issues one itself. */
+export const TEST_TOKEN_SECRET = 'test-secret-test-secret-test-secret';
+
 export interface InProcessServer {
   server: CinderServer;
   adapters: Adapters;
@@ -45,7 +48,7 @@ export async function startInProcessServer(env: Record<string, string> = {}, opt
     catalog,
     adapters,
     log: logs ? pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) }) : pino({ level: 'warn' }),
-    tokenSecret: 'test-secret-test-secret-test-secret',
+    tokenSecret: TEST_TOKEN_SECRET,
     rng: seededRng(42),
     ...(now ? { now } : {}),
     ...(actionClock ? { actionClock } : {}),
