@@ -2,11 +2,15 @@
 import { resolve } from 'node:path';
 import { StartupError } from './startupError.ts';
 
+const TEN_YEARS_S = 10 * 365 * 24 * 3600;
+const ONE_DAY_MS = 24 * 3600 * 1000;
+
 function int(name: string, fallback: number, env: NodeJS.ProcessEnv, min = 0, max?: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || (max !== undefined && value > max)) {
+  // Plain digits only: Number() would also take '1e16', '0x10' or ' 5 '.
+  const value = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || (max !== undefined && value > max)) {
     throw new StartupError(`${name} must be ${rangeText(min, max)}, got "${raw}"`);
   }
   return value;
@@ -121,11 +125,28 @@ function list(name: string, env: NodeJS.ProcessEnv): string[] {
     .filter((item) => item !== '');
 }
 
+/**
+ * A secret from the environment: trimmed (a secret file's newline must not make every bearer
+ * token mismatch: HTTP drops it from the header), and refused when too short to resist guessing.
+ */
+function secret(name: string, env: NodeJS.ProcessEnv, minLength: number): string | undefined {
+  const value = env[name]?.trim();
+  if (!value) return undefined;
+  if (value.length < minLength) throw new StartupError(`${name} must be at least ${minLength} characters, got ${value.length}: use a long random value (e.g. openssl rand -base64 32)`);
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const redisUrl = env.REDIS_URL || undefined;
   const databaseUrl = env.DATABASE_URL || undefined;
   if ((redisUrl === undefined) !== (databaseUrl === undefined)) {
     throw new StartupError('Scaled mode needs both REDIS_URL and DATABASE_URL; set both, or neither for embedded mode.');
+  }
+  const maxMessageBytes = positive('CINDER_MAX_MESSAGE_BYTES', 16 * 1024, env);
+  const maxFrameBytes = positive('CINDER_MAX_FRAME_BYTES', 2 * 1024 * 1024, env);
+  if (maxFrameBytes < maxMessageBytes) {
+    // A frame over the message limit must still arrive whole, to be answered E_TOO_LARGE on an open connection.
+    throw new StartupError(`CINDER_MAX_FRAME_BYTES (${maxFrameBytes}) must be at least CINDER_MAX_MESSAGE_BYTES (${maxMessageBytes})`);
   }
   const heartbeatIntervalMs = ms('CINDER_HEARTBEAT_INTERVAL_MS', 1000, env, 1);
   const workerTimeoutMs = ms('CINDER_WORKER_TIMEOUT_MS', 5000, env, 1);
@@ -137,18 +158,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST ?? '0.0.0.0',
     dataDir: resolve(env.CINDER_DATA_DIR ?? './data'),
     contentDir: resolve(env.CINDER_CONTENT_DIR ?? './content/ashlands'),
-    tokenSecret: env.CINDER_TOKEN_SECRET || undefined,
-    tokenTtlSeconds: int('CINDER_TOKEN_TTL_SECONDS', 24 * 3600, env, 1),
-    adminToken: env.CINDER_ADMIN_TOKEN || undefined,
-    metricsToken: env.CINDER_METRICS_TOKEN || undefined,
+    // HS256: a key shorter than the hash (32 bytes) can be found from one token offline.
+    tokenSecret: secret('CINDER_TOKEN_SECRET', env, 32),
+    tokenTtlSeconds: int('CINDER_TOKEN_TTL_SECONDS', 24 * 3600, env, 1, TEN_YEARS_S),
+    adminToken: secret('CINDER_ADMIN_TOKEN', env, 16),
+    metricsToken: secret('CINDER_METRICS_TOKEN', env, 16),
     syncIntervalMs: ms('CINDER_SYNC_INTERVAL_MS', 5000, env),
     cleanupIntervalMs: ms('CINDER_CLEANUP_INTERVAL_MS', 30_000, env),
     despawnIntervalMs: ms('CINDER_DESPAWN_INTERVAL_MS', 10_000, env),
     uniqueSweepIntervalMs: ms('CINDER_UNIQUE_SWEEP_INTERVAL_MS', 600_000, env),
     // Compared with timestamps, never waited on: no timer limit.
     disconnectLingerMs: int('CINDER_DISCONNECT_LINGER_MS', 3600_000, env),
-    maxMessageBytes: positive('CINDER_MAX_MESSAGE_BYTES', 16 * 1024, env),
-    maxFrameBytes: positive('CINDER_MAX_FRAME_BYTES', 2 * 1024 * 1024, env),
+    maxMessageBytes,
+    maxFrameBytes,
     maxSendBufferBytes: positive('CINDER_MAX_SEND_BUFFER_BYTES', 1024 * 1024, env),
     clientPingIntervalMs: ms('CINDER_CLIENT_PING_INTERVAL_MS', 30_000, env),
     sessionAuditIntervalMs: ms('CINDER_SESSION_AUDIT_INTERVAL_MS', 30_000, env),
@@ -159,7 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     actionsPerSecond: positive('CINDER_ACTIONS_PER_SECOND', 20, env),
     loginAttempts: positive('CINDER_LOGIN_ATTEMPTS', 10, env),
     // A Redis expiry, not a timer.
-    loginWindowMs: int('CINDER_LOGIN_WINDOW_MS', 60_000, env, 1),
+    loginWindowMs: int('CINDER_LOGIN_WINDOW_MS', 60_000, env, 1, ONE_DAY_MS),
     logLevel: logLevel(env.LOG_LEVEL),
     heartbeatIntervalMs,
     workerTimeoutMs,

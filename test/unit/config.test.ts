@@ -22,6 +22,32 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ LOG_LEVEL: 'verbose' })).toThrow('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"');
   });
 
+  it('takes numbers written as plain digits only', () => {
+    for (const raw of ['1e3', '0x10', ' 5 ', '5.0', '+5']) {
+      expect(() => loadConfig({ CINDER_LOGIN_ATTEMPTS: raw }), raw).toThrow(`CINDER_LOGIN_ATTEMPTS must be an integer from 1 to `);
+    }
+    expect(loadConfig({ CINDER_LOGIN_ATTEMPTS: '007' }).loginAttempts).toBe(7);
+  });
+
+  it('refuses a login window or token lifetime no store or signer can hold', () => {
+    expect(() => loadConfig({ CINDER_LOGIN_WINDOW_MS: '10000000000000000' })).toThrow('CINDER_LOGIN_WINDOW_MS must be an integer from 1 to 86400000, got "10000000000000000"');
+    expect(() => loadConfig({ CINDER_TOKEN_TTL_SECONDS: '1000000000000000000000' })).toThrow('CINDER_TOKEN_TTL_SECONDS must be an integer from 1 to 315360000');
+  });
+
+  it('refuses a frame limit below the message limit: an oversized message must still be answered E_TOO_LARGE', () => {
+    expect(() => loadConfig({ CINDER_MAX_FRAME_BYTES: '8192' })).toThrow('CINDER_MAX_FRAME_BYTES (8192) must be at least CINDER_MAX_MESSAGE_BYTES (16384)');
+    expect(loadConfig({ CINDER_MAX_FRAME_BYTES: '16384' }).maxFrameBytes).toBe(16_384);
+  });
+
+  it('trims secrets (a secret file ends in a newline) and refuses short ones', () => {
+    const config = loadConfig({ CINDER_ADMIN_TOKEN: 'operator-token-0123\n', CINDER_METRICS_TOKEN: ' monitoring-token-0123 ', CINDER_TOKEN_SECRET: `${'s'.repeat(32)}\n` });
+    expect([config.adminToken, config.metricsToken, config.tokenSecret]).toEqual(['operator-token-0123', 'monitoring-token-0123', 's'.repeat(32)]);
+    expect(() => loadConfig({ CINDER_ADMIN_TOKEN: 'hunter2' })).toThrow('CINDER_ADMIN_TOKEN must be at least 16 characters, got 7');
+    expect(() => loadConfig({ CINDER_METRICS_TOKEN: 'short' })).toThrow('CINDER_METRICS_TOKEN must be at least 16 characters, got 5');
+    expect(() => loadConfig({ CINDER_TOKEN_SECRET: 'changeme' })).toThrow('CINDER_TOKEN_SECRET must be at least 32 characters, got 8');
+    expect(loadConfig({ CINDER_ADMIN_TOKEN: '  ' }).adminToken).toBeUndefined();
+  });
+
   it('refuses a heartbeat interval or a worker timeout of 0', () => {
     expect(() => loadConfig({ CINDER_HEARTBEAT_INTERVAL_MS: '0' })).toThrow('CINDER_HEARTBEAT_INTERVAL_MS must be an integer from 1 to 2147483647, got "0"');
     expect(() => loadConfig({ CINDER_WORKER_TIMEOUT_MS: '0' })).toThrow('CINDER_WORKER_TIMEOUT_MS must be an integer from 1 to 2147483647, got "0"');
@@ -38,7 +64,7 @@ describe('loadConfig', () => {
     for (const name of ['CINDER_MAX_MESSAGE_BYTES', 'CINDER_MAX_FRAME_BYTES', 'CINDER_ACTION_BURST', 'CINDER_ACTIONS_PER_SECOND', 'CINDER_LOGIN_ATTEMPTS', 'CINDER_DATABASE_POOL_SIZE']) {
       expect(() => loadConfig({ [name]: '0' }), name).toThrow(new RegExp(`^${name} must be an integer from 1 to `));
     }
-    expect(() => loadConfig({ CINDER_LOGIN_WINDOW_MS: '0' })).toThrow(/^CINDER_LOGIN_WINDOW_MS must be an integer of at least 1/);
+    expect(() => loadConfig({ CINDER_LOGIN_WINDOW_MS: '0' })).toThrow(/^CINDER_LOGIN_WINDOW_MS must be an integer from 1 to 86400000/);
     // Not waited on by a timer: a 30-day linger is fine.
     expect(loadConfig({ CINDER_DISCONNECT_LINGER_MS: String(30 * 24 * 3600_000) }).disconnectLingerMs).toBe(30 * 24 * 3600_000);
     expect(() => loadConfig({ CINDER_MAX_FRAME_BYTES: String(2 ** 31) })).toThrow(/^CINDER_MAX_FRAME_BYTES must be an integer from 1 to 2147483647/);
