@@ -102,7 +102,7 @@ const forcedSaveDuration = new Histogram({
 });
 const jobRuns = new Counter({
   name: 'cinder_job_runs_total',
-  help: 'Background job runs on this worker (the worker that won the tick), by job and result.',
+  help: 'Background job runs on this worker (the worker that won the tick), by job and result: failed also when the job handled its failure (a durable store out of reach; it retries later). A worker backing off sits ticks out and counts nothing.',
   labelNames: ['job', 'result'] as const,
   registers: [registry],
 });
@@ -322,6 +322,9 @@ export function recordForcedSave({ players, seconds, ok }: ForcedSaveReport): vo
   forcedSaveDuration.observe({ result }, seconds);
 }
 
+/** What a job's run answers when it failed and handled the failure itself (logged, backed off). */
+export const HANDLED_FAILURE = Symbol('handled failure');
+
 /** A background job whose runs are counted and timed (the job's own name labels them). */
 export function meteredJob<T extends { name: string; run: () => Promise<unknown> }>(job: T): T {
   return {
@@ -330,7 +333,7 @@ export function meteredJob<T extends { name: string; run: () => Promise<unknown>
       const started = performance.now();
       try {
         const result = await job.run();
-        jobRuns.inc({ job: job.name, result: 'ok' });
+        jobRuns.inc({ job: job.name, result: result === HANDLED_FAILURE ? 'failed' : 'ok' });
         return result;
       } catch (error) {
         jobRuns.inc({ job: job.name, result: 'failed' });

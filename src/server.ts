@@ -30,7 +30,7 @@ import { evictLingering, leaveAsWorker, releaseDeadWorkers } from './services/pr
 import { despawnGround } from './services/despawn.ts';
 import { GameStateManager } from './state/GameStateManager.ts';
 import { groupMetricsText, inWorkerGroup } from './clusterMetrics.ts';
-import { meteredJob, meteredSocket, meteredSync, metricsText, recordForcedSave, registryContentType } from './metrics.ts';
+import { HANDLED_FAILURE, meteredJob, meteredSocket, meteredSync, metricsText, recordForcedSave, registryContentType } from './metrics.ts';
 
 export interface ServerOptions {
   config: Config;
@@ -199,8 +199,10 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   const syncJob: JobDefinition = {
     name: 'sync',
     intervalMs: config.syncIntervalMs,
+    // A worker backing off leaves the tick to the others: PostgreSQL may be out of reach of this
+    // worker alone (its pool, its network path).
+    ready: () => syncBackoff.shouldRunAt(Date.now()),
     run: async () => {
-      if (!syncBackoff.shouldRunAt(Date.now())) return;
       try {
         const report = await meteredSync(() => gsm.syncDirty());
         syncBackoff.succeeded();
@@ -214,6 +216,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
         if (adapters.failureOf(error) !== 'durable') throw error;
         const delay = syncBackoff.failed(Date.now());
         log.warn({ err: error, retryInMs: delay }, 'durable store unreachable; sync retries later');
+        return HANDLED_FAILURE;
       }
     },
   };
@@ -244,7 +247,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
       } catch (error) {
         if (adapters.failureOf(error) !== 'durable') throw error;
         log.warn({ err: error }, 'durable store unreachable; the unique-item sweep runs again next tick');
-        return 0;
+        return HANDLED_FAILURE;
       }
     },
   };

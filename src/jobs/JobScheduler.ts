@@ -10,6 +10,11 @@ export interface JobDefinition {
   name: string;
   intervalMs: number;
   run: () => Promise<unknown>;
+  /**
+   * False when this worker should sit the tick out (its store backs off after failures): asked
+   * before the tick is claimed, so that another worker takes it.
+   */
+  ready?: () => boolean;
 }
 
 /** runNow gave up: another worker kept the job's running lease. */
@@ -46,6 +51,7 @@ export class JobScheduler {
   /** Runs the job once now if this worker wins the tick; true when it ran. */
   async tick(job: JobDefinition): Promise<boolean> {
     if (this.stopped) return false;
+    if (job.ready && !job.ready()) return false;
     const tick = Math.floor(this.now() / job.intervalMs);
     const claim = await this.locks.acquire(`${job.name}:tick:${tick}`, tickClaimTtl(job));
     if (!claim) return false;

@@ -57,6 +57,24 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+describe('a worker not ready for a job (its store backing off)', () => {
+  it('leaves each tick to the other workers, whichever of them comes first', async () => {
+    let now = T0;
+    const { schedulers } = workers(3, () => now);
+    const [backingOff, ...others] = schedulers;
+    if (!backingOff) throw new Error('no scheduler');
+    const { job, runs } = countingJob();
+    for (let tick = 0; tick < 5; tick++) {
+      now += INTERVAL;
+      // The worker backing off asks first every time, as the one whose timer fires first would.
+      expect(await backingOff.tick({ ...job, ready: () => false })).toBe(false);
+      const ran = await Promise.all(others.map((scheduler) => scheduler.tick(job)));
+      expect(ran.filter(Boolean)).toHaveLength(1);
+    }
+    expect(runs()).toBe(5);
+  });
+});
+
 describe('LocalLocks under a long-running process', () => {
   it('forgets the claims of ticks gone by, so the table stays as small after a day as after a minute', async () => {
     let now = T0;
