@@ -15,7 +15,7 @@ const STARTUP_FAILED = 'cinder:startup-failed';
  * A signal this soon after the first is the same request: a terminal's Ctrl-C reaches the primary
  * twice under `npm start`, from the terminal and forwarded by npm.
  */
-const REPEATED_SIGNAL_MS = 1000;
+export const REPEATED_SIGNAL_MS = 1000;
 
 interface StartupFailed {
   type: typeof STARTUP_FAILED;

@@ -32,6 +32,9 @@ import { GameStateManager } from './state/GameStateManager.ts';
 import { groupMetricsText, inWorkerGroup } from './clusterMetrics.ts';
 import { HANDLED_FAILURE, meteredJob, meteredSocket, meteredSync, metricsText, recordForcedSave, registryContentType } from './metrics.ts';
 
+/** How often the final sync asks again for a sync lease another worker holds. */
+const LEASE_RETRY_MS = 100;
+
 export interface ServerOptions {
   config: Config;
   catalog: Catalog;
@@ -320,9 +323,11 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
       stopAudit();
       await scheduler.stop();
       await Promise.all([...connections].map((connection) => connection.shutdown()));
+      // Every worker of a stopping group syncs at the end: each waits its turn for the lease, up
+      // to the deadline, rather than giving up after a few seconds with changes still dirty.
       const finalSync = scheduler.runNow({ ...syncJob, run: async () => {
         log.info({ report: await meteredSync(() => gsm.syncDirty()) }, 'final sync done');
-      } });
+      } }, Math.max(1, Math.ceil(config.shutdownSyncTimeoutMs / LEASE_RETRY_MS)), LEASE_RETRY_MS);
       try {
         // A PostgreSQL that hangs must not hold the exit back for ever: in scaled mode what the
         // sync has not written stays dirty in Redis.

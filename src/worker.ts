@@ -3,6 +3,7 @@
 import { closeAdapters, type Adapters } from './adapters/Adapters.ts';
 import { openEmbeddedAdapters } from './adapters/embedded.ts';
 import { openScaledAdapters } from './adapters/scaled.ts';
+import { REPEATED_SIGNAL_MS } from './cluster.ts';
 import type { Config } from './config.ts';
 import type { Catalog } from './content/catalog.ts';
 import { ContentError, loadContent } from './content/loader.ts';
@@ -14,9 +15,17 @@ export async function runWorker(config: Config, log: Log): Promise<void> {
   // Listening from the first line: a signal must not kill a start half-way (mid-migration, say).
   const request = { stop: false };
   let onStop: () => void = () => undefined;
+  let stoppingSince = 0;
   const stop = (signal: NodeJS.Signals) => {
-    if (request.stop) return;
+    if (request.stop) {
+      // A second request (not the same one delivered twice, as npm forwards a terminal's Ctrl-C)
+      // ends a shutdown that hangs, as the primary of --workers does.
+      if (performance.now() - stoppingSince < REPEATED_SIGNAL_MS) return;
+      log.error({ signal }, 'a second signal came while stopping: exiting now, without waiting for the saves and the final sync (scaled mode: what they did not write stays dirty in Redis; embedded mode: it is lost)');
+      process.exit(1);
+    }
     request.stop = true;
+    stoppingSince = performance.now();
     log.info({ signal }, 'stopping');
     onStop();
   };

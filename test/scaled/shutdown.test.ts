@@ -3,6 +3,7 @@
 // not save and why, and exits 0, because what it could not save is still marked dirty in Redis.
 // A PostgreSQL that hangs (SIGSTOP: connections open, nothing answers) also turns logins into a
 // clear 503 instead of a request that never ends.
+import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { post, registerPlayer } from '../support/accounts.ts';
@@ -113,6 +114,28 @@ describe('PostgreSQL that hangs', () => {
     } finally {
       hung.postgres?.resume();
     }
+  });
+
+  it('exits 1 at once on a second SIGTERM while its shutdown waits on PostgreSQL', async () => {
+    const worker = await hung.startWorker({
+      CINDER_SYNC_INTERVAL_MS: '0',
+      CINDER_DATABASE_QUERY_TIMEOUT_MS: '120000',
+      CINDER_SHUTDOWN_SYNC_TIMEOUT_MS: '120000',
+    });
+    const { client } = await playerWithUnsavedMove(worker);
+    hung.postgres?.pause();
+    const exited = once(worker.child, 'exit').then(([code]) => code as number | null);
+    // The operator signals again until it ends (a repeat within a second is the same request).
+    const again = setInterval(() => worker.child.kill('SIGTERM'), 250);
+    try {
+      worker.child.kill('SIGTERM');
+      expect(await exited).toBe(1);
+    } finally {
+      clearInterval(again);
+      hung.postgres?.resume();
+    }
+    expect(messages(worker, 50)).toContain('a second signal came while stopping: exiting now, without waiting for the saves and the final sync (scaled mode: what they did not write stays dirty in Redis; embedded mode: it is lost)');
+    expect(client.events('server_shutdown')).toHaveLength(1);
   });
 
   it('gives up on a final sync that outlasts CINDER_SHUTDOWN_SYNC_TIMEOUT_MS, and exits 0', async () => {
