@@ -8,7 +8,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { gatherWorkerMetrics } from './clusterMetrics.ts';
 import type { Log } from './log.ts';
-import { WorkerRestarts } from './workerRestarts.ts';
+import { CRASH_LOOP_DEATHS, WorkerRestarts } from './workerRestarts.ts';
 
 const STARTUP_FAILED = 'cinder:startup-failed';
 /**
@@ -121,8 +121,13 @@ export function runPrimary(workers: number, log: Log, { shutdownTimeoutMs, env =
       return;
     }
     // Monotonic: a wall clock stepped back would make a long-lived worker look like a crash loop.
-    const delay = restarts[state.slot]?.died(performance.now()) ?? 0;
-    log.warn({ pid, code, signal, restartInMs: delay, ...(state.startupFailure ? { reason: state.startupFailure } : {}) }, 'worker died; starting a new one');
+    const slot = restarts[state.slot];
+    const delay = slot?.died(performance.now()) ?? 0;
+    const inARow = slot?.deathsInARow ?? 1;
+    const about = { pid, code, signal, restartInMs: delay, deathsInARow: inARow, ...(state.startupFailure ? { reason: state.startupFailure } : {}) };
+    // The primary itself stays up through a crash loop, so a process manager sees nothing: say it loudly.
+    if (inARow >= CRASH_LOOP_DEATHS) log.error(about, `worker keeps dying (${inARow} times in a row, each within a minute of its start); starting a new one, later and later: see what it logged before dying`);
+    else log.warn(about, 'worker died; starting a new one');
     const timer = setTimeout(() => {
       pendingRestarts.delete(timer);
       fork(state.slot);

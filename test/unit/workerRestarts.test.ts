@@ -22,6 +22,18 @@ describe('WorkerRestarts', () => {
     expect(delays).toEqual([0, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
   });
 
+  it('counts the deaths in a row, from 1 again once the worker has lived a while', () => {
+    const restarts = new WorkerRestarts();
+    let now = T0;
+    const counts: number[] = [];
+    for (let death = 0; death < 6; death++) {
+      now += restarts.died(now) + 500;
+      counts.push(restarts.deathsInARow);
+    }
+    restarts.died(now + WORKER_RESTARTS.calmMs);
+    expect([...counts, restarts.deathsInARow]).toEqual([1, 2, 3, 4, 5, 6, 1]);
+  });
+
   it('treats a death as a one-off again once the worker has lived a while', () => {
     const restarts = new WorkerRestarts();
     restarts.died(T0);
