@@ -131,7 +131,11 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     worldName: catalog.name,
     workerId,
     onlineCount: () => fanout.size,
-    hotStoreRefusal: () => heartbeatRefused,
+    // Asked again at once when the last beat failed: Redis may be back (or have room again) since.
+    hotStoreRefusal: async () => {
+      if (heartbeatRefused !== undefined && !shuttingDown) await beat();
+      return heartbeatRefused;
+    },
     failureOf: adapters.failureOf,
   });
   // A manual save is a forced sync of everything dirty, under the sync lease like the job.

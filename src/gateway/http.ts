@@ -40,8 +40,8 @@ export interface HttpDeps {
   worldName: string;
   workerId: string;
   onlineCount: () => number;
-  /** Set while the hot store answers but refused this worker's last heartbeat: why. */
-  hotStoreRefusal: () => string | undefined;
+  /** Why the hot store refused this worker's heartbeat, asked again now; undefined when it takes it. */
+  hotStoreRefusal: () => Promise<string | undefined>;
   failureOf: (error: unknown) => StoreFailure;
 }
 
@@ -216,7 +216,7 @@ export function registerHttpRoutes(app: FastifyInstance, deps: HttpDeps): void {
       if (deps.failureOf(error) !== 'hot') throw error;
       return reply.status(503).send({ status: 'degraded', unreachable: 'hot', ...about });
     }
-    const refusal = deps.hotStoreRefusal();
+    const refusal = await deps.hotStoreRefusal();
     if (refusal !== undefined) return reply.status(503).send({ status: 'degraded', unreachable: 'hot', refusing: refusal, ...about });
     return { status: 'ok', ...about };
   });
