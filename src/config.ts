@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { StartupError } from './startupError.ts';
 
 const TEN_YEARS_S = 10 * 365 * 24 * 3600;
-const ONE_DAY_MS = 24 * 3600 * 1000;
+const ONE_YEAR_MS = 365 * 24 * 3600 * 1000;
 
 function int(name: string, fallback: number, env: NodeJS.ProcessEnv, min = 0, max?: number): number {
   const raw = env[name];
@@ -181,7 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     actionsPerSecond: positive('CINDER_ACTIONS_PER_SECOND', 20, env),
     loginAttempts: positive('CINDER_LOGIN_ATTEMPTS', 10, env),
     // A Redis expiry, not a timer.
-    loginWindowMs: int('CINDER_LOGIN_WINDOW_MS', 60_000, env, 1, ONE_DAY_MS),
+    loginWindowMs: int('CINDER_LOGIN_WINDOW_MS', 60_000, env, 1, ONE_YEAR_MS),
     logLevel: logLevel(env.LOG_LEVEL),
     heartbeatIntervalMs,
     workerTimeoutMs,

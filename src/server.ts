@@ -345,12 +345,20 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
         const unsynced = why === 'hot' ? undefined : await gsm.unsynced().catch(() => undefined);
         log.warn({ err: error, unsynced }, FINAL_SYNC_NOT_RUN[why]);
       }
+      const redisAway = (error: unknown) => {
+        if (adapters.failureOf(error) !== 'hot') throw error;
+        log.warn({ err: error }, 'could not deregister: Redis is unreachable; once it is back, other workers release this worker\'s players when its heartbeat key has expired');
+      };
       try {
         const released = await leaveAsWorker(ctx, workerId);
         if (released > 0) log.warn({ players: released }, 'released players whose disconnect could not be recorded, as a dead worker\'s are');
       } catch (error) {
-        if (adapters.failureOf(error) !== 'hot') throw error;
-        log.warn({ err: error }, 'could not deregister: Redis is unreachable; once it is back, other workers release this worker\'s players when its heartbeat key has expired');
+        if (adapters.failureOf(error) !== 'durable') redisAway(error);
+        else {
+          // Released and marked dirty, not saved: the next sync anywhere writes them.
+          log.warn({ err: error }, 'players released at shutdown could not be saved: PostgreSQL is unreachable; they stay dirty in Redis for the next sync');
+          await gsm.deregisterWorker(workerId).catch(redisAway);
+        }
       }
       // app.close() waits for every socket: none may stay open, whatever its client does.
       const cut = await upgrades.closeOpen(CLOSE_SHUTDOWN, 'server shutting down', config.shutdownCloseTimeoutMs);

@@ -14,27 +14,30 @@ import { startInProcessServer, type InProcessServer } from '../support/inProcess
 import { ownScaledEnv, type Cleanups } from '../support/scaledEnv.ts';
 import type { PlayView } from '../support/views.ts';
 
+const DURABLE_BLIP = 'durable store blip';
 const cleanups: Cleanups = [];
 const clients: GameClient[] = [];
-let leaving: InProcessServer;
+const stopped = new Set<InProcessServer>();
+let startWorker: () => Promise<InProcessServer>;
 let staying: InProcessServer;
-let stopped = false;
 
 beforeAll(async () => {
   const { env } = await ownScaledEnv('leftovers', cleanups);
-  const worker = async () => {
+  startWorker = async () => {
     const server = await startInProcessServer(env, {
-      adapt: blipsAsHotFailures,
+      adapt: (adapters) => {
+        const blips = blipsAsHotFailures(adapters);
+        return { ...blips, failureOf: (error) => (error instanceof Error && error.message === DURABLE_BLIP ? 'durable' : blips.failureOf(error)) };
+      },
       // The background retry of a failed disconnect does not come during the test.
       disconnectRetry: { firstMs: 600_000, maxMs: 600_000 },
       open: () => openScaledAdapters({ redisUrl: env.REDIS_URL, databaseUrl: env.DATABASE_URL, poolSize: 4, connectTimeoutMs: 5000, queryTimeoutMs: 5000 }, pino({ level: 'warn' })),
     });
-    cleanups.unshift(() => (server === leaving && stopped ? Promise.resolve() : server.stop()));
+    cleanups.unshift(() => (stopped.has(server) ? Promise.resolve() : server.stop()));
     return server;
   };
-  // One after the other: the first applies the migrations.
-  leaving = await worker();
-  staying = await worker();
+  // The first applies the migrations.
+  staying = await startWorker();
 }, 60_000);
 
 afterAll(async () => {
@@ -43,21 +46,13 @@ afterAll(async () => {
   for (const cleanup of cleanups) await cleanup();
 });
 
-async function connect(server: InProcessServer, token: string): Promise<GameClient> {
-  const client = await GameClient.connect(server.wsUrl);
-  clients.push(client);
-  await client.ok('auth', { token });
-  return client;
-}
-
-it('releases, at shutdown, a player whose disconnect the hot store refused, and tells the others', async () => {
+/** A player on `leaving` whose disconnect the hot store refused, once; a watcher on the other worker sees them. */
+async function playerLeftConnected(leaving: InProcessServer): Promise<{ id: number; watcher: GameClient; shown: () => Promise<boolean | undefined> }> {
   const player = await registerPlayer(leaving.baseUrl);
   const watcher = await connect(staying, (await registerPlayer(staying.baseUrl)).token);
   const client = await connect(leaving, player.token);
   const shown = async () => (await watcher.ok<PlayView>('look')).location.players.find((p) => p.id === player.id)?.connected;
   expect(await shown()).toBe(true);
-
-  // Redis fails the disconnect, once, and answers everything after.
   const hot = leaving.adapters.hot;
   const transact = hot.transact.bind(hot);
   let refused!: () => void;
@@ -72,14 +67,44 @@ it('releases, at shutdown, a player whose disconnect the hot store refused, and 
   await client.close();
   await refusal;
   expect(await shown()).toBe(true);
+  return { id: player.id, watcher, shown };
+}
 
-  await leaving.stop();
-  stopped = true;
-  await watcher.event<{ player: { id: number } }>('player_disconnected', (data) => data.player.id === player.id);
+async function stop(server: InProcessServer): Promise<void> {
+  stopped.add(server);
+  await server.stop();
+}
+
+async function connect(server: InProcessServer, token: string): Promise<GameClient> {
+  const client = await GameClient.connect(server.wsUrl);
+  clients.push(client);
+  await client.ok('auth', { token });
+  return client;
+}
+
+it('releases, at shutdown, a player whose disconnect the hot store refused, and tells the others', async () => {
+  const leaving = await startWorker();
+  const { id, watcher, shown } = await playerLeftConnected(leaving);
+
+  await stop(leaving);
+  await watcher.event<{ player: { id: number } }>('player_disconnected', (data) => data.player.id === id);
   expect(await shown()).toBe(false);
   // Lingering, as after any disconnect: the cleanup job will fade them out.
   const redis = staying.adapters.hot;
-  expect(await redis.smembers(keys.presenceOnline())).not.toContain(String(player.id));
-  expect(await redis.smembers(keys.presenceLingering())).toContain(String(player.id));
+  expect(await redis.smembers(keys.presenceOnline())).not.toContain(String(id));
+  expect(await redis.smembers(keys.presenceLingering())).toContain(String(id));
+  expect(await redis.smembers(keys.workers())).toEqual([staying.server.workerId]);
+});
+
+it('still stops, and deregisters, when PostgreSQL refuses the save of such a player: they stay dirty for the next sync', async () => {
+  const leaving = await startWorker();
+  const { id, watcher, shown } = await playerLeftConnected(leaving);
+  vi.spyOn(leaving.adapters.durable, 'writeBatch').mockRejectedValue(new Error(DURABLE_BLIP));
+
+  await stop(leaving);
+  await watcher.event<{ player: { id: number } }>('player_disconnected', (data) => data.player.id === id);
+  expect(await shown()).toBe(false);
+  const redis = staying.adapters.hot;
+  expect(await redis.smembers(keys.dirty('position'))).toContain(String(id));
   expect(await redis.smembers(keys.workers())).toEqual([staying.server.workerId]);
 });
