@@ -6,7 +6,7 @@
 // for each to finish its own graceful shutdown; a second signal, or the shutdown deadline, kills
 // those still running, and the exit code is then 1.
 import cluster, { type Worker } from 'node:cluster';
-import { gatherWorkerMetrics } from './clusterMetrics.ts';
+import { gatherWorkerMetrics, WORKER_SLOT_ENV } from './clusterMetrics.ts';
 import type { Log } from './log.ts';
 import { CRASH_LOOP_DEATHS, WorkerRestarts } from './workerRestarts.ts';
 
@@ -67,7 +67,7 @@ export function runPrimary(workers: number, log: Log, { shutdownTimeoutMs, env =
   const pendingRestarts = new Set<NodeJS.Timeout>();
 
   const fork = (slot: number) => {
-    const worker = cluster.fork(env);
+    const worker = cluster.fork({ ...env, [WORKER_SLOT_ENV]: String(slot) });
     const state: WorkerState = { slot, up: false };
     live.set(worker, state);
     worker.on('listening', () => {

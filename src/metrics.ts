@@ -1,8 +1,8 @@
 // Operator metrics, served by every worker at GET /metrics in Prometheus text (prom-client), in
 // embedded and scaled mode alike: actions by type, replies and errors by code, connected sockets,
 // batch syncs (runs, rows, duration) and SQL statements. Counters are per process; a worker of a
-// --workers group answers with the sum over the group (src/clusterMetrics.ts), and processes
-// started on their own are each scraped and summed by Prometheus. Nothing here parses a frame fully: the action
+// --workers group answers with the series of the whole group, each labelled with its worker's
+// slot (src/clusterMetrics.ts), and processes started on their own are each scraped. Nothing here parses a frame fully: the action
 // type is read from the frame's first bytes when the client wrote it first, as clients do.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RawData } from 'ws';
@@ -42,10 +42,10 @@ const sockets = new Gauge({
   help: 'WebSocket connections open on this worker (authenticated or not).',
   registers: [registry],
 });
-// Set to 1 in every worker: a --workers group's scrape sums it (src/clusterMetrics.ts).
+// Set to 1 in every worker: a --workers group's scrape has one series per worker that answered.
 new Gauge({
   name: 'cinder_worker_processes',
-  help: 'Worker processes whose figures this scrape holds: 1 for a single process; with --workers N, the sum over the group (N when every worker answered).',
+  help: 'Worker processes whose figures this scrape holds: 1 for a single process; with --workers N, one series per worker that answered (label worker).',
   registers: [registry],
 }).set(1);
 const refusedUpgrades = new Counter({

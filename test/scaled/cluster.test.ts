@@ -35,10 +35,20 @@ async function healthPid(baseUrl: string): Promise<number> {
   return (JSON.parse(await getFresh(baseUrl, '/api/health')) as { pid: number }).pid;
 }
 
-/** A sample's value in Prometheus text, e.g. `cinder_actions_total{type="say"}`. */
-function sample(text: string, name: string): number | undefined {
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+/** The samples of `name` in Prometheus text whose labels include `labels`, each with its labels. */
+function samples(text: string, name: string, labels: Record<string, string> = {}): { labels: Record<string, string>; value: number }[] {
+  return text.split('\n').flatMap((line) => {
+    const match = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) return [];
+    const own: Record<string, string> = {};
+    for (const pair of (match[2] ?? '').matchAll(/([a-z_]+)="([^"]*)"/g)) own[pair[1] ?? ''] = pair[2] ?? '';
+    return Object.entries(labels).every(([key, value]) => own[key] === value) ? [{ labels: own, value: Number(match[3]) }] : [];
+  });
+}
+
+/** The sum over workers of `name` with `labels`. */
+function total(text: string, name: string, labels: Record<string, string> = {}): number {
+  return samples(text, name, labels).reduce((sum, sample) => sum + sample.value, 0);
 }
 
 /** Asks until `want` workers have answered: a worker still starting (or restarting) answers later. */
@@ -92,13 +102,16 @@ describe('--workers', () => {
     await ada.ok('say', { text: 'one port, two workers' });
     expect((await bo.event<{ text: string }>('said')).text).toBe('one port, two workers');
 
-    // A scrape lands on either worker, and each answers for both: the group's sums.
+    // A scrape lands on either worker, and each answers for both, every series labelled with
+    // its worker's slot.
     for (let scrape = 0; scrape < 4; scrape++) {
       const text = await getFresh(cluster.baseUrl, '/metrics');
-      expect(sample(text, 'cinder_worker_processes'), text.slice(0, 300)).toBe(2);
-      expect(sample(text, 'cinder_connected_sockets')).toBe(2);
-      expect(sample(text, 'cinder_actions_total{type="say"}')).toBe(1);
-      expect(sample(text, 'cinder_actions_total{type="auth"}')).toBe(2);
+      expect(samples(text, 'cinder_worker_processes').map((sample) => sample.labels.worker).sort(), text.slice(0, 300)).toEqual(['0', '1']);
+      expect(total(text, 'cinder_connected_sockets')).toBe(2);
+      expect(total(text, 'cinder_actions_total', { type: 'say' })).toBe(1);
+      expect(total(text, 'cinder_actions_total', { type: 'auth' })).toBe(2);
+      // Each worker's own process figures, not one worker's alone.
+      expect(samples(text, 'process_start_time_seconds')).toHaveLength(2);
     }
     await ada.close();
     await bo.close();
@@ -109,6 +122,9 @@ describe('--workers', () => {
     const after = await pidsAnswering(cluster.baseUrl, 2);
     expect(after.size).toBe(2);
     expect(after.has(victim ?? -1)).toBe(false);
+    // The replacement took the slot of the worker it replaced: its series carry the same label.
+    const replaced = await getFresh(cluster.baseUrl, '/metrics');
+    expect(samples(replaced, 'cinder_worker_processes').map((sample) => sample.labels.worker).sort()).toEqual(['0', '1']);
 
     // SIGTERM to the primary: every worker shuts down gracefully, exit code 0. The SIGINT with it
     // is how a terminal's Ctrl-C reaches the primary under npm (also forwarded by npm): one request.
