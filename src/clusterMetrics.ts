@@ -49,7 +49,8 @@ function isMessage<T extends { type: string }>(message: unknown, type: T['type']
  */
 export function gatherWorkerMetrics(timeoutMs = 2000): void {
   const ready = new Set<Worker>();
-  const collecting = new Map<string, (worker: Worker, metrics: Metrics) => void>();
+  /** Collections under way: each is told of every part, and of every worker that exits. */
+  const collecting = new Map<string, (worker: Worker, metrics: Metrics | null) => void>();
 
   const collect = async (): Promise<string> => {
     const asked = [...ready].filter((worker) => worker.isConnected());
@@ -65,19 +66,25 @@ export function gatherWorkerMetrics(timeoutMs = 2000): void {
       const timer = setTimeout(done, timeoutMs);
       collecting.set(id, (worker, metrics) => {
         if (!waiting.delete(worker)) return;
-        parts.push(metrics);
+        if (metrics) parts.push(metrics);
         if (waiting.size === 0) done();
       });
       for (const worker of asked) worker.send({ type: COLLECT, id });
       if (asked.length === 0) done();
     });
+    // Not even the asking worker answered: a scrape must fail, not succeed with no series.
+    if (parts.length === 0) throw new Error(`no worker answered within ${timeoutMs} ms`);
     // Series of different workers differ by their worker label, so nothing is summed; "sum" also
     // keeps the metrics prom-client would otherwise drop or take from one worker only.
     const labelled = parts.map((metrics) => metrics.map((metric) => ({ ...metric, aggregator: 'sum' as const })));
     return AggregatorRegistry.aggregate(labelled).metrics();
   };
 
-  cluster.on('exit', (worker) => ready.delete(worker));
+  cluster.on('exit', (worker) => {
+    ready.delete(worker);
+    // A worker that died is not waited for.
+    for (const told of [...collecting.values()]) told(worker, null);
+  });
   cluster.on('message', (worker: Worker, message: unknown) => {
     if (isMessage<{ type: typeof READY }>(message, READY)) ready.add(worker);
     else if (isMessage<Part>(message, PART)) collecting.get(message.id)?.(worker, message.metrics);

@@ -133,7 +133,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     onlineCount: () => fanout.size,
     // Asked again at once when the last beat failed: Redis may be back (or have room again) since.
     hotStoreRefusal: async () => {
-      if (heartbeatRefused !== undefined && !shuttingDown) await beat();
+      if (heartbeatRefused !== undefined && !shuttingDown) await beatNow();
       return heartbeatRefused;
     },
     failureOf: adapters.failureOf,
@@ -270,6 +270,7 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
   let registered = false;
   /** Why the last heartbeat failed, while Redis answers PING but refuses writes (see /api/health). */
   let heartbeatRefused: string | undefined;
+  let heartbeatFailing = false;
   const beat = async () => {
     try {
       const wasRegistered = await gsm.heartbeat(workerId, { pid: String(process.pid), connections: String(fanout.size) }, config.workerTimeoutMs);
@@ -282,12 +283,19 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
         });
       }
       registered = true;
+      if (heartbeatFailing) log.info('heartbeat written again');
+      heartbeatFailing = false;
       heartbeatRefused = undefined;
     } catch (error) {
-      log.warn({ err: error }, 'heartbeat failed');
+      // Said once per failing spell, not at every beat or health check.
+      if (!heartbeatFailing) log.warn({ err: error }, 'heartbeat failed');
+      heartbeatFailing = true;
       if (adapters.failureOf(error) === 'hot') heartbeatRefused = error instanceof Error ? error.message : String(error);
     }
   };
+  /** One beat at a time: a health check asking while the timer's beat is under way shares it. */
+  let beating: Promise<void> | undefined;
+  const beatNow = (): Promise<void> => (beating ??= beat().finally(() => (beating = undefined)));
   // Gone from the registry: this worker stalled (GC, a paused VM, a network cut from Redis) long
   // enough that another began releasing its players. Sockets whose session no longer owns its
   // character are closed, and each client reconnects and enters the world anew, here or on
@@ -310,8 +318,8 @@ export async function createServer(options: ServerOptions): Promise<CinderServer
     workerId,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
-      await beat();
-      heartbeat = setInterval(() => void beat(), config.heartbeatIntervalMs);
+      await beatNow();
+      heartbeat = setInterval(() => void beatNow(), config.heartbeatIntervalMs);
       heartbeat.unref();
       const address = app.server.address();
       return typeof address === 'object' && address ? address.port : config.port;
