@@ -44,7 +44,7 @@ export async function redisCounters(admin: Redis): Promise<RedisCounters> {
 export async function startServices(): Promise<BenchServices> {
   const binaries = await resolveServiceBinaries({ allowInstall: true });
   const [redis, postgres] = await Promise.all([
-    startRedisServer({ binary: binaries.redisServer, extraArgs: ['--appendonly', 'yes', '--appendfsync', 'everysec', '--latency-monitor-threshold', '5'] }),
+    startRedisServer({ binary: binaries.redisServer, extraArgs: ['--appendonly', 'yes', '--appendfsync', 'everysec', '--latency-monitor-threshold', '5', '--slowlog-log-slower-than', '5000', '--slowlog-max-len', '1024'] }),
     startPostgresServer({
       binaries: binaries.postgres,
       ...(binaries.postgresUser === undefined ? {} : { user: binaries.postgresUser }),

@@ -1,6 +1,9 @@
 // Counters read before and after each phase — Redis INFO, every worker's /metrics, CPU time of
 // every process involved — and the differences the report is made of.
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { claimSetOp, incrWindowOp, raiseCounterOp, returnClaimOp, transactOp } from '../src/adapters/hot/atomicOps.ts';
+import { readViewOp } from '../src/adapters/hot/readView.ts';
 import { nowUs } from './clock.ts';
 import { CpuMeter } from './procfs.ts';
 import { sum, sumBy, type Sample } from './promText.ts';
@@ -15,6 +18,15 @@ export interface Snapshot {
   cpu: ReturnType<CpuMeter['sample']>;
   /** Redis's latency monitor since the snapshot before (each take resets it): event → longest ms. */
   redisLatency: Record<string, number>;
+  /** Redis's slow log since the snapshot before (each take resets it): what ran over 5 ms. */
+  redisSlow: SlowCommand[];
+}
+
+/** Commands of the slow log alike (a script by name and key count), how often and how long at most. */
+export interface SlowCommand {
+  command: string;
+  count: number;
+  maxMs: number;
 }
 
 export class Snapshots {
@@ -25,12 +37,13 @@ export class Snapshots {
   ) {}
 
   async take(): Promise<Snapshot> {
-    const [redis, metrics, redisLatency] = await Promise.all([
+    const [redis, metrics, redisLatency, redisSlow] = await Promise.all([
       redisCounters(this.admin),
       Promise.all(this.workers().map((worker) => worker.metrics())),
       redisLatencyEvents(this.admin),
+      redisSlowLog(this.admin),
     ]);
-    return { atUs: nowUs(), redis, metrics, cpu: this.cpu.sample(), redisLatency };
+    return { atUs: nowUs(), redis, metrics, cpu: this.cpu.sample(), redisLatency, redisSlow };
   }
 }
 
@@ -39,6 +52,29 @@ async function redisLatencyEvents(admin: Redis): Promise<Record<string, number>>
   const latest = (await admin.call('LATENCY', 'LATEST')) as [string, number, number, number][];
   await admin.call('LATENCY', 'RESET');
   return Object.fromEntries(latest.map(([event, , , maxMs]) => [event, maxMs]));
+}
+
+/** Cinder's Lua scripts by the SHA1 that EVALSHA names them with. */
+const SCRIPTS = new Map(
+  [transactOp, claimSetOp, returnClaimOp, incrWindowOp, raiseCounterOp, readViewOp].map((op) => [createHash('sha1').update(op.lua).digest('hex'), op.name]),
+);
+
+/** `SLOWLOG GET` (commands over slowlog-log-slower-than, 5 ms here), then `SLOWLOG RESET`. */
+async function redisSlowLog(admin: Redis): Promise<SlowCommand[]> {
+  const entries = (await admin.call('SLOWLOG', 'GET', '1024')) as [number, number, number, string[]][];
+  await admin.call('SLOWLOG', 'RESET');
+  const byCommand = new Map<string, SlowCommand>();
+  for (const [, , micros, args] of entries) {
+    const [name = '?', sha = '', keys = '0'] = args;
+    // A script is told by its name and how many keys it was given (a view of one player, or a
+    // sync's read of two thousand); any other command by its name alone.
+    const command = name.toLowerCase() === 'evalsha' ? `${SCRIPTS.get(sha) ?? `script ${sha.slice(0, 8)}`} (${keys} keys)` : name.toLowerCase();
+    const seen = byCommand.get(command) ?? { command, count: 0, maxMs: 0 };
+    seen.count++;
+    seen.maxMs = Math.max(seen.maxMs, Math.round(micros / 100) / 10);
+    byCommand.set(command, seen);
+  }
+  return [...byCommand.values()].sort((a, b) => b.count - a.count);
 }
 
 /** A counter summed over all workers, after minus before. */

@@ -6,7 +6,7 @@ import type { LatencySummary } from './histogram.ts';
 import type { PhaseSpec } from './loadgen/messages.ts';
 import type { GeneratorPool, MergedPhase } from './loadgen/pool.ts';
 import { sum } from './promText.ts';
-import { cpuCores, delta, deltaBy, redisCommands, round, topRedisCommands, type Snapshot, type Snapshots } from './snapshots.ts';
+import { cpuCores, delta, deltaBy, redisCommands, round, topRedisCommands, type SlowCommand, type Snapshot, type Snapshots } from './snapshots.ts';
 
 export interface PhaseReport {
   name: string;
@@ -34,7 +34,7 @@ export interface PhaseReport {
    * each generator's longest event-loop delay (ms), Redis's latency events over 5 ms (event →
    * longest ms), and the replies over 20 ms by the process that answered them.
    */
-  stalls: { workerLoopMaxMs: number[]; generatorLoopMaxMs: number[]; redis: Record<string, number>; slowByServer: Record<number, number> };
+  stalls: { workerLoopMaxMs: number[]; generatorLoopMaxMs: number[]; redis: Record<string, number>; redisSlow: SlowCommand[]; slowByServer: Record<number, number> };
   /** Whole phase (warm-up included): Redis commands and SQL statements per action sent. */
   redisCommandsPerAction: number;
   sqlStatementsPerAction: number;
@@ -88,6 +88,7 @@ export async function measure(pool: GeneratorPool, snapshots: Snapshots, spec: P
       workerLoopMaxMs: after.metrics.map((samples) => round(sum(samples, 'nodejs_eventloop_lag_max_seconds') * 1000, 1)),
       generatorLoopMaxMs: phase.generatorLoopDelayMaxMs.map((ms) => round(ms, 1)),
       redis: after.redisLatency,
+      redisSlow: after.redisSlow,
       slowByServer: phase.slowByServer,
     },
     eventsPerAction: Object.fromEntries(Object.entries(phase.eventsByType).map(([type, n]) => [type, round(n / Math.max(1, phase.completed), 3)])),
@@ -122,13 +123,15 @@ function jobFigures(before: Snapshot, after: Snapshot): PhaseReport['jobs'] {
 export function slowReplyLines(report: PhaseReport): string[] {
   if (report.slowReplies.length === 0) return [];
   const worst = [...report.slowReplies].sort((a, b) => b[1] - a[1]).slice(0, 8);
-  const { workerLoopMaxMs, generatorLoopMaxMs, redis, slowByServer } = report.stalls;
+  const { workerLoopMaxMs, generatorLoopMaxMs, redis, redisSlow, slowByServer } = report.stalls;
   const redisEvents = Object.entries(redis).map(([event, ms]) => `${event} ${ms}`);
+  const slowCommands = redisSlow.slice(0, 6).map((slow) => `${slow.command} ×${slow.count} (max ${slow.maxMs} ms)`);
   return [
     `replies over 20 ms, busiest tenths of a second (ms into the window: count, max ms): ${worst.map(([at, count, max]) => `${at}: ${count}, ${max}`).join('; ')}`,
     // The baseline's relays have no /metrics: no worker delays to show then.
     `  by server process ${JSON.stringify(slowByServer)}; longest event-loop delay, ${workerLoopMaxMs.length > 0 ? `workers ${workerLoopMaxMs.join(', ')} ms, ` : ''}` +
       `generators ${generatorLoopMaxMs.join(', ')} ms; Redis latency events over 5 ms: ${redisEvents.length > 0 ? redisEvents.join(', ') : 'none'}`,
+    `  Redis commands over 5 ms (slow log): ${slowCommands.length > 0 ? slowCommands.join(', ') : 'none'}`,
   ];
 }
 
