@@ -1,13 +1,13 @@
 // PostgreSQL going away and coming back (DESIGN.md §8). The test owns a server of its own,
 // stops it under an open store and starts it again: writes reject with an error the sync can
 // recognise, nothing crashes the process, and the same store works again once the server is back.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Character, UniqueItem } from '../../src/domain/model.ts';
 import type { SyncBatch } from '../../src/adapters/durable/DurableStore.ts';
 import { isDurableStoreUnavailable, openPostgres } from '../../src/adapters/durable/pgClient.ts';
 import type { SqlClient } from '../../src/adapters/durable/SqlClient.ts';
 import { SqlDurableStore } from '../../src/adapters/durable/SqlDurableStore.ts';
+import { until } from '../support/heldState.ts';
 import { startPostgresServer, type PostgresServerHandle } from '../support/services/postgresServer.ts';
 
 /** What the promise rejected with, or undefined when it fulfilled. */
@@ -97,7 +97,8 @@ describe('PostgreSQL outage', () => {
     await inside;
 
     await server.stop();
-    await sleep(100); // let the cut connections report their errors
+    // The pool's idle connections report their cut (their errors are checked below).
+    await until(() => idleErrors.length > 0, 'the idle connections to report the cut');
     resume();
     const cutError = await cut;
     expect(cutError).toBeInstanceOf(Error);

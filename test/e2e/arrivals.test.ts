@@ -61,7 +61,9 @@ it('listens where its view shows when the replaced session asks to move during t
   const gsm = server.server.ctx.gsm;
   // Once connect has taken the character for the new session, the old one asks to move (refused
   // with E_SESSION_REPLACED, or its socket already closed with 4001), and something is said next door.
+  let raced = false;
   vi.spyOn(gsm, 'sessionEpoch').mockImplementationOnce(async (id) => {
+    raced = true;
     await old.request('move', { direction }).catch(() => undefined);
     await nextDoor.ok('say', { text: 'said next door' });
     return gsm.sessionEpoch(id);
@@ -69,6 +71,8 @@ it('listens where its view shows when the replaced session asks to move during t
   const client = await GameClient.connect(server.wsUrl);
   clients.push(client);
   const view = await client.ok<PlayView>('auth', { token: player.token });
+  // The race this test is about did happen inside the auth.
+  expect(raced).toBe(true);
   expect(view.location.id).toBe(start);
   await here.ok('say', { text: 'you made it' });
   expect((await client.event<{ text: string }>('said', (said) => said.text === 'you made it')).text).toBe('you made it');

@@ -20,10 +20,14 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  await ada.close();
-  await bo.close();
-  expect(await server.stop()).toBe(0);
-  await removeData();
+  try {
+    // Unset when a test failed before connecting them.
+    await (ada as GameClient | undefined)?.close();
+    await (bo as GameClient | undefined)?.close();
+  } finally {
+    expect(await server.stop()).toBe(0);
+    await removeData();
+  }
 });
 
 describe('two players in the Ashlands', () => {

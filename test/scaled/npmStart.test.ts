@@ -30,6 +30,8 @@ describe('npm start', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = once(npm, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    // Should the start fail or time out, npm goes too (the server's own processes below, once known).
+    cleanups.push(() => Promise.resolve(npm.exitCode === null && npm.signalCode === null && npm.kill('SIGKILL')));
     const lines: string[] = [];
     const workers: number[] = [];
     const bothUp = new Promise<void>((resolve) => {
@@ -55,5 +57,5 @@ describe('npm start', () => {
     expect({ code, signal }).toEqual({ code: 0, signal: null });
     expect([primary, ...workers].filter(isAlive), 'server processes still running').toEqual([]);
     expect(lines.filter((line) => line.includes('"msg":"final sync done"'))).toHaveLength(2);
-  });
+  }, 60_000);
 });

@@ -93,6 +93,10 @@ function spawnServer(dataDir: string, env: Record<string, string>, args: string[
 
 export async function startServerProcess(dataDir: string, env: Record<string, string> = {}, args: string[] = []): Promise<ServerProcess> {
   const child = spawnServer(dataDir, env, args);
+  // A test that fails before stopping it must not leave a server (and its workers) behind.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
   const logs: string[] = [];
   const stderr = createInterface({ input: child.stderr });
   stderr.on('line', (line) => {
