@@ -35,10 +35,12 @@ export function pickup(ctx: GameContext, characterId: number, groundItemId: stri
 
     const [item] = groundView(ctx, [target.item]);
     ctx.events.toLocation(locationId, 'item_picked_up', { player: publicPlayer(player), item }, characterId);
-    ground.delete(groundItemId);
-    // Where it went, so that a client need not compare inventories to show it.
-    const slots = [...plan.writes.keys()].sort((a, b) => a - b);
-    return { ...(await inventoryReply(ctx, characterId, [...ground.values()].map((read) => read.item))), picked: { ...item, slots } };
+    // Where it went, so that a client need not compare inventories to show it: in the order it
+    // went in (the stacks it topped up, then free slots), as planAdd planned it.
+    const slots = [...plan.writes.keys()];
+    // Read again, as drop does: others may have dropped or taken something since the read above.
+    const after = await ctx.gsm.groundAt(locationId);
+    return { ...(await inventoryReply(ctx, characterId, [...after.values()].map((read) => read.item))), picked: { ...item, slots } };
   });
 }
 
