@@ -7,7 +7,7 @@ import { channels } from '../adapters/keys.ts';
 import type { BusEvent } from './busEvents.ts';
 import { eventFrame } from './protocol.ts';
 
-const EVENTS_MISSED = 'The server lost touch with the other servers for a moment, and what happened meanwhile did not reach you; look again to see where things stand.';
+export const EVENTS_MISSED = 'The server lost touch with the other servers for a moment, and what happened meanwhile did not reach you; look again to see where things stand.';
 
 export interface Recipient {
   readonly characterId: number;
