@@ -6,7 +6,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openScaledAdapters } from '../../src/adapters/scaled.ts';
 import { registerPlayer } from '../support/accounts.ts';
-import { GameClient } from '../support/GameClient.ts';
+import { playingAs } from '../support/crateWorld.ts';
+import type { GameClient } from '../support/GameClient.ts';
 import { holdNextView } from '../support/holdView.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
 import { ownScaledEnv, type Cleanups } from '../support/scaledEnv.ts';
@@ -35,11 +36,9 @@ afterAll(async () => {
   for (const cleanup of cleanups) await cleanup();
 });
 
-async function connect(server: InProcessServer, token: string): Promise<GameClient> {
-  const client = await GameClient.connect(server.wsUrl);
-  clients.push(client);
-  await client.ok('auth', { token });
-  return client;
+/** Authenticated on `server` with `token`, closed after the file's tests. */
+function connect(server: InProcessServer, token: string): Promise<GameClient> {
+  return playingAs(server, token, clients);
 }
 
 it('an old connection replaced from another worker hears nothing of the game while it answers what it had queued', async () => {

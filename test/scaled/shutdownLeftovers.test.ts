@@ -7,7 +7,8 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { openScaledAdapters } from '../../src/adapters/scaled.ts';
 import { keys } from '../../src/adapters/keys.ts';
 import { registerPlayer } from '../support/accounts.ts';
-import { GameClient } from '../support/GameClient.ts';
+import { playingAs } from '../support/crateWorld.ts';
+import type { GameClient } from '../support/GameClient.ts';
 import { leaves } from '../support/hotTransactions.ts';
 import { BLIP, blipsAsHotFailures } from '../support/hotStoreBlip.ts';
 import { startInProcessServer, type InProcessServer } from '../support/inProcessServer.ts';
@@ -75,11 +76,9 @@ async function stop(server: InProcessServer): Promise<void> {
   await server.stop();
 }
 
-async function connect(server: InProcessServer, token: string): Promise<GameClient> {
-  const client = await GameClient.connect(server.wsUrl);
-  clients.push(client);
-  await client.ok('auth', { token });
-  return client;
+/** Authenticated on `server` with `token`, closed after the file's tests. */
+function connect(server: InProcessServer, token: string): Promise<GameClient> {
+  return playingAs(server, token, clients);
 }
 
 it('releases, at shutdown, a player whose disconnect the hot store refused, and tells the others', async () => {

@@ -24,8 +24,13 @@ export async function crateWorld(rules: Partial<Rules> = {}): Promise<string> {
 
 /** A new player, registered and authenticated on `server`; the client goes in `clients` to be closed. */
 export async function playingOn(server: InProcessServer, clients: GameClient[]): Promise<GameClient> {
+  return playingAs(server, (await registerPlayer(server.baseUrl)).token, clients);
+}
+
+/** A client authenticated on `server` with `token`; it goes in `clients` to be closed. */
+export async function playingAs(server: InProcessServer, token: string, clients: GameClient[]): Promise<GameClient> {
   const client = await GameClient.connect(server.wsUrl);
   clients.push(client);
-  await client.ok('auth', { token: (await registerPlayer(server.baseUrl)).token });
+  await client.ok('auth', { token });
   return client;
 }
