@@ -13,10 +13,10 @@ import { ownScaledEnv } from '../support/scaledEnv.ts';
 import { startScriptNodeFlags } from '../support/startScript.ts';
 
 /** GET on a fresh connection (no keep-alive, so each request may land on another worker). */
-function getFresh(baseUrl: string, path: string): Promise<string> {
+function getFresh(baseUrl: string, path: string, timeout = 1000): Promise<string> {
   return new Promise((resolve, reject) => {
     // A connection handed to a worker at the moment it dies is never answered: give up on it.
-    get(`${baseUrl}${path}`, { agent: false, timeout: 1000 }, (response) => {
+    get(`${baseUrl}${path}`, { agent: false, timeout }, (response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
       response.on('end', () => {
@@ -115,6 +115,23 @@ describe('--workers', () => {
     }
     await ada.close();
     await bo.close();
+
+    // A worker that stalls is left out of a scrape after 2 s rather than holding it back: the
+    // other answers with its own series alone, and with both again once the stalled one resumes.
+    const [stalled = -1, live = -1] = [...pids];
+    process.kill(stalled, 'SIGSTOP');
+    let partial: string | null = null;
+    try {
+      // A connection the primary hands to the stopped worker is never answered: ask again.
+      for (let attempt = 0; attempt < 10 && partial === null; attempt++) partial = await getFresh(cluster.baseUrl, '/metrics', 5000).catch(() => null);
+    } finally {
+      process.kill(stalled, 'SIGCONT');
+    }
+    expect(partial).not.toBeNull();
+    expect(samples(partial ?? '', 'cinder_worker_processes')).toHaveLength(1);
+    expect(samples(partial ?? '', 'process_start_time_seconds')).toHaveLength(1);
+    expect(await pidsAnswering(cluster.baseUrl, 2)).toEqual(new Set([stalled, live]));
+    await until(async () => samples(await getFresh(started.baseUrl, '/metrics', 5000).catch(() => ''), 'cinder_worker_processes').length === 2, 'both workers in a scrape again');
 
     // A worker killed outright is replaced by the primary.
     const [victim] = [...pids];
