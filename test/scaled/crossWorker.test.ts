@@ -34,25 +34,47 @@ describe('across workers', () => {
     expect(new Set(pids).size).toBe(2);
   });
 
-  it('arrivals, chat, departures and pickups reach players on the other worker', async () => {
+  it('arrivals, chat, departures and pickups reach each player present exactly once, on either worker, and no one elsewhere', async () => {
+    // Two players on each worker where the action is, and one on each worker a location away.
+    const far = [await joinAt(0), await joinAt(1)];
+    for (const { client } of far) await client.ok('move', { direction: 'north' });
     const ada = await joinAt(0);
+    const cy = await joinAt(0);
     const bo = await joinAt(1);
-    expect(bo.view.location.players.map((p) => p.id)).toContain(ada.id);
-    await ada.client.event<{ player: { id: number } }>('player_arrived', (d) => d.player.id === bo.id);
+    const dee = await joinAt(1);
+    expect(dee.view.location.players.map((p) => p.id)).toEqual(expect.arrayContaining([ada.id, cy.id, bo.id]));
 
     await bo.client.ok('say', { text: 'from the second worker' });
-    expect((await ada.client.event<{ from: { id: number }; text: string }>('said', (d) => d.from.id === bo.id)).text).toBe('from the second worker');
-
+    await ada.client.ok('say', { text: 'from the first worker' });
     const inventory = await ada.client.ok<PlayView>('inventory');
     const { dropped } = await ada.client.ok<{ dropped: { id: string } }>('drop', { slot: slotOf(inventory.inventory.items, 'canned-beans').slot, qty: 1 });
-    await bo.client.event<{ item: { id: string } }>('item_dropped', (d) => d.item.id === dropped.id);
     await bo.client.ok('pickup', { groundItemId: dropped.id });
-    const taken = await ada.client.event<{ player: { id: number }; item: { id: string } }>('item_picked_up', (d) => d.item.id === dropped.id);
-    expect(taken.player.id).toBe(bo.id);
-
     const moved = await bo.client.ok<PlayView>('move', { direction: 'north' });
-    const left = await ada.client.event<{ player: { id: number }; to: { id: string } }>('player_left', (d) => d.player.id === bo.id);
-    expect(left.to.id).toBe(moved.location.id);
+
+    // Each worker publishes its events in order on one connection: once a later announcement of
+    // each worker has arrived, any second copy of an earlier event would have arrived too.
+    const barriers = ['the first worker is done', 'the second worker is done'];
+    for (const [index, text] of barriers.entries()) expect((await adminPost(world.worker(index), '/api/admin/announce', { text })).status).toBe(202);
+    const everyone = [...far, ada, cy, bo, dee];
+    for (const { client } of everyone) for (const text of barriers) await client.event<{ text: string }>('announcement', (d) => d.text === text);
+
+    type Seen = { player?: { id: number }; from?: { id: number }; item?: { id: string }; to?: { id: string }; text?: string };
+    const count = (player: { client: GameClient }, type: string, where: (data: Seen) => boolean) => (player.client.events(type) as Seen[]).filter(where).length;
+    const expectations: [string, string, (data: Seen) => boolean, (typeof everyone)[number][]][] = [
+      ['dee arrives', 'player_arrived', (d) => d.player?.id === dee.id, [ada, cy, bo]],
+      ['bo speaks', 'said', (d) => d.from?.id === bo.id && d.text === 'from the second worker', [ada, cy, dee]],
+      ['ada speaks', 'said', (d) => d.from?.id === ada.id && d.text === 'from the first worker', [cy, bo, dee]],
+      ['ada drops', 'item_dropped', (d) => d.item?.id === dropped.id, [cy, bo, dee]],
+      ['bo picks up', 'item_picked_up', (d) => d.item?.id === dropped.id && d.player?.id === bo.id, [ada, cy, dee]],
+      ['bo leaves', 'player_left', (d) => d.player?.id === bo.id && d.to?.id === moved.location.id, [ada, cy, dee]],
+    ];
+    for (const [what, type, where, present] of expectations) {
+      for (const player of present) expect(count(player, type, where), `${what}: ${type} to player ${String(player.id)}`).toBe(1);
+      for (const player of far) expect(count(player, type, where), `${what}: ${type} to player ${String(player.id)}, a location away`).toBe(0);
+    }
+    // Where Bo went, both far players see him arrive, once.
+    for (const player of far) expect(count(player, 'player_arrived', (d) => d.player?.id === bo.id), `bo arrives: to player ${String(player.id)}`).toBe(1);
+    for (const player of everyone) for (const text of barriers) expect(count(player, 'announcement', (d) => d.text === text)).toBe(1);
   });
 
   it('of two auths of one character at once, exactly one session survives, on one worker or two', async () => {
