@@ -1,6 +1,7 @@
 // A background job runs exactly once per tick across workers (DESIGN.md §7, docs/scaling.md):
 // three JobSchedulers, each on its own Redis connection, with real timers; then three real
-// worker processes, whose sync runs are watched through Redis keyspace notifications.
+// worker processes, whose sync runs are watched through Redis keyspace notifications and counted
+// by the workers themselves.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -200,11 +201,23 @@ describe('three worker processes', () => {
       }
     })();
 
+    // The job's runs as each worker counts them (cinder_job_runs_total, whatever the result).
+    const syncRunsCounted = async () => {
+      let sum = 0;
+      for (const worker of world.workers) {
+        const text = await (await fetch(`${worker.baseUrl}/metrics`)).text();
+        for (const match of text.matchAll(/^cinder_job_runs_total\{([^}]*)\} (\d+)$/gm)) if (match[1]?.includes('job="sync"')) sum += Number(match[2]);
+      }
+      return sum;
+    };
+    const countedBefore = await syncRunsCounted();
+
     const startedAt = Date.now();
     await passTimeUntil(startedAt + (TICKS + 2) * INTERVAL);
     const stoppedAt = Date.now();
     playing = false;
     await play;
+    const countedRuns = (await syncRunsCounted()) - countedBefore;
     // Everything Redis did up to now has been delivered once this marker's own event arrives.
     const marker = `marker:${randomUUID()}`;
     await commands.set(marker, '1');
@@ -226,6 +239,7 @@ describe('three worker processes', () => {
     let runs = 0;
     let claimsSoFar = 0;
     let dirtyClaims = 0;
+    const claimedThisRun = new Set<string>();
     const problems: string[] = [];
     for (const [index, { event, key }] of seen.entries()) {
       if (event === 'set' && key.startsWith('lock:sync:tick:')) claimsSoFar += 1;
@@ -234,6 +248,7 @@ describe('three worker processes', () => {
           if (running) problems.push(`#${index}: a run started while another was running`);
           running = true;
           runs += 1;
+          claimedThisRun.clear();
           if (runs > claimsSoFar + 1) problems.push(`#${index}: run ${runs} after only ${claimsSoFar} tick claims`);
         } else if (event === 'del') {
           if (!running) problems.push(`#${index}: a release without a run`);
@@ -245,6 +260,9 @@ describe('three worker processes', () => {
       if (event === 'sunionstore' && /^dirty:[a-z]+:syncing$/.test(key)) {
         dirtyClaims += 1;
         if (!running) problems.push(`#${index}: ${key} claimed outside a sync run`);
+        // A run claims each kind once: a second claim under one lease is the job run twice.
+        if (claimedThisRun.has(key)) problems.push(`#${index}: ${key} claimed twice in run ${runs}`);
+        claimedThisRun.add(key);
       }
     }
     expect(problems).toEqual([]);
@@ -255,7 +273,7 @@ describe('three worker processes', () => {
     const claimedInWindow = new Set(claims.filter((tick) => tick >= first && tick <= last)).size;
     console.log(
       `[jobsOnce] ${WORKERS} processes: ${claimedInWindow} of ${expected} ticks claimed, ${runs} sync runs, ` +
-        `${dirtyClaims} dirty-set claims, ${changes} player changes`,
+        `${dirtyClaims} dirty-set claims, ${changes} player changes, ${countedRuns} runs counted by the workers`,
     );
     expect(expected).toBeGreaterThanOrEqual(TICKS);
     expect(claimedInWindow).toBeGreaterThanOrEqual(Math.ceil(0.9 * expected));
@@ -263,5 +281,8 @@ describe('three worker processes', () => {
     expect(runs).toBeLessThanOrEqual(claims.length + 1);
     expect(runs).toBeGreaterThanOrEqual(Math.ceil(0.9 * expected));
     expect(dirtyClaims).toBeGreaterThan(0);
+    // Each run seen through Redis ran the job once: the workers counted as many runs, give or take
+    // the one under way at each of the two scrapes.
+    expect(Math.abs(countedRuns - runs), `${countedRuns} runs counted by the workers, ${runs} seen`).toBeLessThanOrEqual(2);
   }, 120_000);
 });
