@@ -182,8 +182,8 @@ describe('PostgreSQL stopped and restarted mid-session', () => {
     const watcher = await GameClient.connect(w1.wsUrl);
     await watcher.ok('auth', { token: (await registerPlayer(w1.baseUrl)).token });
     const leaver = await registerPlayer(w0.baseUrl);
-    const leaving = await GameClient.connect(w0.wsUrl);
-    await leaving.ok('auth', { token: leaver.token });
+    const leaving = new Player('leaver', leaver.id, leaver.token);
+    await leaving.join(w0);
 
     // Play, then a forced save: PostgreSQL holds exactly what the players' replies showed.
     startPlay();
@@ -209,8 +209,19 @@ describe('PostgreSQL stopped and restarted mid-session', () => {
     expect({ status: refused.status, code: (refused.json.error as { code?: string } | undefined)?.code }).toEqual({ status: 503, code: 'E_STORAGE_UNAVAILABLE' });
     const save = await adminSave(w1);
     expect({ status: save.status, code: (save.body.error as { code?: string } | undefined)?.code }).toEqual({ status: 503, code: 'E_STORAGE_UNAVAILABLE' });
-    // A disconnect cannot be saved now, but others still learn of it at once.
-    await leaving.close();
+    // The leaver moves, drops and arms itself, then leaves: its save on disconnect cannot be
+    // written now, but others still learn of its leaving at once.
+    const way = WAY[leaving.held.locationId];
+    if (!way) throw new Error(`no way out of ${leaving.held.locationId}`);
+    await watcher.ok('move', { direction: way.direction });
+    await leaving.act('move', { direction: way.direction });
+    const stack = leaving.held.inventory.find((slot) => slot.itemId !== 'rusty-pipe');
+    const pipe = leaving.held.inventory.find((slot) => slot.itemId === 'rusty-pipe');
+    if (!stack || !pipe) throw new Error('the leaver has no stack or no pipe');
+    await leaving.act('drop', { slot: stack.slot, qty: 1 });
+    await leaving.act('equip', { slot: pipe.slot });
+    const leaverHeld = leaving.held;
+    await leaving.client.close();
     const gone = await watcher.event<{ player: { id: number; connected: boolean } }>('player_disconnected', (d) => d.player.id === leaver.id);
     expect(gone.player.connected).toBe(false);
     await watcher.close();
@@ -239,6 +250,9 @@ describe('PostgreSQL stopped and restarted mid-session', () => {
     await until(async () => canonical(await durableMatching(changed)) === canonical(changed), 'the sync job to catch up', 45_000);
     const recoveredAfterMs = Math.round(performance.now() - recoveryStarted);
     expect(await durableMatching(changed)).toEqual(changed);
+    // The leaver's changes too, though its own save failed: it stayed dirty for the sync.
+    await until(async () => JSON.stringify((await durableHoldings(world.databaseUrl)).get(leaver.id)) === JSON.stringify(leaverHeld), 'the leaver\'s changes in PostgreSQL', 15_000);
+    expect((await durableHoldings(world.databaseUrl)).get(leaver.id)).toEqual(leaverHeld);
 
     // A forced save works again, registration too, and the new player plays.
     await until(async () => (await adminSave(w0)).status === 200, 'a forced save to succeed', 10_000);
