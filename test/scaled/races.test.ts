@@ -154,8 +154,8 @@ describe('races across workers', () => {
         wins[winner.index] = (wins[winner.index] ?? 0) + 1;
       }
       const refusals = replies.filter((reply) => reply.type === 'error').map((reply) => String(reply.data.code));
-      // Losers who had already read the item and lost at the atomic change itself (the message is
-      // for people and may change, so it is only counted for the log, never asserted).
+      // Losers who had already read the item and lost at the atomic change itself, told apart by
+      // the message that path alone gives.
       lostAtChange += replies.filter((reply) => reply.type === 'error' && reply.data.message === 'Someone else got there first.').length;
       if (winners.length !== 1 || refusals.some((code) => code !== 'E_ITEM_GONE')) {
         anomalies.push(`round ${round}: ${winners.length} winners, refusals ${refusals.join(',')}`);
@@ -178,6 +178,9 @@ describe('races across workers', () => {
 
     expect(anomalies).toEqual([]);
     expect(wins.reduce((a, b) => a + b, 0)).toBe(ROUNDS);
+    // The races reached the atomic change: racers that both saw the item were decided there, not
+    // only by reading the ground after the winner had taken it.
+    expect(lostAtChange).toBeGreaterThan(0);
     // Both workers' players won races: the contest really crossed processes.
     expect(new Set(players.filter((p) => (wins[p.index] ?? 0) > 0).map((p) => p.worker)).size).toBe(WORKERS);
 
