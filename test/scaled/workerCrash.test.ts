@@ -74,6 +74,11 @@ class Player {
   /** Every action acknowledged with `ok`, with the state its reply showed. */
   readonly acked: Acked[] = [];
   readonly refusals: string[] = [];
+  /**
+   * Acknowledged actions whose reply did not show the state before them with the action applied:
+   * with none, the log of acknowledged actions replayed from the join gives the state replies show.
+   */
+  readonly unreplayable: string[] = [];
   /** The action sent but not answered when the socket died, if any. */
   inFlight: (Planned & { before: Held }) | undefined;
   private lastMoveAt = -Infinity;
@@ -133,7 +138,11 @@ class Player {
       }
       this.inFlight = undefined;
       if (reply.type === 'ok') {
+        const replayed = planned.predict(this.held);
         this.absorb(reply.data);
+        if (JSON.stringify(replayed) !== JSON.stringify(this.held)) {
+          this.unreplayable.push(`${planned.type} ${JSON.stringify(planned.data)}: replayed ${JSON.stringify(replayed)}, replied ${JSON.stringify(this.held)}`);
+        }
         this.acked.push({ type: planned.type, data: planned.data, seq: reply.seq, held: this.held });
         if (planned.type === 'move') this.lastMoveAt = performance.now();
       } else {
@@ -370,6 +379,10 @@ describe('a worker killed with SIGKILL during play', () => {
     }
     for (const player of [...returning, ...survivors, newcomer]) expect(seen.get(player.id), `${player.label} seen connected`).toBe(true);
     for (const player of vanishing) expect(seen.get(player.id), `${player.label} seen disconnected`).toBe(false);
+
+    // Each acknowledged action's reply showed the state before it with that action applied, so the
+    // last acknowledged state below is the log replayed, not merely what the server last said.
+    for (const player of everyone) expect(player.unreplayable, `${player.label}'s acknowledged actions`).toEqual([]);
 
     // (c) After a final sync, PostgreSQL holds each player's last acknowledged state (for the
     // vanished players: that, or that with their in-flight action applied).
