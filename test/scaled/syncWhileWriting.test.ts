@@ -360,6 +360,43 @@ describe('a write made while a sync is writing', () => {
     expect((await durableGround(placeA)).map(([, itemId, qty]) => [itemId, qty])).toEqual([['scrap-metal', 3]]);
   });
 
+  it('a sync whose worker dies after claiming leaves its claim to the next sync, run by another worker', async () => {
+    const id = await newPlayer();
+    const [placeA] = exitsOf(start);
+    if (placeA === undefined) throw new Error(`${start} needs an exit`);
+    const before = await durableHeld(id);
+    await move(id, placeA);
+    await drop(id, 2, 4);
+    await equip(id, 1);
+
+    // The dying worker's sync claims every dirty set and reads, then never writes: its process is
+    // gone (killed with SIGKILL), so neither the write nor the return of its claim ever comes.
+    const dying = durable.pauseNextWrite({ fail: true });
+    const dead = gsm.syncDirty();
+    void dead.catch(() => undefined);
+    await dying.entered;
+    expect(await redis.smembers(keys.dirtyClaim('position'))).toEqual([String(id)]);
+    expect(await dirtyMembers()).toEqual({ position: [], inventory: [], equipment: [], ground: [] });
+    // Play goes on meanwhile.
+    await move(id, start);
+    await drop(id, 0, 2);
+
+    // Another worker's sync, over the same stores, writes both what the dead one claimed and what
+    // changed since.
+    const other = new GameStateManager(hot, sqlStore, catalog);
+    await other.syncDirty();
+    expect(await durableHeld(id)).toEqual(await hotHeld(id));
+    expect(await durableHeld(id)).not.toEqual(before);
+    for (const place of [start, placeA]) expect(await durableGround(place), place).toEqual(await hotGround(place));
+    expect(await durableDuplicates()).toEqual([]);
+    expect(await dirtyMembers()).toEqual({ position: [], inventory: [], equipment: [], ground: [] });
+    for (const kind of DIRTY_KINDS) expect(await redis.exists(keys.dirtyClaim(kind)), kind).toBe(0);
+
+    // (This process lives on: the held write ends, so its PostgreSQL connection goes back to the pool.)
+    dying.release();
+    await expect(dead).rejects.toThrow('database unreachable');
+  });
+
   it('random changes before and during a held sync: after the next sync PostgreSQL equals Redis', async () => {
     type Op = { kind: 'move' | 'drop' | 'pickup' | 'equip' | 'unequip'; pick: number };
     const op: fc.Arbitrary<Op> = fc.record({ kind: fc.constantFrom<Op['kind']>('move', 'drop', 'pickup', 'equip', 'unequip'), pick: fc.nat() });
