@@ -1,6 +1,6 @@
 // A change made while a batch sync is writing reaches PostgreSQL with the next sync (DESIGN.md §5),
-// on the real scaled stores: a GameStateManager over Redis (a key space of its own) and
-// PostgreSQL (a fresh database). The durable store is wrapped only to hold writeBatch on cue.
+// on the real scaled stores: a GameStateManager over a Redis server of the file's own (emptied
+// before each test, so never one that REDIS_URL names) and PostgreSQL (a fresh database). The durable store is wrapped only to hold writeBatch on cue.
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -20,12 +20,10 @@ import { GameStateManager } from '../../src/state/GameStateManager.ts';
 import type { PlayerRead } from '../../src/state/playerRead.ts';
 import { createDatabase } from '../support/services/postgresServer.ts';
 import { HookedDurable } from '../support/hookedDurable.ts';
+import { startRedisServer, type RedisServerHandle } from '../support/services/redisServer.ts';
 
 const CONTENT_DIR = fileURLToPath(new URL('../../content/ashlands', import.meta.url));
-/** A Redis database index no other test uses, flushed before each test. */
-const REDIS_DB = 7;
-
-function requiredEnv(name: 'REDIS_URL' | 'DATABASE_URL'): string {
+function requiredEnv(name: 'DATABASE_URL'): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run the tests through vitest (test/setup/services.ts provides it).`);
   return value;
@@ -38,6 +36,7 @@ let sqlStore: SqlDurableStore;
 let db: pg.Client;
 let hot: RedisHotStore;
 let redis: Redis;
+let redisServer: RedisServerHandle;
 let durable: HookedDurable;
 let gsm: GameStateManager;
 let start: string;
@@ -54,17 +53,15 @@ beforeAll(async () => {
   db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
 
-  // connectRedis hands the URL to ioredis, which takes the database index from its path.
-  const url = new URL(requiredEnv('REDIS_URL'));
-  url.pathname = `/${REDIS_DB}`;
-  redis = await connectRedis(url.toString());
-  hot = await RedisHotStore.connect(url.toString());
+  redisServer = await startRedisServer();
+  redis = await connectRedis(redisServer.url);
+  hot = await RedisHotStore.connect(redisServer.url);
 }, 60_000);
 
 afterAll(async () => {
-  await redis.flushdb();
   await hot.close();
   await closeRedis(redis);
+  await redisServer.dispose();
   await db.end();
   await sqlStore.close();
   const admin = new pg.Client({ connectionString: requiredEnv('DATABASE_URL') });
@@ -82,14 +79,6 @@ beforeEach(async () => {
   gsm = new GameStateManager(hot, durable, catalog);
   // As a server does at start: the emptied Redis takes the durable ground before play.
   await gsm.loadWorld();
-});
-
-describe('the hot store is really Redis database 7', () => {
-  it('writes land in that database only', async () => {
-    await hot.sadd('probe:db', ['x']);
-    expect(await redis.smembers('probe:db')).toEqual(['x']);
-    expect((await redis.client('INFO')).includes(`db=${REDIS_DB}`)).toBe(true);
-  });
 });
 
 // ── driving the named GSM changes, as the services would ──────────────────────
