@@ -23,6 +23,8 @@ export interface BenchResult {
     players: number;
     bytesPerPlayer: number;
     heapBytesPerPlayer: number;
+    /** The same players still connected after the sync phases, the steps and the broadcast. */
+    afterPlay: { seconds: number; players: number; rssBytes: number[]; heapBytes: number[]; bytesPerPlayer: number };
   };
   /** Worker 0's heap after the hold phase (with --heap-snapshot). */
   heap: { worker: number; players: number; idleLiveBytes: number; heldLiveBytes: number; growth: HeapSummary } | undefined;
@@ -131,11 +133,14 @@ export function targets(result: Omit<BenchResult, 'targets'>): TargetRow[] {
     met: heldOk,
     ...(heldOk ? {} : { miss: held < 10_000 ? `${10_000 - held} players short` : 'the hold rate was not served' }),
   });
-  const perPlayer = result.memory.bytesPerPlayer;
+  // Judged on the larger figure: after minutes of play the heap has grown to its collections'
+  // limit and RSS keeps that high-water mark, which is what an operator must provision.
+  const { afterPlay } = result.memory;
+  const perPlayer = Math.max(result.memory.bytesPerPlayer, afterPlay.bytesPerPlayer);
   rows.push({
-    figure: 'worker RSS per connected player',
+    figure: 'worker RSS per connected player (the larger of: after the hold, after all the play)',
     target: '≤ 20 KB',
-    measured: kb(perPlayer),
+    measured: `${kb(perPlayer)} (after the hold ${kb(result.memory.bytesPerPlayer)}; after ${afterPlay.seconds} s of play with ${afterPlay.players} players connected ${kb(afterPlay.bytesPerPlayer)})`,
     met: perPlayer <= 20 * 1024,
     ...(perPlayer <= 20 * 1024 ? {} : { miss: `${kb(perPlayer - 20 * 1024)} over` }),
   });
@@ -206,6 +211,8 @@ export function humanSummary(result: BenchResult): string {
   const memory = result.memory;
   out.push(`memory: worker RSS idle ${memory.idleRssBytes.map(kb).join(' + ')}, with ${memory.players} players ${memory.heldRssBytes.map(kb).join(' + ')} → ${kb(memory.bytesPerPlayer)} per player ` +
     `(V8 heap in use ${memory.idleHeapBytes.map(kb).join(' + ')} → ${memory.heldHeapBytes.map(kb).join(' + ')}: ${kb(memory.heapBytesPerPlayer)} per player)`);
+  out.push(`        after ${memory.afterPlay.seconds} s of play (the sync phases, the steps and the broadcast), ${memory.afterPlay.players} players still connected: ` +
+    `RSS ${memory.afterPlay.rssBytes.map(kb).join(' + ')} → ${kb(memory.afterPlay.bytesPerPlayer)} per player (V8 heap in use ${memory.afterPlay.heapBytes.map(kb).join(' + ')})`);
   if (result.heap) {
     const h = result.heap;
     out.push(
@@ -297,7 +304,7 @@ export function jsonSummary(result: BenchResult): string {
     batchSyncRowsPerSecond: { alone: result.sync.alone.rowsPerSecond, underPlay: result.sync.underPlay.rowsPerSecond },
     held: { players: result.connect.connected, rate: result.hold.achieved, p50: result.hold.latency.p50, p99: result.hold.latency.p99 },
     cleanupJob: result.cleanupJob,
-    rssBytesPerPlayer: result.memory.bytesPerPlayer,
+    rssBytesPerPlayer: { afterHold: result.memory.bytesPerPlayer, afterPlay: result.memory.afterPlay.bytesPerPlayer },
     heapLiveBytesPerPlayer: result.heap ? Math.round((result.heap.heldLiveBytes - result.heap.idleLiveBytes) / Math.max(1, result.heap.players)) : null,
     stepColumns: ['offered/s', 'achieved/s', 'p50 ms', 'p95 ms', 'p99 ms', 'within bound'],
     cinderSteps: steps(result.cinder),

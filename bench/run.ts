@@ -231,6 +231,13 @@ async function main(): Promise<void> {
     for (const line of slowReplyLines(broadcast.report)) log(`[bench]   ${line}`);
     const runStart = hold.before;
     const runEnd = await snapshots.take();
+    // Memory again, the players still connected after minutes of play: the heap has grown to what
+    // its collections let it reach, and RSS does not shrink back (see docs/benchmarks.md).
+    const playedRssBytes = workers.map((worker) => rssBytes(worker.pid));
+    const playedHeapBytes = await heapUsed(workers);
+    const connectedAfterPlay = runEnd.metrics.reduce((acc, samples) => acc + sum(samples, 'cinder_connected_sockets'), 0);
+    const playedBytesPerPlayer = playedRssBytes.reduce((acc, rss, i) => acc + rss - (idleRssBytes[i] ?? 0), 0) / Math.max(1, connectedAfterPlay);
+    log(`[bench] after the steps: ${connectedAfterPlay} sockets; RSS ${round(playedBytesPerPlayer / 1024, 1)} KB per player`);
     const cleanupRuns = delta(runStart, runEnd, 'cinder_job_duration_seconds_count', { job: 'disconnected-cleanup' });
     const cleanupJob = { runs: cleanupRuns, averageSeconds: round(delta(runStart, runEnd, 'cinder_job_duration_seconds_sum', { job: 'disconnected-cleanup' }) / Math.max(1, cleanupRuns), 3) };
     const statementsPerWrittenSync = round(
@@ -311,6 +318,13 @@ async function main(): Promise<void> {
         players: connectedNow,
         bytesPerPlayer: Math.round(bytesPerPlayer),
         heapBytesPerPlayer: Math.round(heldHeapBytes.reduce((acc, heap, i) => acc + heap - (idleHeapBytes[i] ?? 0), 0) / Math.max(1, connectedNow)),
+        afterPlay: {
+          seconds: Math.round((runEnd.atUs - hold.before.atUs) / 1e6),
+          players: connectedAfterPlay,
+          rssBytes: playedRssBytes,
+          heapBytes: playedHeapBytes,
+          bytesPerPlayer: Math.round(playedBytesPerPlayer),
+        },
       },
       heap,
       sync,
