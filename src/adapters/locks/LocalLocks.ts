@@ -18,10 +18,10 @@ export class LocalLocks implements Locks {
     // again: without a sweep, one entry a tick would stay for the life of the process.
     const now = this.now();
     for (const [held, lease] of this.held) if (lease.expiresAt <= now) this.held.delete(held);
-    const current = this.held.get(name);
-    if (current && current.expiresAt > this.now()) return Promise.resolve(null);
+    // Swept above: a lease still held under this name has not expired.
+    if (this.held.has(name)) return Promise.resolve(null);
     const token = randomUUID();
-    this.held.set(name, { token, expiresAt: this.now() + ttlMs });
+    this.held.set(name, { token, expiresAt: now + ttlMs });
     return Promise.resolve({ name, token });
   }
 
